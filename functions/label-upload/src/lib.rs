@@ -1,0 +1,370 @@
+//! `label-upload`: operations attach carrier, service and tracking number to an order.
+//!
+//! This starts the order's clocks: Completed at 06:00 CT the next day, tracking valid
+//! for 120 days, the first carrier scan expected by the end of the next business day.
+
+use chrono::{DateTime, Utc};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use tracing::Instrument;
+use tracking_aws::store::{LabelOutcome, StoreError, VersionedOrder};
+use tracking_aws::OrderStore;
+use tracking_domain::calendar;
+use tracking_domain::carriers::{tracking_url_for, Carrier, TrackingNumber};
+use tracking_domain::claims::LabelSource;
+use tracking_domain::order::{FieldError, Order, Shipment};
+use tracking_domain::status::ShipmentStatus;
+use tracking_domain::timeline::{
+    advance, business_offset_minutes, short_hash, EventType, TimelineEvent,
+};
+use tracking_http::{
+    field_errors, identity, json_body, json_response, path_param, require_operations, ApiError,
+};
+
+/// Races on one order are rare (one label per order); a few re-reads settle them.
+const MAX_ATTEMPTS: usize = 5;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LabelRequest {
+    pub carrier: Option<String>,
+    pub service: Option<String>,
+    pub tracking_number: Option<String>,
+    pub label_source: Option<String>,
+}
+
+/// A label that passed every check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    pub carrier: Carrier,
+    pub service: String,
+    pub tracking_number: TrackingNumber,
+    pub label_source: LabelSource,
+}
+
+impl LabelRequest {
+    pub fn parse(self) -> Result<Label, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let carrier = match self.carrier.as_deref().map(str::trim) {
+            None | Some("") => {
+                errors.push(FieldError::new("carrier", "is required"));
+                None
+            }
+            Some(raw) => Carrier::parse(raw)
+                .map_err(|e| errors.push(FieldError::new("carrier", e.to_string())))
+                .ok(),
+        };
+        let service = self
+            .service
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_owned();
+        if service.is_empty() {
+            errors.push(FieldError::new("service", "is required"));
+        } else if service.chars().count() > 64 || service.chars().any(char::is_control) {
+            errors.push(FieldError::new(
+                "service",
+                "must be at most 64 printable characters",
+            ));
+        }
+        let tracking_number = match (carrier, self.tracking_number.as_deref().map(str::trim)) {
+            (_, None | Some("")) => {
+                errors.push(FieldError::new("tracking_number", "is required"));
+                None
+            }
+            (Some(carrier), Some(raw)) => TrackingNumber::parse(carrier, raw)
+                .map_err(|e| errors.push(FieldError::new("tracking_number", e.to_string())))
+                .ok(),
+            (None, Some(_)) => None,
+        };
+        let label_source = match self.label_source.as_deref().map(str::trim) {
+            None | Some("") => {
+                errors.push(FieldError::new(
+                    "label_source",
+                    "is required (jetpack or prepaid)",
+                ));
+                None
+            }
+            Some(raw) => LabelSource::parse(raw).or_else(|| {
+                errors.push(FieldError::new(
+                    "label_source",
+                    "must be jetpack or prepaid",
+                ));
+                None
+            }),
+        };
+        match (carrier, tracking_number, label_source) {
+            (Some(carrier), Some(tracking_number), Some(label_source)) if errors.is_empty() => {
+                Ok(Label {
+                    carrier,
+                    service,
+                    tracking_number,
+                    label_source,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct LabelResponse<'a> {
+    order_id: &'a str,
+    order_number: &'a str,
+    status: &'static str,
+    shipment_status: &'static str,
+    completes_at: Option<DateTime<Utc>>,
+    carrier: &'static str,
+    service: &'a str,
+    tracking_number: &'a str,
+    tracking_url: Option<String>,
+    tracking_expires_at: DateTime<Utc>,
+    first_scan_due_at: DateTime<Utc>,
+    label_source: LabelSource,
+}
+
+fn label_response(order: &Order, shipment: &Shipment) -> serde_json::Value {
+    serde_json::to_value(LabelResponse {
+        order_id: &order.order_id,
+        order_number: &order.details.order_number,
+        status: order.status.as_str(),
+        shipment_status: order.shipment_status.as_str(),
+        completes_at: order.completes_at,
+        carrier: shipment.carrier.code(),
+        service: &shipment.service,
+        tracking_number: &shipment.tracking_number,
+        tracking_url: tracking_url_for(shipment.carrier.code(), &shipment.tracking_number),
+        tracking_expires_at: shipment.tracking_expires_at,
+        first_scan_due_at: calendar::first_scan_due(shipment.label_created_at),
+        label_source: shipment.label_source,
+    })
+    .unwrap_or_default()
+}
+
+/// The order with the label on it, and the timeline row recording the upload.
+pub fn apply_label(order: &Order, label: &Label, now: DateTime<Utc>) -> (Order, TimelineEvent) {
+    let shipment = Shipment {
+        carrier: label.carrier,
+        service: label.service.clone(),
+        tracking_number: label.tracking_number.as_str().to_owned(),
+        label_source: label.label_source,
+        label_created_at: now,
+        tracking_expires_at: calendar::tracking_expires_at(now),
+        handoff: None,
+        stalled: false,
+        tracking_expired: false,
+        first_scan_late: false,
+    };
+    let mut updated = order.clone();
+    updated.shipment_status = advance(Some(order.shipment_status), ShipmentStatus::AtDepot);
+    updated.completes_at = Some(calendar::completion_time(now));
+    updated.updated_at = now;
+    updated.shipment = Some(shipment);
+    let event = TimelineEvent {
+        event_id: short_hash(&format!(
+            "label\u{0}{}\u{0}{}",
+            label.carrier.code(),
+            label.tracking_number
+        )),
+        kind: EventType::LabelCreated,
+        status: Some(ShipmentStatus::AtDepot),
+        code: "LABEL_CREATED".into(),
+        description: format!(
+            "Packed and labeled: {} {} tracking {} uploaded; waiting for carrier pickup",
+            label.carrier.display_name(),
+            label.service,
+            label.tracking_number
+        ),
+        occurred_at: now,
+        utc_offset_minutes: business_offset_minutes(now),
+        recorded_at: now,
+        location: None,
+        carrier: Some(label.carrier.code().to_owned()),
+        tracking_number: Some(label.tracking_number.as_str().to_owned()),
+        exception_reason: None,
+        handoff: None,
+    };
+    (updated, event)
+}
+
+fn same_label(shipment: &Shipment, label: &Label) -> bool {
+    shipment.carrier == label.carrier && shipment.tracking_number == label.tracking_number.as_str()
+}
+
+pub struct LabelUpload {
+    store: OrderStore,
+}
+
+impl LabelUpload {
+    pub fn new(store: OrderStore) -> Self {
+        Self { store }
+    }
+
+    pub async fn handle(&self, request: Request, now: DateTime<Utc>) -> Response<Body> {
+        let span =
+            tracing::info_span!("request", request_id = %tracking_http::request_id(&request));
+        async {
+            match self.upload(&request, now).await {
+                Ok(response) => response,
+                Err(error) => error.into_response(),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn upload(
+        &self,
+        request: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, ApiError> {
+        let route = tracking_http::route_key(request);
+        if route != "POST /orders/{order_id}/label" {
+            return Err(ApiError::RouteNotFound(route));
+        }
+        let caller = identity(request)?;
+        require_operations(&caller)?;
+        let order_id = path_param(request, "order_id")?;
+        let label = json_body::<LabelRequest>(request)?
+            .parse()
+            .map_err(field_errors)?;
+        tracing::info!(%order_id, carrier = %label.carrier, tracking_number = %label.tracking_number, "attaching label");
+        for _ in 0..MAX_ATTEMPTS {
+            let read = self.read(&order_id).await?;
+            if let Some(existing) = &read.order.shipment {
+                return if same_label(existing, &label) {
+                    Ok(json_response(
+                        StatusCode::OK,
+                        &label_response(&read.order, existing),
+                    ))
+                } else {
+                    Err(ApiError::conflict(
+                        "label_already_attached",
+                        format!(
+                            "This order already has {} tracking {}; a second label is not accepted.",
+                            existing.carrier.display_name(),
+                            existing.tracking_number
+                        ),
+                    ))
+                };
+            }
+            let (updated, event) = apply_label(&read.order, &label, now);
+            match self.store.attach_label(&read, updated, event).await {
+                Ok(LabelOutcome::Attached(order)) => {
+                    let shipment = order.shipment.as_ref().ok_or_else(|| {
+                        ApiError::Unexpected(anyhow::anyhow!("attached order lost its shipment"))
+                    })?;
+                    return Ok(json_response(
+                        StatusCode::CREATED,
+                        &label_response(&order, shipment),
+                    ));
+                }
+                Ok(LabelOutcome::TrackingNumberInUse) => {
+                    // A concurrent retry of this very upload claims the number first; only
+                    // another order holding it is a real conflict.
+                    let owner = self
+                        .store
+                        .order_for_tracking(label.carrier, label.tracking_number.as_str())
+                        .await
+                        .map_err(unexpected)?;
+                    if owner.is_some_and(|o| o.order_id == order_id) {
+                        continue;
+                    }
+                    return Err(ApiError::conflict(
+                        "tracking_number_in_use",
+                        format!(
+                            "{} tracking number {} is already used by another order.",
+                            label.carrier.display_name(),
+                            label.tracking_number
+                        ),
+                    ));
+                }
+                Err(StoreError::Contention) => continue,
+                Err(StoreError::Unexpected(e)) => return Err(ApiError::Unexpected(e)),
+            }
+        }
+        Err(ApiError::conflict(
+            "busy",
+            "The order is being changed by another request; try again.",
+        ))
+    }
+
+    async fn read(&self, order_id: &str) -> Result<VersionedOrder, ApiError> {
+        self.store
+            .get_order(order_id)
+            .await
+            .map_err(unexpected)?
+            .ok_or(ApiError::OrderNotFound)
+    }
+}
+
+fn unexpected(error: StoreError) -> ApiError {
+    match error {
+        StoreError::Contention => ApiError::conflict(
+            "busy",
+            "The order is being changed by another request; try again.",
+        ),
+        StoreError::Unexpected(e) => ApiError::Unexpected(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(carrier: &str, number: &str, source: &str) -> LabelRequest {
+        LabelRequest {
+            carrier: Some(carrier.into()),
+            service: Some("ground".into()),
+            tracking_number: Some(number.into()),
+            label_source: Some(source.into()),
+        }
+    }
+
+    #[test]
+    fn valid_ups_label_parses() {
+        let label = request("UPS", "1Z999AA10123456784", "jetpack")
+            .parse()
+            .unwrap();
+        assert_eq!(label.carrier, Carrier::Ups);
+        assert_eq!(label.label_source, LabelSource::Jetpack);
+    }
+
+    #[test]
+    fn unknown_carrier_bad_number_and_source_are_all_reported() {
+        let errors = request("pigeon", "123", "gift").parse().unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["carrier", "label_source"]);
+        let errors = request("ups", "1Z999AA10123456785", "jetpack")
+            .parse()
+            .unwrap_err();
+        assert_eq!(errors[0].field, "tracking_number");
+    }
+
+    #[test]
+    fn label_moves_order_to_depot_and_starts_the_completion_clock() {
+        use chrono::TimeZone;
+        let draft: tracking_domain::order::OrderDraft = serde_json::from_value(serde_json::json!({
+            "order_number": "1", "source": "manual",
+            "customer": {"name": "A", "email": "a@example.com"},
+            "ship_to": {"line1": "1 Main", "city": "Austin", "country": "US"}
+        }))
+        .unwrap();
+        let created = Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap();
+        let order = Order::new("m", draft.parse().unwrap(), created);
+        // 23:50 CST Tuesday 2026-11-24 is 05:50Z Wednesday.
+        let uploaded = Utc.with_ymd_and_hms(2026, 11, 25, 5, 50, 0).unwrap();
+        let label = request("ups", "1Z999AA10123456784", "jetpack")
+            .parse()
+            .unwrap();
+        let (updated, event) = apply_label(&order, &label, uploaded);
+        assert_eq!(updated.shipment_status, ShipmentStatus::AtDepot);
+        assert_eq!(
+            updated.completes_at,
+            Some(Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap())
+        );
+        assert_eq!(event.utc_offset_minutes, -360);
+        assert_eq!(event.status, Some(ShipmentStatus::AtDepot));
+    }
+}

@@ -1,0 +1,338 @@
+//! `orders-api`: order intake, spreadsheet import, list and search, order details.
+//!
+//! The handler is a plain async function of (request, now) so tests drive it with
+//! the API Gateway events in `events/` and any clock they like.
+
+pub mod import;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use tracing::Instrument;
+use tracking_aws::store::{CreateOutcome, ListError, ListQuery, StoreError};
+use tracking_aws::{Config, OrderStore};
+use tracking_domain::claims::ClaimPolicy;
+use tracking_domain::order::{FieldError, Order, OrderDraft};
+use tracking_domain::status::{OrderStatus, ShipmentStatus};
+use tracking_http::views::{self, ViewContext};
+use tracking_http::{
+    field_errors, identity, json_body, json_response, path_param, query_param, ApiError, Identity,
+};
+
+pub const DEFAULT_PAGE_SIZE: i32 = 25;
+pub const MAX_PAGE_SIZE: i32 = 100;
+
+/// Rows written at once during an import: enough to finish 5,000 rows in seconds,
+/// few enough not to trip on-demand throttling of a fresh table.
+const IMPORT_CONCURRENCY: usize = 16;
+
+pub struct OrdersApi {
+    store: OrderStore,
+    config: Config,
+    claim_policy: ClaimPolicy,
+}
+
+impl OrdersApi {
+    pub fn new(store: OrderStore, config: Config) -> Self {
+        Self {
+            store,
+            config,
+            claim_policy: ClaimPolicy::default(),
+        }
+    }
+
+    pub async fn handle(&self, request: Request, now: DateTime<Utc>) -> Response<Body> {
+        let route = tracking_http::route_key(&request);
+        let span = tracing::info_span!("request", route = %route, request_id = %tracking_http::request_id(&request));
+        async {
+            match self.route(&route, &request, now).await {
+                Ok(response) => response,
+                Err(error) => error.into_response(),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn route(
+        &self,
+        route: &str,
+        request: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, ApiError> {
+        let caller = identity(request)?;
+        match route {
+            "POST /orders" => self.create_order(&caller, request, now).await,
+            "POST /orders/import" => self.import_orders(&caller, request, now).await,
+            "GET /orders" => self.list_orders(&caller, request).await,
+            "GET /orders/{order_id}" => self.order_details(&caller, request, now).await,
+            other => Err(ApiError::RouteNotFound(other.to_owned())),
+        }
+    }
+
+    async fn create_order(
+        &self,
+        caller: &Identity,
+        request: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, ApiError> {
+        let draft: OrderDraft = json_body(request)?;
+        let details = draft.parse().map_err(field_errors)?;
+        let order = Order::new(&caller.merchant_id, details, now);
+        tracing::info!(order_id = %order.order_id, "creating order");
+        match self.store.create_order(order).await.map_err(store_error)? {
+            CreateOutcome::Created(order) => Ok(json_response(StatusCode::CREATED, &views::order_summary(&order))),
+            CreateOutcome::AlreadyExists(order) => Ok(json_response(StatusCode::OK, &views::order_summary(&order))),
+            CreateOutcome::Conflict(existing) => Err(ApiError::conflict(
+                "order_number_taken",
+                format!(
+                    "Order number {} already exists with different details (order {}). Use another order number, or send exactly the same order to retry.",
+                    existing.details.order_number, existing.order_id
+                ),
+            )),
+        }
+    }
+
+    async fn import_orders(
+        &self,
+        caller: &Identity,
+        request: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, ApiError> {
+        let bytes = tracking_http::body_bytes(request);
+        if bytes.len() > import::MAX_IMPORT_BYTES {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        let rows = import::parse(bytes)
+            .map_err(|e| ApiError::bad_request("unreadable_file", e.to_string()))?;
+        let mut first_row_of: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::new();
+        let mut results: Vec<RowResult> = Vec::with_capacity(rows.len());
+        let mut to_create = Vec::new();
+        for row in rows {
+            match row.draft.parse() {
+                Err(errors) => results.push(RowResult::failed(row.row, None, errors)),
+                Ok(details) => match first_row_of.get(&details.order_number) {
+                    Some(first) => results.push(RowResult::failed(
+                        row.row,
+                        Some(details.order_number.clone()),
+                        vec![FieldError::new(
+                            "order_number",
+                            format!("repeats row {first}"),
+                        )],
+                    )),
+                    None => {
+                        first_row_of.insert(details.order_number.clone(), row.row);
+                        to_create.push((row.row, Order::new(&caller.merchant_id, details, now)));
+                    }
+                },
+            }
+        }
+        let store = &self.store;
+        let created: Vec<RowResult> = futures::stream::iter(to_create)
+            .map(|(row, order)| async move {
+                let order_number = order.details.order_number.clone();
+                match store.create_order(order).await {
+                    Ok(CreateOutcome::Created(o)) => RowResult::ok(row, o, "created"),
+                    Ok(CreateOutcome::AlreadyExists(o)) => RowResult::ok(row, o, "already_exists"),
+                    Ok(CreateOutcome::Conflict(o)) => RowResult::failed(
+                        row,
+                        Some(order_number),
+                        vec![FieldError::new(
+                            "order_number",
+                            format!(
+                                "already exists with different details (order {})",
+                                o.order_id
+                            ),
+                        )],
+                    ),
+                    Err(error) => {
+                        tracing::error!(row, error = ?error, "import row failed");
+                        RowResult::failed(
+                            row,
+                            Some(order_number),
+                            vec![FieldError::new(
+                                "row",
+                                "could not be saved; upload the file again to retry it",
+                            )],
+                        )
+                    }
+                }
+            })
+            .buffer_unordered(IMPORT_CONCURRENCY)
+            .collect()
+            .await;
+        results.extend(created);
+        results.sort_by_key(|r| r.row);
+        let count = |result: &str| results.iter().filter(|r| r.result == result).count();
+        let body = serde_json::json!({
+            "created": count("created"),
+            "already_existed": count("already_exists"),
+            "failed": count("error"),
+            "rows": results,
+        });
+        Ok(json_response(StatusCode::OK, &body))
+    }
+
+    async fn list_orders(
+        &self,
+        caller: &Identity,
+        request: &Request,
+    ) -> Result<Response<Body>, ApiError> {
+        if let Some(term) = query_param(request, "q").filter(|q| !q.trim().is_empty()) {
+            if term.len() > 64 {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    "The search term is longer than 64 characters.",
+                ));
+            }
+            let orders = self
+                .store
+                .search_orders(&caller.merchant_id, &term)
+                .await
+                .map_err(store_error)?;
+            let orders: Vec<_> = orders.iter().map(views::order_summary).collect();
+            return Ok(json_response(
+                StatusCode::OK,
+                &serde_json::json!({"orders": orders, "next_cursor": null}),
+            ));
+        }
+        let status = query_param(request, "status")
+            .map(|s| {
+                OrderStatus::parse(&s).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_status",
+                        "status must be Processing or Completed.",
+                    )
+                })
+            })
+            .transpose()?;
+        let shipment_status = query_param(request, "shipment_status")
+            .map(|s| {
+                ShipmentStatus::parse(s.trim()).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_shipment_status",
+                        format!(
+                            "shipment_status must be one of {}.",
+                            ShipmentStatus::ALL.map(|s| s.as_str()).join(", ")
+                        ),
+                    )
+                })
+            })
+            .transpose()?;
+        let limit = match query_param(request, "limit") {
+            None => DEFAULT_PAGE_SIZE,
+            Some(raw) => raw
+                .trim()
+                .parse::<i32>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_limit",
+                        format!("limit must be a whole number from 1 to {MAX_PAGE_SIZE}."),
+                    )
+                })?,
+        };
+        let query = ListQuery {
+            status,
+            shipment_status,
+            limit,
+            cursor: query_param(request, "cursor"),
+        };
+        let page = self
+            .store
+            .list_orders(&caller.merchant_id, &query)
+            .await
+            .map_err(|e| match e {
+                ListError::InvalidCursor => ApiError::bad_request(
+                    "invalid_cursor",
+                    "The cursor is not valid for this list; start again without it.",
+                ),
+                ListError::Unexpected(e) => ApiError::Unexpected(e),
+            })?;
+        let orders: Vec<_> = page.orders.iter().map(views::order_summary).collect();
+        Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({"orders": orders, "next_cursor": page.next_cursor}),
+        ))
+    }
+
+    async fn order_details(
+        &self,
+        caller: &Identity,
+        request: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, ApiError> {
+        let order_id = path_param(request, "order_id")?;
+        let found = self
+            .store
+            .order_with_timeline(&order_id)
+            .await
+            .map_err(store_error)?;
+        let Some(found) = found.filter(|f| visible_to(caller, &f.order)) else {
+            return Err(ApiError::OrderNotFound);
+        };
+        let timeline = views::full_timeline(&found.order, found.timeline);
+        let context = ViewContext {
+            now,
+            origin_country: &self.config.origin_country,
+            claim_policy: &self.claim_policy,
+        };
+        Ok(json_response(
+            StatusCode::OK,
+            &views::order_details(&found.order, &timeline, &context),
+        ))
+    }
+}
+
+/// A merchant sees only its own orders; operations staff see every merchant's.
+pub fn visible_to(caller: &Identity, order: &Order) -> bool {
+    caller.role == tracking_http::Role::Operations || order.merchant_id == caller.merchant_id
+}
+
+fn store_error(error: StoreError) -> ApiError {
+    match error {
+        StoreError::Contention => ApiError::conflict(
+            "busy",
+            "The order is being changed by another request; try again.",
+        ),
+        StoreError::Unexpected(e) => ApiError::Unexpected(e),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct RowResult {
+    row: usize,
+    result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    order_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    order_id: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<FieldError>,
+}
+
+impl RowResult {
+    fn ok(row: usize, order: Order, result: &'static str) -> Self {
+        Self {
+            row,
+            result,
+            order_number: Some(order.details.order_number),
+            order_id: Some(order.order_id),
+            errors: Vec::new(),
+        }
+    }
+
+    fn failed(row: usize, order_number: Option<String>, errors: Vec<FieldError>) -> Self {
+        Self {
+            row,
+            result: "error",
+            order_number,
+            order_id: None,
+            errors,
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! AWS adapters for the tracking functions: configuration, logging and the DynamoDB store.
+//!
+//! Kept apart from `tracking-domain` so the rules stay pure and the I/O stays here.
+
+pub mod config;
+pub mod store;
+pub mod telemetry;
+
+pub use config::Config;
+pub use store::OrderStore;
+
+/// SDK configuration from the environment. `AWS_ENDPOINT_URL` (set by the local stack)
+/// redirects every client, so one binary serves AWS and the local stack alike.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
+}
+
+/// The current instant at millisecond precision: what DynamoDB keys and API responses
+/// carry, so a value read back compares equal to the one written.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(3)
+}

@@ -1,0 +1,756 @@
+//! The DynamoDB store: one table holding orders, their timelines and lookups.
+//!
+//! Item layout (every access pattern of the design is one request):
+//!
+//! | item            | pk                         | sk               | indexed by |
+//! |-----------------|----------------------------|------------------|------------|
+//! | order           | `ORDER#{order_id}`         | `ORDER`          | `by_merchant`, `by_status`, `by_shipment_status`, `lookup`, `due` (while due) |
+//! | timeline event  | `ORDER#{order_id}`         | `EVENT#{event_id}` | -        |
+//! | tracking claim  | `TRACKING#{carrier}#{no}`  | `TRACKING`       | `lookup`   |
+//!
+//! An order and its events share a partition, so the details page is one Query. The
+//! tracking item makes a tracking number unique per carrier through a conditional write
+//! and answers "which order is this scan for" with one GetItem.
+
+use std::collections::HashMap;
+
+use anyhow::{anyhow, Context};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, KeysAndAttributes, Put,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
+use aws_sdk_dynamodb::Client;
+use base64::Engine;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use tracking_domain::carriers::Carrier;
+use tracking_domain::order::Order;
+use tracking_domain::status::{OrderStatus, ShipmentStatus};
+use tracking_domain::timeline::{Timeline, TimelineEvent};
+
+pub const INDEX_BY_MERCHANT: &str = "by_merchant";
+pub const INDEX_BY_STATUS: &str = "by_status";
+pub const INDEX_BY_SHIPMENT_STATUS: &str = "by_shipment_status";
+pub const INDEX_LOOKUP: &str = "lookup";
+pub const INDEX_DUE: &str = "due";
+
+/// The partition of the sparse due-for-completion index. Only orders waiting for their
+/// 06:00 CT completion carry it, so the nightly query costs what is due, not what exists.
+pub const DUE_PARTITION: &str = "DUE";
+
+/// How many times an optimistic update re-reads and retries after losing a race.
+const MAX_OPTIMISTIC_ATTEMPTS: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another writer changed the item between our read and our write.
+    #[error("the order was changed by another request; try again")]
+    Contention,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Search terms are matched loosely: people paste tracking numbers with spaces and
+/// dashes, and order numbers with a leading '#'.
+pub fn normalize_lookup_term(term: &str) -> String {
+    term.trim()
+        .trim_start_matches('#')
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+fn order_pk(order_id: &str) -> String {
+    format!("ORDER#{order_id}")
+}
+
+fn tracking_pk(carrier: Carrier, tracking_number: &str) -> String {
+    format!("TRACKING#{}#{tracking_number}", carrier.code())
+}
+
+fn merchant_pk(merchant_id: &str) -> String {
+    format!("MERCHANT#{merchant_id}")
+}
+
+fn status_pk(merchant_id: &str, status: OrderStatus) -> String {
+    format!("MERCHANT#{merchant_id}#STATUS#{}", status.as_str())
+}
+
+fn shipment_status_pk(merchant_id: &str, status: ShipmentStatus) -> String {
+    format!("MERCHANT#{merchant_id}#SHIPMENT#{}", status.as_str())
+}
+
+fn lookup_pk(merchant_id: &str, term: &str) -> String {
+    format!(
+        "MERCHANT#{merchant_id}#LOOKUP#{}",
+        normalize_lookup_term(term)
+    )
+}
+
+fn timestamp(at: DateTime<Utc>) -> String {
+    // Fixed width so that string order is time order in sort keys.
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// An order as stored: the domain order plus the keys of every index it belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct OrderItem {
+    pk: String,
+    sk: String,
+    version: u64,
+    list_pk: String,
+    list_sk: String,
+    status_pk: String,
+    shipment_status_pk: String,
+    lookup_pk: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    due_pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    due_at: Option<String>,
+    #[serde(flatten)]
+    order: Order,
+}
+
+impl OrderItem {
+    fn new(order: Order, version: u64) -> Self {
+        let due = match (order.status, order.completes_at) {
+            (OrderStatus::Processing, Some(at)) => Some(timestamp(at)),
+            _ => None,
+        };
+        Self {
+            pk: order_pk(&order.order_id),
+            sk: "ORDER".to_owned(),
+            version,
+            list_pk: merchant_pk(&order.merchant_id),
+            list_sk: format!("{}#{}", timestamp(order.created_at), order.order_id),
+            status_pk: status_pk(&order.merchant_id, order.status),
+            shipment_status_pk: shipment_status_pk(&order.merchant_id, order.shipment_status),
+            lookup_pk: lookup_pk(&order.merchant_id, &order.details.order_number),
+            due_pk: due.as_ref().map(|_| DUE_PARTITION.to_owned()),
+            due_at: due,
+            order,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct EventItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    event: TimelineEvent,
+}
+
+impl EventItem {
+    fn new(order_id: &str, event: TimelineEvent) -> Self {
+        Self {
+            pk: order_pk(order_id),
+            sk: format!("EVENT#{}", event.event_id),
+            event,
+        }
+    }
+}
+
+/// Which order a (carrier, tracking number) belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackingRef {
+    pub order_id: String,
+    pub merchant_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TrackingItem {
+    pk: String,
+    sk: String,
+    lookup_pk: String,
+    #[serde(flatten)]
+    target: TrackingRef,
+}
+
+/// An order read with its version, for an optimistic update.
+#[derive(Debug, Clone)]
+pub struct VersionedOrder {
+    pub order: Order,
+    pub version: u64,
+}
+
+/// An order with its whole timeline, read in one Query.
+#[derive(Debug, Clone)]
+pub struct OrderWithTimeline {
+    pub order: Order,
+    pub version: u64,
+    pub timeline: Timeline,
+}
+
+#[derive(Debug)]
+pub enum CreateOutcome {
+    Created(Order),
+    /// The same order was created before (a retry): nothing was written.
+    AlreadyExists(Order),
+    /// The order number is taken by an order with a different body.
+    Conflict(Order),
+}
+
+#[derive(Debug)]
+pub enum LabelOutcome {
+    Attached(Box<Order>),
+    /// The tracking number already belongs to another order of this carrier.
+    TrackingNumberInUse,
+}
+
+/// Filters of the order list. `status` and `shipment_status` may be combined: the
+/// index of the first narrows, the second filters that page.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub status: Option<OrderStatus>,
+    pub shipment_status: Option<ShipmentStatus>,
+    pub limit: i32,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct OrderPage {
+    pub orders: Vec<Order>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error("the cursor is not valid for this list")]
+    InvalidCursor,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// A page position, as handed to clients. It names the partition it was taken from,
+/// so it cannot be replayed against another merchant's (or another filter's) list.
+#[derive(Debug, Serialize, Deserialize)]
+struct Cursor {
+    partition: String,
+    key: HashMap<String, String>,
+}
+
+#[derive(Clone)]
+pub struct OrderStore {
+    client: Client,
+    table: String,
+}
+
+impl OrderStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(sdk), table)
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates an order once. The order id is derived from merchant and order number, so
+    /// a conditional put is the whole idempotency mechanism: one write, no read first.
+    pub async fn create_order(&self, order: Order) -> Result<CreateOutcome, StoreError> {
+        let item = to_item(&OrderItem::new(order.clone(), 1))?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(CreateOutcome::Created(order)),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                PutItemError::ConditionalCheckFailedException(failed) => {
+                    let existing: OrderItem = from_item(
+                        failed
+                            .item
+                            .context("conditional check failure returned no existing order")?,
+                    )?;
+                    if existing.order.request_fingerprint == order.request_fingerprint {
+                        Ok(CreateOutcome::AlreadyExists(existing.order))
+                    } else {
+                        Ok(CreateOutcome::Conflict(existing.order))
+                    }
+                }
+                other => Err(anyhow!(other).context("put order").into()),
+            },
+            Err(e) => Err(anyhow!(e).context("put order").into()),
+        }
+    }
+
+    pub async fn get_order(&self, order_id: &str) -> Result<Option<VersionedOrder>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(order_pk(order_id)))
+            .key("sk", AttributeValue::S("ORDER".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .context("get order")?;
+        output
+            .item
+            .map(|item| {
+                let item: OrderItem = from_item(item)?;
+                Ok(VersionedOrder {
+                    order: item.order,
+                    version: item.version,
+                })
+            })
+            .transpose()
+    }
+
+    /// The order and every timeline event, in one Query over the order's partition.
+    pub async fn order_with_timeline(
+        &self,
+        order_id: &str,
+    ) -> Result<Option<OrderWithTimeline>, StoreError> {
+        let mut order = None;
+        let mut events = Vec::new();
+        let mut start_key = None;
+        // One page holds an order with hundreds of events; the loop only matters for
+        // pathological feeds and keeps them correct rather than truncated.
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(order_pk(order_id)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .context("query order partition")?;
+            for item in output.items.unwrap_or_default() {
+                match item.get("sk") {
+                    Some(AttributeValue::S(sk)) if sk == "ORDER" => {
+                        order = Some(from_item::<OrderItem>(item)?);
+                    }
+                    Some(AttributeValue::S(sk)) if sk.starts_with("EVENT#") => {
+                        events.push(from_item::<EventItem>(item)?.event);
+                    }
+                    _ => {}
+                }
+            }
+            start_key = output.last_evaluated_key;
+            if start_key.is_none() {
+                break;
+            }
+        }
+        Ok(order.map(|item| OrderWithTimeline {
+            order: item.order,
+            version: item.version,
+            timeline: Timeline::new(events),
+        }))
+    }
+
+    /// Which order a carrier's tracking number belongs to: one GetItem.
+    pub async fn order_for_tracking(
+        &self,
+        carrier: Carrier,
+        tracking_number: &str,
+    ) -> Result<Option<TrackingRef>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(
+                "pk",
+                AttributeValue::S(tracking_pk(carrier, tracking_number)),
+            )
+            .key("sk", AttributeValue::S("TRACKING".into()))
+            .send()
+            .await
+            .context("get tracking reference")?;
+        output
+            .item
+            .map(|item| Ok(from_item::<TrackingItem>(item)?.target))
+            .transpose()
+    }
+
+    /// Attaches a label in one transaction: claims the tracking number (unique per
+    /// carrier), writes the order at the version it was read, and adds the label event.
+    /// A lost race on the order is [`StoreError::Contention`]; the caller re-reads.
+    pub async fn attach_label(
+        &self,
+        read: &VersionedOrder,
+        updated: Order,
+        label_event: TimelineEvent,
+    ) -> Result<LabelOutcome, StoreError> {
+        let shipment = updated
+            .shipment
+            .as_ref()
+            .context("attach_label needs an order with a shipment")?;
+        let tracking = TrackingItem {
+            pk: tracking_pk(shipment.carrier, &shipment.tracking_number),
+            sk: "TRACKING".into(),
+            lookup_pk: lookup_pk(&updated.merchant_id, &shipment.tracking_number),
+            target: TrackingRef {
+                order_id: updated.order_id.clone(),
+                merchant_id: updated.merchant_id.clone(),
+            },
+        };
+        let order_item = OrderItem::new(updated.clone(), read.version + 1);
+        let event_item = EventItem::new(&updated.order_id, label_event);
+        let put = |item, condition: &str| -> Result<TransactWriteItem, StoreError> {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression(condition)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .build()
+                .context("build transaction put")?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        };
+        let order_attrs = to_item(&order_item)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(put(to_item(&tracking)?, "attribute_not_exists(pk)")?)
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(order_attrs))
+                            .condition_expression("version = :expected")
+                            .expression_attribute_values(
+                                ":expected",
+                                AttributeValue::N(read.version.to_string()),
+                            )
+                            .build()
+                            .context("build order put")?,
+                    )
+                    .build(),
+            )
+            .transact_items(put(to_item(&event_item)?, "attribute_not_exists(pk)")?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(LabelOutcome::Attached(Box::new(updated))),
+            Err(SdkError::ServiceError(e)) => {
+                let err = e.into_err();
+                let reasons: Vec<CancellationReason> = match &err {
+                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                        c.cancellation_reasons().to_vec()
+                    }
+                    _ => return Err(anyhow!(err).context("attach label transaction").into()),
+                };
+                let failed = |index: usize| {
+                    reasons
+                        .get(index)
+                        .and_then(|r| r.code())
+                        .is_some_and(|code| code == "ConditionalCheckFailed")
+                };
+                if failed(0) {
+                    Ok(LabelOutcome::TrackingNumberInUse)
+                } else if failed(1) || failed(2) {
+                    Err(StoreError::Contention)
+                } else {
+                    Err(anyhow!(err).context("attach label transaction").into())
+                }
+            }
+            Err(e) => Err(anyhow!(e).context("attach label transaction").into()),
+        }
+    }
+
+    /// Read-modify-write of an order under optimistic locking: `change` sees the latest
+    /// order and returns the new one (or `None` for "nothing to do"); a lost race
+    /// re-reads and re-applies, so concurrent writers never lose an update.
+    pub async fn update_order<F>(
+        &self,
+        order_id: &str,
+        mut change: F,
+    ) -> Result<Option<Order>, StoreError>
+    where
+        F: FnMut(&Order) -> Option<Order>,
+    {
+        for _ in 0..MAX_OPTIMISTIC_ATTEMPTS {
+            let Some(read) = self.get_order(order_id).await? else {
+                return Ok(None);
+            };
+            let Some(updated) = change(&read.order) else {
+                return Ok(Some(read.order));
+            };
+            match self.put_order_at_version(&updated, read.version).await {
+                Ok(()) => return Ok(Some(updated)),
+                Err(StoreError::Contention) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Contention)
+    }
+
+    async fn put_order_at_version(&self, order: &Order, expected: u64) -> Result<(), StoreError> {
+        let item = to_item(&OrderItem::new(order.clone(), expected + 1))?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("version = :expected")
+            .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Err(StoreError::Contention)
+            }
+            Err(e) => Err(anyhow!(e).context("put order at version").into()),
+        }
+    }
+
+    /// A merchant's orders, newest first, one indexed Query per page.
+    pub async fn list_orders(
+        &self,
+        merchant_id: &str,
+        query: &ListQuery,
+    ) -> Result<OrderPage, ListError> {
+        let (index, partition_attr, partition) = match (query.status, query.shipment_status) {
+            (Some(status), _) => (INDEX_BY_STATUS, "status_pk", status_pk(merchant_id, status)),
+            (None, Some(shipment)) => (
+                INDEX_BY_SHIPMENT_STATUS,
+                "shipment_status_pk",
+                shipment_status_pk(merchant_id, shipment),
+            ),
+            (None, None) => (INDEX_BY_MERCHANT, "list_pk", merchant_pk(merchant_id)),
+        };
+        let start_key = match &query.cursor {
+            Some(cursor) => Some(decode_cursor(cursor, &partition)?),
+            None => None,
+        };
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#p = :p")
+            .expression_attribute_names("#p", partition_attr)
+            .expression_attribute_values(":p", AttributeValue::S(partition.clone()))
+            .scan_index_forward(false)
+            .limit(query.limit)
+            .set_exclusive_start_key(start_key);
+        if let (Some(_), Some(shipment)) = (query.status, query.shipment_status) {
+            request = request
+                .filter_expression("shipment_status = :ss")
+                .expression_attribute_values(":ss", AttributeValue::S(shipment.as_str().into()));
+        }
+        let output = request.send().await.context("query order list")?;
+        let orders = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| Ok(from_item::<OrderItem>(item)?.order))
+            .collect::<Result<Vec<_>, StoreError>>()
+            .map_err(|e| anyhow!(e))?;
+        let next_cursor = output
+            .last_evaluated_key
+            .map(|key| encode_cursor(&partition, key))
+            .transpose()?;
+        Ok(OrderPage {
+            orders,
+            next_cursor,
+        })
+    }
+
+    /// Orders whose order number, tracking number or hand-off number is `term`: one
+    /// Query on the lookup index, then one BatchGet of the orders it names.
+    pub async fn search_orders(
+        &self,
+        merchant_id: &str,
+        term: &str,
+    ) -> Result<Vec<Order>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_LOOKUP)
+            .key_condition_expression("lookup_pk = :p")
+            .expression_attribute_values(":p", AttributeValue::S(lookup_pk(merchant_id, term)))
+            .limit(50)
+            .send()
+            .await
+            .context("query lookup index")?;
+        let mut order_ids: Vec<String> = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|item| match item.get("order_id") {
+                Some(AttributeValue::S(id)) => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        order_ids.sort();
+        order_ids.dedup();
+        if order_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = order_ids
+            .iter()
+            .map(|id| {
+                HashMap::from([
+                    ("pk".to_owned(), AttributeValue::S(order_pk(id))),
+                    ("sk".to_owned(), AttributeValue::S("ORDER".into())),
+                ])
+            })
+            .collect();
+        let mut request_items = HashMap::from([(
+            self.table.clone(),
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .build()
+                .context("build batch keys")?,
+        )]);
+        let mut orders = Vec::new();
+        // BatchGet may leave keys unprocessed under throttling; ask again for those only.
+        for _ in 0..MAX_OPTIMISTIC_ATTEMPTS {
+            let output = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(request_items))
+                .send()
+                .await
+                .context("batch get searched orders")?;
+            for item in output
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
+                let item: OrderItem = from_item(item)?;
+                if item.order.merchant_id == merchant_id {
+                    orders.push(item.order);
+                }
+            }
+            match output.unprocessed_keys {
+                Some(rest) if !rest.is_empty() => request_items = rest,
+                _ => break,
+            }
+        }
+        orders.sort_by_key(|order| std::cmp::Reverse(order.created_at));
+        Ok(orders)
+    }
+
+    /// Orders due for completion at `now`, oldest first, from the sparse index.
+    pub async fn due_for_completion(
+        &self,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<Order>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_DUE)
+            .key_condition_expression("due_pk = :p AND due_at <= :now")
+            .expression_attribute_values(":p", AttributeValue::S(DUE_PARTITION.into()))
+            .expression_attribute_values(":now", AttributeValue::S(timestamp(now)))
+            .limit(limit)
+            .send()
+            .await
+            .context("query due index")?;
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| Ok(from_item::<OrderItem>(item)?.order))
+            .collect()
+    }
+}
+
+fn to_item<T: Serialize>(value: &T) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    Ok(serde_dynamo::to_item(value).context("serialize item")?)
+}
+
+fn from_item<T: for<'de> Deserialize<'de>>(
+    item: HashMap<String, AttributeValue>,
+) -> Result<T, StoreError> {
+    Ok(serde_dynamo::from_item(item).context("deserialize item")?)
+}
+
+fn encode_cursor(partition: &str, key: HashMap<String, AttributeValue>) -> anyhow::Result<String> {
+    let key = key
+        .into_iter()
+        .map(|(name, value)| match value {
+            AttributeValue::S(s) => Ok((name, s)),
+            other => Err(anyhow!("unexpected key attribute {name}: {other:?}")),
+        })
+        .collect::<anyhow::Result<HashMap<_, _>>>()?;
+    let json = serde_json::to_vec(&Cursor {
+        partition: partition.to_owned(),
+        key,
+    })?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json))
+}
+
+fn decode_cursor(
+    cursor: &str,
+    partition: &str,
+) -> Result<HashMap<String, AttributeValue>, ListError> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .map_err(|_| ListError::InvalidCursor)?;
+    let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| ListError::InvalidCursor)?;
+    // The key's own partition attribute must also be ours: a forged key naming another
+    // merchant's partition is refused here, before DynamoDB sees it.
+    let key_partitions_match = cursor
+        .key
+        .iter()
+        .filter(|(name, _)| name.ends_with("_pk") && name.as_str() != "pk")
+        .all(|(_, value)| value == partition);
+    if cursor.partition != partition || !key_partitions_match || cursor.key.len() > 6 {
+        return Err(ListError::InvalidCursor);
+    }
+    Ok(cursor
+        .key
+        .into_iter()
+        .map(|(name, value)| (name, AttributeValue::S(value)))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_terms_ignore_case_spaces_dashes_and_hash() {
+        assert_eq!(normalize_lookup_term(" #a-100 1 "), "A1001");
+        assert_eq!(normalize_lookup_term("1z 999 aa1"), "1Z999AA1");
+    }
+
+    #[test]
+    fn cursor_from_another_partition_is_refused() {
+        let key = HashMap::from([
+            ("list_pk".to_owned(), AttributeValue::S("MERCHANT#a".into())),
+            ("list_sk".to_owned(), AttributeValue::S("2026#x".into())),
+            ("pk".to_owned(), AttributeValue::S("ORDER#x".into())),
+            ("sk".to_owned(), AttributeValue::S("ORDER".into())),
+        ]);
+        let cursor = encode_cursor("MERCHANT#a", key).unwrap();
+        assert!(decode_cursor(&cursor, "MERCHANT#a").is_ok());
+        assert!(matches!(
+            decode_cursor(&cursor, "MERCHANT#b"),
+            Err(ListError::InvalidCursor)
+        ));
+        assert!(matches!(
+            decode_cursor("not a cursor", "MERCHANT#a"),
+            Err(ListError::InvalidCursor)
+        ));
+    }
+}

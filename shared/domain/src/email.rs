@@ -1,0 +1,184 @@
+//! Email addresses, and the rule that team alerts never go to the order's customer.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmailError {
+    #[error("{0:?} is not a valid email address")]
+    Invalid(String),
+    #[error("this is the order's customer address; subscriptions are for your team's addresses, never the customer's")]
+    CustomerAddress,
+}
+
+/// An email address that passed a deliberately strict check.
+///
+/// Strict because these addresses end up in email headers: anything that could break a
+/// header (whitespace, control characters, quotes, angle brackets, commas) is refused here,
+/// once, instead of being escaped in every place that sends mail.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    pub fn parse(raw: &str) -> Result<Self, EmailError> {
+        let trimmed = raw.trim();
+        let invalid = || EmailError::Invalid(raw.chars().take(80).collect());
+        if trimmed.len() > 254 {
+            return Err(invalid());
+        }
+        let (local, domain) = trimmed.rsplit_once('@').ok_or_else(invalid)?;
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+        let labels: Vec<&str> = domain.split('.').collect();
+        let domain_ok = labels.len() >= 2
+            && labels.iter().all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            })
+            && labels
+                .last()
+                .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_alphabetic()));
+        if local_ok && domain_ok {
+            Ok(Self(trimmed.to_owned()))
+        } else {
+            Err(invalid())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The mailbox the address reaches: case folded, `+tag` dropped. Two addresses
+    /// with the same canonical form land in the same inbox.
+    pub fn canonical(&self) -> String {
+        let (local, domain) = self.0.rsplit_once('@').unwrap_or((&self.0, ""));
+        let local = local.split('+').next().unwrap_or(local);
+        format!(
+            "{}@{}",
+            local.to_ascii_lowercase(),
+            domain.to_ascii_lowercase()
+        )
+    }
+
+    pub fn same_mailbox(&self, other: &EmailAddress) -> bool {
+        self.canonical() == other.canonical()
+    }
+}
+
+impl TryFrom<String> for EmailAddress {
+    type Error = EmailError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<EmailAddress> for String {
+    fn from(value: EmailAddress) -> Self {
+        value.0
+    }
+}
+
+impl std::fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A team address that may receive an order's updates.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TeamEmail(EmailAddress);
+
+impl TeamEmail {
+    /// Refuses the order's customer address, whatever its case or `+tag`: tracking
+    /// alerts are for the merchant's team, and the store already tells the customer.
+    pub fn parse(raw: &str, customer_email: &EmailAddress) -> Result<Self, EmailError> {
+        let address = EmailAddress::parse(raw)?;
+        if address.same_mailbox(customer_email) {
+            return Err(EmailError::CustomerAddress);
+        }
+        Ok(Self(address))
+    }
+
+    pub fn address(&self) -> &EmailAddress {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn customer() -> EmailAddress {
+        EmailAddress::parse("Ada.Lovelace@Example.com").unwrap()
+    }
+
+    #[test]
+    fn team_address_is_accepted() {
+        let team = TeamEmail::parse("ops@merchant.example", &customer()).unwrap();
+        assert_eq!(team.address().as_str(), "ops@merchant.example");
+    }
+
+    #[test]
+    fn customer_address_is_refused_whatever_its_case() {
+        assert_eq!(
+            TeamEmail::parse("ada.lovelace@EXAMPLE.COM", &customer()),
+            Err(EmailError::CustomerAddress)
+        );
+    }
+
+    #[test]
+    fn customer_address_is_refused_with_a_plus_tag() {
+        assert_eq!(
+            TeamEmail::parse("ada.lovelace+alerts@example.com", &customer()),
+            Err(EmailError::CustomerAddress)
+        );
+        let tagged_customer = EmailAddress::parse("ada.lovelace+shop@example.com").unwrap();
+        assert_eq!(
+            TeamEmail::parse("Ada.Lovelace@example.com", &tagged_customer),
+            Err(EmailError::CustomerAddress)
+        );
+    }
+
+    #[test]
+    fn invalid_addresses_are_refused() {
+        for raw in [
+            "",
+            "ada",
+            "@example.com",
+            "ada@",
+            "ada@localhost",
+            "ada@example..com",
+            "ada lovelace@example.com",
+            "ada@example.com\r\nBcc: x@evil.example",
+            "\"ada\"@example.com",
+            "<ada@example.com>",
+            "ada@example.com,bob@example.com",
+            "ada@-example.com",
+            "ada@example.c0m",
+        ] {
+            assert!(EmailAddress::parse(raw).is_err(), "accepted {raw:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn no_accepted_address_can_break_an_email_header(raw in "\\PC{0,40}[\r\n,<>\" ]\\PC{0,40}@example.com") {
+            let accepted = EmailAddress::parse(&raw);
+            if let Ok(address) = accepted {
+                prop_assert!(!address.as_str().contains(['\r', '\n', ',', '<', '>', '"', ' ']));
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Domain rules of the order tracking timeline.
+//!
+//! Everything here is pure: no clock reads, no I/O. Callers pass "now" in, so every
+//! rule can be replayed for any date and tested in microseconds.
+
+pub mod calendar;
+pub mod carriers;
+pub mod claims;
+pub mod email;
+pub mod order;
+pub mod status;
+pub mod timeline;

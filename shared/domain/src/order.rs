@@ -1,0 +1,452 @@
+//! Orders as merchants submit them, parsed at the edge into valid values.
+
+use serde::{Deserialize, Serialize};
+
+use crate::email::EmailAddress;
+use crate::timeline::short_hash;
+
+/// Where an order came from; decides whether its store hears about the tracking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderSource {
+    Manual,
+    Excel,
+    Shopify,
+    Amazon,
+    Api,
+}
+
+impl OrderSource {
+    pub const ALL: [OrderSource; 5] = [
+        Self::Manual,
+        Self::Excel,
+        Self::Shopify,
+        Self::Amazon,
+        Self::Api,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Manual => "manual",
+            Self::Excel => "excel",
+            Self::Shopify => "shopify",
+            Self::Amazon => "amazon",
+            Self::Api => "api",
+        }
+    }
+
+    /// "csv" and "spreadsheet" are what people call an Excel upload too.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "csv" | "xlsx" | "spreadsheet" => Some(Self::Excel),
+            other => Self::ALL.into_iter().find(|s| s.as_str() == other),
+        }
+    }
+
+    /// Integrated stores get their tracking pushed back automatically; everyone else's
+    /// customers only learn it from the merchant.
+    pub fn syncs_tracking_to_store(self) -> bool {
+        matches!(self, Self::Shopify | Self::Amazon)
+    }
+
+    /// The sentence the order details show under "Store sync".
+    pub fn tracking_sync_note(self) -> &'static str {
+        match self {
+            Self::Shopify => "Tracking is sent to your Shopify store automatically; your customer gets updates from the store.",
+            Self::Amazon => "Tracking is sent to Amazon automatically; your customer gets updates from Amazon.",
+            Self::Manual | Self::Excel | Self::Api => "This order was not imported from an integrated store: share the tracking details with your customer yourself.",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    pub name: String,
+    pub email: EmailAddress,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub line1: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    pub city: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2, upper case.
+    pub country: String,
+}
+
+/// A validated new order, ready to store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewOrder {
+    pub order_number: String,
+    pub source: OrderSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_order_id: Option<String>,
+    pub customer: Customer,
+    pub ship_to: Address,
+}
+
+/// The order body as a client sends it; every field optional so that a missing field
+/// becomes a precise validation message rather than a serde error.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OrderDraft {
+    pub order_number: Option<serde_json::Value>,
+    pub source: Option<String>,
+    pub external_order_id: Option<String>,
+    pub customer: Option<CustomerDraft>,
+    pub ship_to: Option<AddressDraft>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CustomerDraft {
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AddressDraft {
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: Option<String>,
+}
+
+/// One problem with one field, phrased for the person who filled it in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+pub const MAX_ORDER_NUMBER_LEN: usize = 64;
+pub const MAX_TEXT_LEN: usize = 200;
+
+struct Fields {
+    errors: Vec<FieldError>,
+}
+
+impl Fields {
+    fn required(&mut self, field: &str, value: Option<&str>, max_len: usize) -> String {
+        match value.map(str::trim) {
+            None | Some("") => {
+                self.errors.push(FieldError::new(field, "is required"));
+                String::new()
+            }
+            Some(v) => self.checked_text(field, v, max_len),
+        }
+    }
+
+    fn optional(&mut self, field: &str, value: Option<&str>, max_len: usize) -> Option<String> {
+        match value.map(str::trim) {
+            None | Some("") => None,
+            Some(v) => Some(self.checked_text(field, v, max_len)),
+        }
+    }
+
+    fn checked_text(&mut self, field: &str, value: &str, max_len: usize) -> String {
+        if value.chars().count() > max_len {
+            self.errors.push(FieldError::new(
+                field,
+                format!("is longer than {max_len} characters"),
+            ));
+        } else if value.chars().any(char::is_control) {
+            self.errors
+                .push(FieldError::new(field, "contains control characters"));
+        }
+        value.to_owned()
+    }
+}
+
+impl OrderDraft {
+    /// All problems at once, so a merchant fixes a row in one go.
+    pub fn parse(self) -> Result<NewOrder, Vec<FieldError>> {
+        let mut fields = Fields { errors: Vec::new() };
+        let order_number_text = match &self.order_number {
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            // Spreadsheets and some stores send order numbers as numbers.
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            Some(serde_json::Value::Null) | None => None,
+            Some(_) => {
+                fields.errors.push(FieldError::new(
+                    "order_number",
+                    "must be a string or a number",
+                ));
+                Some(String::from("invalid"))
+            }
+        };
+        let order_number = fields.required(
+            "order_number",
+            order_number_text.as_deref(),
+            MAX_ORDER_NUMBER_LEN,
+        );
+        let source = match self.source.as_deref().map(str::trim) {
+            None | Some("") => {
+                fields.errors.push(FieldError::new("source", "is required"));
+                OrderSource::Manual
+            }
+            Some(raw) => OrderSource::parse(raw).unwrap_or_else(|| {
+                fields.errors.push(FieldError::new(
+                    "source",
+                    "must be one of manual, excel, shopify, amazon, api",
+                ));
+                OrderSource::Manual
+            }),
+        };
+        let external_order_id =
+            fields.optional("external_order_id", self.external_order_id.as_deref(), 128);
+        if source.syncs_tracking_to_store() && external_order_id.is_none() {
+            fields.errors.push(FieldError::new(
+                "external_order_id",
+                "is required for store orders, so their tracking can be sent back",
+            ));
+        }
+
+        let customer = self.customer.unwrap_or_default();
+        let name = fields.required("customer.name", customer.name.as_deref(), MAX_TEXT_LEN);
+        let email_text = fields.required("customer.email", customer.email.as_deref(), 254);
+        let email = if email_text.is_empty() {
+            None
+        } else {
+            match EmailAddress::parse(&email_text) {
+                Ok(email) => Some(email),
+                Err(_) => {
+                    fields.errors.push(FieldError::new(
+                        "customer.email",
+                        "is not a valid email address",
+                    ));
+                    None
+                }
+            }
+        };
+
+        let address = self.ship_to.unwrap_or_default();
+        let line1 = fields.required("ship_to.line1", address.line1.as_deref(), MAX_TEXT_LEN);
+        let line2 = fields.optional("ship_to.line2", address.line2.as_deref(), MAX_TEXT_LEN);
+        let city = fields.required("ship_to.city", address.city.as_deref(), MAX_TEXT_LEN);
+        let state = fields.optional("ship_to.state", address.state.as_deref(), 64);
+        let postal_code =
+            fields.optional("ship_to.postal_code", address.postal_code.as_deref(), 16);
+        let country = fields
+            .required("ship_to.country", address.country.as_deref(), 64)
+            .to_ascii_uppercase();
+        let is_country_code = country.len() == 2 && country.chars().all(|c| c.is_ascii_uppercase());
+        if !country.is_empty() && !is_country_code {
+            fields.errors.push(FieldError::new(
+                "ship_to.country",
+                "must be a two-letter ISO country code such as US",
+            ));
+        }
+
+        match (fields.errors.is_empty(), email) {
+            (true, Some(email)) => Ok(NewOrder {
+                order_number,
+                source,
+                external_order_id,
+                customer: Customer { name, email },
+                ship_to: Address {
+                    line1,
+                    line2,
+                    city,
+                    state,
+                    postal_code,
+                    country,
+                },
+            }),
+            _ => Err(fields.errors),
+        }
+    }
+}
+
+/// A shipment: the label operations attached, and what the carrier feed told us since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shipment {
+    pub carrier: crate::carriers::Carrier,
+    pub service: String,
+    pub tracking_number: String,
+    pub label_source: crate::claims::LabelSource,
+    pub label_created_at: chrono::DateTime<chrono::Utc>,
+    pub tracking_expires_at: chrono::DateTime<chrono::Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<crate::timeline::Handoff>,
+    #[serde(default)]
+    pub stalled: bool,
+    #[serde(default)]
+    pub tracking_expired: bool,
+    #[serde(default)]
+    pub first_scan_late: bool,
+}
+
+/// An order as stored: what the merchant sent plus what happened since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub order_id: String,
+    pub merchant_id: String,
+    #[serde(flatten)]
+    pub details: NewOrder,
+    pub status: crate::status::OrderStatus,
+    pub shipment_status: crate::status::ShipmentStatus,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completes_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipment: Option<Shipment>,
+    /// Fingerprint of the request that created the order: a retry with the same body
+    /// is the same order, a different body under the same order number is a conflict.
+    pub request_fingerprint: String,
+}
+
+impl NewOrder {
+    pub fn fingerprint(&self) -> String {
+        short_hash(&serde_json::to_string(self).unwrap_or_default())
+    }
+}
+
+impl Order {
+    pub fn new(merchant_id: &str, details: NewOrder, now: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            order_id: order_id(merchant_id, &details.order_number),
+            merchant_id: merchant_id.to_owned(),
+            request_fingerprint: details.fingerprint(),
+            details,
+            status: crate::status::OrderStatus::Processing,
+            shipment_status: crate::status::ShipmentStatus::Received,
+            created_at: now,
+            updated_at: now,
+            completes_at: None,
+            completed_at: None,
+            shipment: None,
+        }
+    }
+}
+
+/// The order id is derived from merchant and order number, so creating the same order
+/// twice lands on the same item and a conditional put makes intake idempotent in one write.
+pub fn order_id(merchant_id: &str, order_number: &str) -> String {
+    format!(
+        "ord_{}",
+        &short_hash(&format!("order\u{0}{merchant_id}\u{0}{order_number}"))[..24]
+    )
+}
+
+/// Shipping beyond the origin country changes the claim and stall clocks.
+pub fn is_international(origin_country: &str, ship_to: &Address) -> bool {
+    !ship_to.country.eq_ignore_ascii_case(origin_country)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn draft(value: serde_json::Value) -> OrderDraft {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn valid() -> serde_json::Value {
+        json!({
+            "order_number": "1001", "source": "manual", "external_order_id": null,
+            "customer": {"name": "Ada Lovelace", "email": "ada@example.com"},
+            "ship_to": {"line1": "1 Main St", "city": "Austin", "state": "TX",
+                        "postal_code": "78701", "country": "us"}
+        })
+    }
+
+    #[test]
+    fn contract_example_order_parses() {
+        let order = draft(valid()).parse().unwrap();
+        assert_eq!(order.order_number, "1001");
+        assert_eq!(order.source, OrderSource::Manual);
+        assert_eq!(order.ship_to.country, "US");
+    }
+
+    #[test]
+    fn numeric_order_number_is_accepted_as_text() {
+        let mut body = valid();
+        body["order_number"] = json!(1001);
+        assert_eq!(draft(body).parse().unwrap().order_number, "1001");
+    }
+
+    #[test]
+    fn every_missing_field_is_reported_at_once() {
+        let errors = draft(json!({})).parse().unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "order_number",
+                "source",
+                "customer.name",
+                "customer.email",
+                "ship_to.line1",
+                "ship_to.city",
+                "ship_to.country"
+            ]
+        );
+    }
+
+    #[test]
+    fn oversized_and_invalid_fields_are_refused() {
+        let mut body = valid();
+        body["order_number"] = json!("9".repeat(65));
+        body["customer"]["email"] = json!("not-an-email");
+        body["ship_to"]["country"] = json!("USA");
+        body["source"] = json!("ebay");
+        let errors = draft(body).parse().unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "order_number",
+                "source",
+                "customer.email",
+                "ship_to.country"
+            ]
+        );
+    }
+
+    #[test]
+    fn store_orders_need_their_external_id_for_tracking_sync() {
+        let mut body = valid();
+        body["source"] = json!("shopify");
+        let errors = draft(body).parse().unwrap_err();
+        assert_eq!(errors[0].field, "external_order_id");
+    }
+
+    #[test]
+    fn only_shopify_and_amazon_orders_sync_tracking_to_the_store() {
+        let syncing: Vec<_> = OrderSource::ALL
+            .into_iter()
+            .filter(|s| s.syncs_tracking_to_store())
+            .collect();
+        assert_eq!(syncing, [OrderSource::Shopify, OrderSource::Amazon]);
+        assert!(OrderSource::Excel
+            .tracking_sync_note()
+            .contains("share the tracking details"));
+    }
+
+    #[test]
+    fn order_id_is_stable_per_merchant_and_order_number() {
+        assert_eq!(order_id("m1", "1001"), order_id("m1", "1001"));
+        assert_ne!(order_id("m1", "1001"), order_id("m2", "1001"));
+        assert_ne!(order_id("m1", "1001"), order_id("m1", "1002"));
+        assert_eq!(order_id("m1", "1001").len(), 28);
+    }
+}

@@ -1,0 +1,317 @@
+//! The JSON shapes the API promises (DESIGN.md "Interfaces"), built from domain values.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::Serialize;
+use tracking_domain::calendar;
+use tracking_domain::carriers::{tracking_url_for, Carrier};
+use tracking_domain::claims::{self, ClaimClock, ClaimPolicy, ClaimType, ShipmentFacts};
+use tracking_domain::order::{Address, Order, Shipment};
+use tracking_domain::status::ShipmentStatus;
+use tracking_domain::timeline::{
+    business_offset_minutes, EventType, Location, Timeline, TimelineEvent,
+};
+
+/// What the details and list views need besides the order itself.
+#[derive(Debug, Clone, Copy)]
+pub struct ViewContext<'a> {
+    pub now: DateTime<Utc>,
+    pub origin_country: &'a str,
+    pub claim_policy: &'a ClaimPolicy,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OrderSummary<'a> {
+    pub order_id: &'a str,
+    pub order_number: &'a str,
+    pub source: &'static str,
+    pub status: &'static str,
+    pub shipment_status: &'static str,
+    pub created_at: DateTime<Utc>,
+    pub completes_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub carrier: Option<&'static str>,
+    pub tracking_number: Option<&'a str>,
+    pub tracking_url: Option<String>,
+}
+
+pub fn order_summary(order: &Order) -> OrderSummary<'_> {
+    let shipment = order.shipment.as_ref();
+    OrderSummary {
+        order_id: &order.order_id,
+        order_number: &order.details.order_number,
+        source: order.details.source.as_str(),
+        status: order.status.as_str(),
+        shipment_status: order.shipment_status.as_str(),
+        created_at: order.created_at,
+        completes_at: order.completes_at,
+        completed_at: order.completed_at,
+        carrier: shipment.map(|s| s.carrier.code()),
+        tracking_number: shipment.map(|s| s.tracking_number.as_str()),
+        tracking_url: shipment.and_then(|s| tracking_url_for(s.carrier.code(), &s.tracking_number)),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct StoreSync {
+    pub automatic: bool,
+    pub message: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HandoffView {
+    pub carrier: String,
+    pub tracking_number: String,
+    /// `None` for a carrier we have no tracking page for: no link beats a broken one.
+    pub tracking_url: Option<String>,
+    /// International final-mile carriers often report little back.
+    pub detail_may_be_limited: bool,
+    pub note: Option<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClaimWindows {
+    pub lost_in_transit: ClaimClock,
+    pub damaged: ClaimClock,
+    pub misdelivery: ClaimClock,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ShipmentView {
+    pub status: &'static str,
+    pub status_label: &'static str,
+    pub carrier: &'static str,
+    pub carrier_name: &'static str,
+    pub service: String,
+    pub tracking_number: String,
+    pub tracking_url: Option<String>,
+    pub label_source: tracking_domain::claims::LabelSource,
+    pub label_created_at: DateTime<Utc>,
+    pub tracking_expires_at: DateTime<Utc>,
+    /// Past 120 days the carrier drops the tracking; the link is kept but marked.
+    pub tracking_expired: bool,
+    pub handoff: Option<HandoffView>,
+    pub first_scan_due_at: DateTime<Utc>,
+    pub first_scan_late: bool,
+    pub stalled: bool,
+    pub international: bool,
+    pub claim_windows: ClaimWindows,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TimelineRow<'a> {
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    pub status: Option<ShipmentStatus>,
+    pub status_label: &'static str,
+    pub code: &'a str,
+    pub description: &'a str,
+    pub occurred_at: DateTime<Utc>,
+    /// The time where it happened, with that place's offset.
+    pub local_time: DateTime<FixedOffset>,
+    pub utc_offset: String,
+    pub recorded_at: DateTime<Utc>,
+    pub location: Option<&'a Location>,
+    pub location_display: Option<String>,
+    pub carrier: Option<&'a str>,
+    pub tracking_number: Option<&'a str>,
+    pub exception_reason: Option<&'a str>,
+    pub handoff: Option<&'a tracking_domain::timeline::Handoff>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OrderDetails<'a> {
+    pub order_id: &'a str,
+    pub order_number: &'a str,
+    pub source: &'static str,
+    pub external_order_id: Option<&'a str>,
+    pub status: &'static str,
+    pub created_at: DateTime<Utc>,
+    pub completes_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub customer: &'a tracking_domain::order::Customer,
+    pub ship_to: &'a Address,
+    pub shipment_status: &'static str,
+    pub shipment_status_label: &'static str,
+    pub store_sync: StoreSync,
+    pub shipment: Option<ShipmentView>,
+    pub timeline: Vec<TimelineRow<'a>>,
+}
+
+/// The "received" row is derived from the order itself rather than stored, so that
+/// creating an order stays a single conditional write.
+fn received_event(order: &Order) -> TimelineEvent {
+    TimelineEvent {
+        event_id: "order-received".into(),
+        kind: EventType::OrderReceived,
+        status: Some(ShipmentStatus::Received),
+        code: "ORDER_RECEIVED".into(),
+        description: format!(
+            "Order received ({})",
+            match order.details.source {
+                tracking_domain::order::OrderSource::Manual => "created manually",
+                tracking_domain::order::OrderSource::Excel => "spreadsheet upload",
+                tracking_domain::order::OrderSource::Shopify => "imported from Shopify",
+                tracking_domain::order::OrderSource::Amazon => "imported from Amazon",
+                tracking_domain::order::OrderSource::Api => "created through the API",
+            }
+        ),
+        occurred_at: order.created_at,
+        utc_offset_minutes: business_offset_minutes(order.created_at),
+        recorded_at: order.created_at,
+        location: None,
+        carrier: None,
+        tracking_number: None,
+        exception_reason: None,
+        handoff: None,
+    }
+}
+
+/// The order's timeline including the derived "received" row.
+pub fn full_timeline(order: &Order, stored: Timeline) -> Timeline {
+    let mut timeline = stored;
+    timeline.insert(received_event(order));
+    timeline
+}
+
+fn offset_text(minutes: i32) -> String {
+    let sign = if minutes < 0 { '-' } else { '+' };
+    let minutes = minutes.unsigned_abs();
+    format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+fn shipment_view(
+    order: &Order,
+    shipment: &Shipment,
+    timeline: &Timeline,
+    context: &ViewContext<'_>,
+) -> ShipmentView {
+    let international =
+        tracking_domain::order::is_international(context.origin_country, &order.details.ship_to);
+    let facts = ShipmentFacts {
+        label_source: shipment.label_source,
+        label_created_at: shipment.label_created_at,
+        international,
+        ship_to_country: &order.details.ship_to.country,
+        timeline,
+    };
+    let clock = |t| claims::clock(t, &facts, context.claim_policy, context.now);
+    let expired = shipment.tracking_expired
+        || calendar::is_tracking_expired(shipment.label_created_at, context.now);
+    let handoff = shipment.handoff.as_ref().map(|h| {
+        let limited = international && !h.carrier.eq_ignore_ascii_case("usps");
+        HandoffView {
+            carrier: h.carrier.clone(),
+            tracking_number: h.tracking_number.clone(),
+            tracking_url: tracking_url_for(&h.carrier, &h.tracking_number),
+            detail_may_be_limited: limited,
+            note: limited.then_some(
+                "A local carrier delivers the last leg: its tracking detail may be limited. The original carrier's page usually has more updates.",
+            ),
+        }
+    });
+    let first_scan_late = shipment.first_scan_late
+        || match timeline.first_carrier_update() {
+            Some(first) => {
+                calendar::is_first_scan_late(shipment.label_created_at, first.occurred_at)
+            }
+            None => context.now >= calendar::first_scan_due(shipment.label_created_at),
+        };
+    ShipmentView {
+        status: timeline.status().as_str(),
+        status_label: timeline.status_label(),
+        carrier: shipment.carrier.code(),
+        carrier_name: shipment.carrier.display_name(),
+        service: shipment.service.clone(),
+        tracking_number: shipment.tracking_number.clone(),
+        tracking_url: tracking_url_for(shipment.carrier.code(), &shipment.tracking_number),
+        label_source: shipment.label_source,
+        label_created_at: shipment.label_created_at,
+        tracking_expires_at: shipment.tracking_expires_at,
+        tracking_expired: expired,
+        handoff,
+        first_scan_due_at: calendar::first_scan_due(shipment.label_created_at),
+        first_scan_late,
+        stalled: shipment.stalled,
+        international,
+        claim_windows: ClaimWindows {
+            lost_in_transit: clock(ClaimType::LostInTransit),
+            damaged: clock(ClaimType::Damaged),
+            misdelivery: clock(ClaimType::Misdelivery),
+        },
+    }
+}
+
+/// Builds the details view. `timeline` must already include the derived rows
+/// (see [`full_timeline`]).
+pub fn order_details<'a>(
+    order: &'a Order,
+    timeline: &'a Timeline,
+    context: &ViewContext<'_>,
+) -> OrderDetails<'a> {
+    let rows = timeline
+        .events()
+        .iter()
+        .enumerate()
+        .map(|(index, event)| TimelineRow {
+            kind: event.kind,
+            status: event.status,
+            status_label: timeline.event_label(index),
+            code: &event.code,
+            description: &event.description,
+            occurred_at: event.occurred_at,
+            local_time: event.local_time(),
+            utc_offset: offset_text(event.utc_offset_minutes),
+            recorded_at: event.recorded_at,
+            location: event.location.as_ref(),
+            location_display: event
+                .location
+                .as_ref()
+                .map(Location::display)
+                .filter(|s| !s.is_empty()),
+            carrier: event.carrier.as_deref(),
+            tracking_number: event.tracking_number.as_deref(),
+            exception_reason: event.exception_reason.as_deref(),
+            handoff: event.handoff.as_ref(),
+        })
+        .collect();
+    OrderDetails {
+        order_id: &order.order_id,
+        order_number: &order.details.order_number,
+        source: order.details.source.as_str(),
+        external_order_id: order.details.external_order_id.as_deref(),
+        status: order.status.as_str(),
+        created_at: order.created_at,
+        completes_at: order.completes_at,
+        completed_at: order.completed_at,
+        customer: &order.details.customer,
+        ship_to: &order.details.ship_to,
+        shipment_status: timeline.status().as_str(),
+        shipment_status_label: timeline.status_label(),
+        store_sync: StoreSync {
+            automatic: order.details.source.syncs_tracking_to_store(),
+            message: order.details.source.tracking_sync_note(),
+        },
+        shipment: order
+            .shipment
+            .as_ref()
+            .map(|s| shipment_view(order, s, timeline, context)),
+        timeline: rows,
+    }
+}
+
+/// A carrier's display name where we know it; the code itself otherwise.
+pub fn carrier_name(code: &str) -> String {
+    Carrier::parse(code).map_or_else(|_| code.to_owned(), |c| c.display_name().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_read_like_rfc3339() {
+        assert_eq!(offset_text(-360), "-06:00");
+        assert_eq!(offset_text(330), "+05:30");
+        assert_eq!(offset_text(0), "+00:00");
+    }
+}

@@ -1,0 +1,62 @@
+//! Integration tests: the functions' handlers, driven with the events in `events/`,
+//! through the real AWS SDK against the local AWS stack.
+
+mod labels;
+mod orders;
+mod store;
+
+use chrono::{DateTime, TimeZone, Utc};
+use integration_tests::ApiEvent;
+
+pub const CREATE_ORDER: &str = include_str!("../events/orders-api/create-order.json");
+pub const IMPORT_ORDERS: &str = include_str!("../events/orders-api/import-orders.json");
+pub const LIST_ORDERS: &str = include_str!("../events/orders-api/list-orders.json");
+pub const SEARCH_ORDERS: &str = include_str!("../events/orders-api/search-orders.json");
+pub const GET_ORDER: &str = include_str!("../events/orders-api/get-order.json");
+pub const UPLOAD_LABEL: &str = include_str!("../events/label-upload/upload-label.json");
+
+/// Tuesday 2026-11-24 10:00 CST.
+pub fn tuesday_morning() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 16, 0, 0).unwrap()
+}
+
+pub fn order_body(order_number: &str) -> serde_json::Value {
+    let mut body: serde_json::Value = serde_json::from_str(
+        ApiEvent::from_json(CREATE_ORDER).0["body"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    body["order_number"] = order_number.into();
+    body
+}
+
+/// Creates an order through the API and returns its id.
+pub async fn create_order(
+    stack: &integration_tests::TestStack,
+    merchant: &str,
+    order_number: &str,
+    at: DateTime<Utc>,
+) -> String {
+    let event = ApiEvent::from_json(CREATE_ORDER)
+        .merchant(merchant)
+        .body_json(&order_body(order_number));
+    let (status, body) =
+        integration_tests::read_response(stack.orders_api().handle(event.request(), at).await);
+    assert_eq!(status, 201, "{body}");
+    body["order_id"].as_str().unwrap().to_owned()
+}
+
+/// Uploads a label through the API (as operations) and returns the status and body.
+pub async fn upload_label(
+    stack: &integration_tests::TestStack,
+    order_id: &str,
+    carrier: &str,
+    tracking_number: &str,
+    at: DateTime<Utc>,
+) -> (u16, serde_json::Value) {
+    let event = ApiEvent::from_json(UPLOAD_LABEL).path_param("order_id", order_id).body_json(&serde_json::json!({
+        "carrier": carrier, "service": "ground", "tracking_number": tracking_number, "label_source": "jetpack"
+    }));
+    integration_tests::read_response(stack.label_upload().handle(event.request(), at).await)
+}

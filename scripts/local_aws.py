@@ -19,7 +19,7 @@ What happens on startup
       tables.json     {LogicalId: {"TableName": ..., <boto3 create_table kwargs>}}
       resources.json  {"endpoint", "region", "account_id", "stack_name",
                        "tables": {LogicalId: {name, arn, stream_arn, ttl_attribute}},
-                       "queues": {LogicalId: {name, url, arn}}}
+                       "queues": {LogicalId: {name, url, arn, attributes}}}
       moto.log        the moto server's own output
 
 Environment given to CMD (and written to stack.env)
@@ -1062,7 +1062,8 @@ class Stack:
         url = sqs.create_queue(QueueName=name, Attributes=attrs)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
             "Attributes"]["QueueArn"]
-        resolver.queues[lid] = {"name": name, "url": url, "arn": arn}
+        # Attributes are kept so tests can create isolated copies of a queue pair.
+        resolver.queues[lid] = {"name": name, "url": url, "arn": arn, "attributes": attrs}
         log(f"created queue {name} ({lid})" + (" [redrive]" if "RedrivePolicy" in attrs else ""))
 
     def stop(self) -> None:

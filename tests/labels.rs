@@ -229,7 +229,7 @@ async fn concurrent_different_labels_on_one_order_leave_exactly_one() {
     let loser = numbers.iter().find(|n| **n != winner).unwrap();
     assert!(stack
         .store()
-        .order_for_tracking(tracking_domain::carriers::Carrier::Ups, loser)
+        .order_for_tracking("ups", loser)
         .await
         .unwrap()
         .is_none());

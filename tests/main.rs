@@ -3,6 +3,7 @@
 
 mod labels;
 mod orders;
+mod scans;
 mod store;
 
 use chrono::{DateTime, TimeZone, Utc};

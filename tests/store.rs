@@ -20,7 +20,7 @@ async fn order_for_a_carrier_tracking_number_is_one_get() {
     stack.requests.reset();
     let found = stack
         .store()
-        .order_for_tracking(Carrier::Ups, "1Z999AA10123456784")
+        .order_for_tracking("ups", "1Z999AA10123456784")
         .await
         .unwrap()
         .unwrap();
@@ -32,7 +32,7 @@ async fn order_for_a_carrier_tracking_number_is_one_get() {
     );
     assert!(stack
         .store()
-        .order_for_tracking(Carrier::Fedex, "1Z999AA10123456784")
+        .order_for_tracking("fedex", "1Z999AA10123456784")
         .await
         .unwrap()
         .is_none());

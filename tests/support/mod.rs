@@ -245,6 +245,17 @@ impl TestStack {
         label_upload::LabelUpload::new(self.store())
     }
 
+    /// The scan-ingest handler, dead-lettering into `queue`'s dead-letter queue.
+    pub fn scan_ingest(
+        &self,
+        queue: &TestQueue,
+    ) -> scan_ingest::ScanIngest<scan_ingest::SqsDeadLetters> {
+        scan_ingest::ScanIngest::new(
+            self.store(),
+            scan_ingest::SqsDeadLetters::new(queue.sqs.clone(), &queue.dead_letter_url),
+        )
+    }
+
     /// Every item in the table. A Scan is fine here: it is the test looking, not the product.
     pub async fn item_count(&self) -> usize {
         let output = self
@@ -369,4 +380,200 @@ pub fn unique_merchant(prefix: &str) -> String {
         std::process::id(),
         TABLE_SEQUENCE.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// One test's copy of a queue pair from the template (main queue plus its dead-letter
+/// queue, same attributes and redrive), and a small stand-in for Lambda's SQS event
+/// source mapping.
+pub struct TestQueue {
+    pub sqs: aws_sdk_sqs::Client,
+    pub url: String,
+    pub arn: String,
+    pub dead_letter_url: String,
+    pub max_receive_count: usize,
+}
+
+impl TestQueue {
+    /// Copies the template queue `logical_id` and the dead-letter queue it redrives to.
+    pub async fn new(logical_id: &str) -> Self {
+        let path = std::env::var("LOCAL_AWS_RESOURCES")
+            .unwrap_or_else(|_| panic!("{}", local_stack_hint()));
+        let resources: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("read resources"))
+                .expect("parse resources");
+        let queue = &resources["queues"][logical_id];
+        let attributes = queue["attributes"]
+            .as_object()
+            .expect("queue attributes")
+            .clone();
+        let redrive: Value = serde_json::from_str(
+            attributes["RedrivePolicy"]
+                .as_str()
+                .expect("queue has a redrive policy"),
+        )
+        .unwrap();
+        let max_receive_count = redrive["maxReceiveCount"].as_u64().unwrap() as usize;
+
+        let sdk = tracking_aws::sdk_config().await;
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let suffix = format!(
+            "{}-{}",
+            std::process::id(),
+            TABLE_SEQUENCE.fetch_add(1, Ordering::Relaxed)
+        );
+        let dead_letter_url = sqs
+            .create_queue()
+            .queue_name(format!("test-dlq-{suffix}"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create queue: {e:?}\n{}", local_stack_hint()))
+            .queue_url
+            .unwrap();
+        let dead_letter_arn = queue_arn(&sqs, &dead_letter_url).await;
+        let mut create = sqs.create_queue().queue_name(format!("test-feed-{suffix}"));
+        for (name, value) in &attributes {
+            let value = if name == "RedrivePolicy" {
+                json_redrive(&dead_letter_arn, max_receive_count)
+            } else {
+                value.as_str().unwrap().to_owned()
+            };
+            create = create.attributes(
+                aws_sdk_sqs::types::QueueAttributeName::from(name.as_str()),
+                value,
+            );
+        }
+        let url = create.send().await.unwrap().queue_url.unwrap();
+        let arn = queue_arn(&sqs, &url).await;
+        Self {
+            sqs,
+            url,
+            arn,
+            dead_letter_url,
+            max_receive_count,
+        }
+    }
+
+    pub async fn send(&self, body: &str) {
+        self.sqs
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Receives one batch (up to `batch_size`), hands it to `handler` as Lambda would, deletes
+    /// what succeeded and makes the reported failures visible again at once (standing in for
+    /// their visibility timeout running out). Returns how many messages the batch had.
+    pub async fn deliver_once<F, Fut>(&self, batch_size: i32, handler: F) -> usize
+    where
+        F: FnOnce(aws_lambda_events::event::sqs::SqsEvent) -> Fut,
+        Fut: std::future::Future<Output = aws_lambda_events::event::sqs::SqsBatchResponse>,
+    {
+        let received = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(batch_size)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return 0;
+        }
+        let records: Vec<Value> = messages
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "messageId": m.message_id,
+                    "receiptHandle": m.receipt_handle,
+                    "body": m.body,
+                    "attributes": m.attributes.as_ref().map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect::<HashMap<_, _>>()).unwrap_or_default(),
+                    "messageAttributes": {},
+                    "md5OfBody": m.md5_of_body,
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": self.arn,
+                    "awsRegion": "us-east-1",
+                })
+            })
+            .collect();
+        let event =
+            serde_json::from_value(serde_json::json!({ "Records": records })).expect("SQS event");
+        let response = handler(event).await;
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        for message in &messages {
+            let id = message.message_id.as_deref().unwrap();
+            let receipt = message.receipt_handle.as_deref().unwrap();
+            if failed.contains(&id) {
+                self.sqs
+                    .change_message_visibility()
+                    .queue_url(&self.url)
+                    .receipt_handle(receipt)
+                    .visibility_timeout(0)
+                    .send()
+                    .await
+                    .unwrap();
+            } else {
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.url)
+                    .receipt_handle(receipt)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        messages.len()
+    }
+
+    /// Messages waiting in a queue: (body, "error" attribute).
+    pub async fn peek(&self, url: &str) -> Vec<(String, Option<String>)> {
+        let received = self
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap();
+        received
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| {
+                let error = m
+                    .message_attributes
+                    .as_ref()
+                    .and_then(|a| a.get("error"))
+                    .and_then(|v| v.string_value.clone());
+                (m.body.unwrap_or_default(), error)
+            })
+            .collect()
+    }
+}
+
+fn json_redrive(dead_letter_arn: &str, max_receive_count: usize) -> String {
+    serde_json::json!({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receive_count}).to_string()
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()
+        .remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .unwrap()
 }

@@ -153,6 +153,8 @@ pub fn apply_label(order: &Order, label: &Label, now: DateTime<Utc>) -> (Order, 
         tracking_expires_at: calendar::tracking_expires_at(now),
         handoff: None,
         stalled: false,
+        stalled_at: None,
+        last_carrier_update_at: None,
         tracking_expired: false,
         first_scan_late: false,
     };
@@ -230,7 +232,10 @@ impl LabelUpload {
             .parse()
             .map_err(field_errors)?;
         tracing::info!(%order_id, carrier = %label.carrier, tracking_number = %label.tracking_number, "attaching label");
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                tracking_aws::store::backoff(attempt).await;
+            }
             let read = self.read(&order_id).await?;
             if let Some(existing) = &read.order.shipment {
                 return if same_label(existing, &label) {
@@ -265,7 +270,7 @@ impl LabelUpload {
                     // another order holding it is a real conflict.
                     let owner = self
                         .store
-                        .order_for_tracking(label.carrier, label.tracking_number.as_str())
+                        .order_for_tracking(label.carrier.code(), label.tracking_number.as_str())
                         .await
                         .map_err(unexpected)?;
                     if owner.is_some_and(|o| o.order_id == order_id) {

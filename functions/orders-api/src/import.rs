@@ -26,6 +26,10 @@ pub const COLUMNS: [&str; 11] = [
 pub const MAX_IMPORT_BYTES: usize = 6 * 1024 * 1024;
 pub const MAX_IMPORT_ROWS: usize = 10_000;
 
+/// XLSX is zipped XML that expands 10-100x; a small upload could otherwise unpack into
+/// more memory than the function has. 10,000 rows of orders are ~10 MB of sheet XML.
+pub const MAX_XLSX_UNPACKED_BYTES: u64 = 64 * 1024 * 1024;
+
 #[derive(Debug, Clone)]
 pub struct ImportRow {
     /// The row number as the spreadsheet shows it (the header is row 1).
@@ -46,6 +50,8 @@ pub enum ImportError {
     MissingColumn(&'static str),
     #[error("The file has more than {MAX_IMPORT_ROWS} rows; split it into smaller files.")]
     TooManyRows,
+    #[error("The workbook unpacks to more than {} MB; upload only the orders sheet, or a CSV.", MAX_XLSX_UNPACKED_BYTES / 1024 / 1024)]
+    WorkbookTooLarge,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +177,16 @@ fn parse_xlsx(bytes: &[u8]) -> Result<Vec<ImportRow>, ImportError> {
         format: "an Excel workbook",
         reason,
     };
+    // The zip directory states each part's unpacked size, so an oversized workbook is
+    // refused before anything is inflated.
+    let archive =
+        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| unreadable(e.to_string()))?;
+    let unpacked: u64 = archive
+        .decompressed_size()
+        .map_or(u64::MAX, |size| u64::try_from(size).unwrap_or(u64::MAX));
+    if unpacked > MAX_XLSX_UNPACKED_BYTES {
+        return Err(ImportError::WorkbookTooLarge);
+    }
     let mut workbook: Xlsx<Cursor<&[u8]>> = calamine::open_workbook_from_rs(Cursor::new(bytes))
         .map_err(|e: calamine::XlsxError| unreadable(e.to_string()))?;
     let range = workbook

@@ -35,6 +35,14 @@ impl Config {
     }
 }
 
+/// A variable a function cannot run without, named in the error when it is missing.
+pub fn required_env(name: &str) -> anyhow::Result<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .with_context(|| format!("environment variable {name} is not set"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

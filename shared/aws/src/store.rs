@@ -25,7 +25,6 @@ use aws_sdk_dynamodb::Client;
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
-use tracking_domain::carriers::Carrier;
 use tracking_domain::order::Order;
 use tracking_domain::status::{OrderStatus, ShipmentStatus};
 use tracking_domain::timeline::{Timeline, TimelineEvent};
@@ -67,8 +66,8 @@ fn order_pk(order_id: &str) -> String {
     format!("ORDER#{order_id}")
 }
 
-fn tracking_pk(carrier: Carrier, tracking_number: &str) -> String {
-    format!("TRACKING#{}#{tracking_number}", carrier.code())
+fn tracking_pk(carrier_code: &str, tracking_number: &str) -> String {
+    format!("TRACKING#{carrier_code}#{tracking_number}")
 }
 
 fn merchant_pk(merchant_id: &str) -> String {
@@ -357,10 +356,11 @@ impl OrderStore {
         }))
     }
 
-    /// Which order a carrier's tracking number belongs to: one GetItem.
+    /// Which order a carrier's tracking number belongs to: one GetItem. The carrier is a
+    /// code so that final-mile carriers outside the catalogue resolve too.
     pub async fn order_for_tracking(
         &self,
-        carrier: Carrier,
+        carrier_code: &str,
         tracking_number: &str,
     ) -> Result<Option<TrackingRef>, StoreError> {
         let output = self
@@ -369,7 +369,7 @@ impl OrderStore {
             .table_name(&self.table)
             .key(
                 "pk",
-                AttributeValue::S(tracking_pk(carrier, tracking_number)),
+                AttributeValue::S(tracking_pk(carrier_code, tracking_number)),
             )
             .key("sk", AttributeValue::S("TRACKING".into()))
             .send()
@@ -395,7 +395,7 @@ impl OrderStore {
             .as_ref()
             .context("attach_label needs an order with a shipment")?;
         let tracking = TrackingItem {
-            pk: tracking_pk(shipment.carrier, &shipment.tracking_number),
+            pk: tracking_pk(shipment.carrier.code(), &shipment.tracking_number),
             sk: "TRACKING".into(),
             lookup_pk: lookup_pk(&updated.merchant_id, &shipment.tracking_number),
             target: TrackingRef {
@@ -457,9 +457,14 @@ impl OrderStore {
                         .and_then(|r| r.code())
                         .is_some_and(|code| code == "ConditionalCheckFailed")
                 };
+                // DynamoDB cancels one of two overlapping transactions on an item with
+                // TransactionConflict: a lost race like a version mismatch, so retried.
+                let conflicted = reasons
+                    .iter()
+                    .any(|r| r.code() == Some("TransactionConflict"));
                 if failed(0) {
                     Ok(LabelOutcome::TrackingNumberInUse)
-                } else if failed(1) || failed(2) {
+                } else if failed(1) || failed(2) || conflicted {
                     Err(StoreError::Contention)
                 } else {
                     Err(anyhow!(err).context("attach label transaction").into())
@@ -480,7 +485,7 @@ impl OrderStore {
     where
         F: FnMut(&Order) -> Option<Order>,
     {
-        for _ in 0..MAX_OPTIMISTIC_ATTEMPTS {
+        for attempt in 0..MAX_OPTIMISTIC_ATTEMPTS {
             let Some(read) = self.get_order(order_id).await? else {
                 return Ok(None);
             };
@@ -489,14 +494,83 @@ impl OrderStore {
             };
             match self.put_order_at_version(&updated, read.version).await {
                 Ok(()) => return Ok(Some(updated)),
-                Err(StoreError::Contention) => continue,
+                Err(StoreError::Contention) => backoff(attempt).await,
                 Err(e) => return Err(e),
             }
         }
         Err(StoreError::Contention)
     }
 
-    async fn put_order_at_version(&self, order: &Order, expected: u64) -> Result<(), StoreError> {
+    /// Adds a timeline event unless it is already there. Returns false for a duplicate:
+    /// the refused conditional write is the whole cost of one.
+    pub async fn put_event(
+        &self,
+        order_id: &str,
+        event: TimelineEvent,
+    ) -> Result<bool, StoreError> {
+        let item = to_item(&EventItem::new(order_id, event))?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            Err(SdkError::ServiceError(e)) if e.err().is_transaction_conflict_exception() => {
+                Err(StoreError::Contention)
+            }
+            Err(e) => Err(anyhow!(e).context("put timeline event").into()),
+        }
+    }
+
+    /// Points a final-mile carrier's tracking number at the order it took over, so its
+    /// own scans land on the same timeline and search finds the order by it. Claiming it
+    /// again for the same order is a no-op; another order holding it returns false.
+    pub async fn claim_tracking(
+        &self,
+        carrier_code: &str,
+        tracking_number: &str,
+        target: &TrackingRef,
+    ) -> Result<bool, StoreError> {
+        let item = to_item(&TrackingItem {
+            pk: tracking_pk(carrier_code, tracking_number),
+            sk: "TRACKING".into(),
+            lookup_pk: lookup_pk(&target.merchant_id, tracking_number),
+            target: target.clone(),
+        })?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR order_id = :order_id")
+            .expression_attribute_values(":order_id", AttributeValue::S(target.order_id.clone()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            Err(SdkError::ServiceError(e)) if e.err().is_transaction_conflict_exception() => {
+                Err(StoreError::Contention)
+            }
+            Err(e) => Err(anyhow!(e).context("claim tracking number").into()),
+        }
+    }
+
+    /// Writes an order read at `expected`; [`StoreError::Contention`] if it moved since.
+    pub async fn put_order_at_version(
+        &self,
+        order: &Order,
+        expected: u64,
+    ) -> Result<(), StoreError> {
         let item = to_item(&OrderItem::new(order.clone(), expected + 1))?;
         let result = self
             .client
@@ -509,7 +583,10 @@ impl OrderStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+            Err(SdkError::ServiceError(e))
+                if e.err().is_conditional_check_failed_exception()
+                    || e.err().is_transaction_conflict_exception() =>
+            {
                 Err(StoreError::Contention)
             }
             Err(e) => Err(anyhow!(e).context("put order at version").into()),
@@ -674,6 +751,16 @@ impl OrderStore {
     }
 }
 
+/// Waits a little before retrying a lost race: exponential, with jitter so that the
+/// writers that collided do not collide again in lockstep.
+pub async fn backoff(attempt: usize) {
+    let base_ms = 5u64 << attempt.min(6);
+    let jitter_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()) % base_ms.max(1));
+    tokio::time::sleep(std::time::Duration::from_millis(base_ms + jitter_ms)).await;
+}
+
 fn to_item<T: Serialize>(value: &T) -> Result<HashMap<String, AttributeValue>, StoreError> {
     Ok(serde_dynamo::to_item(value).context("serialize item")?)
 }
@@ -707,14 +794,21 @@ fn decode_cursor(
         .decode(cursor.trim())
         .map_err(|_| ListError::InvalidCursor)?;
     let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| ListError::InvalidCursor)?;
-    // The key's own partition attribute must also be ours: a forged key naming another
-    // merchant's partition is refused here, before DynamoDB sees it.
-    let key_partitions_match = cursor
-        .key
+    // Only the exact shape of a list key is accepted: the index partition (ours), its
+    // sort key, and the table key of an order. Anything else is forged or stale, and is
+    // refused here rather than surfacing as a DynamoDB validation error.
+    let key = &cursor.key;
+    let index_partitions: Vec<&String> = key
         .iter()
         .filter(|(name, _)| name.ends_with("_pk") && name.as_str() != "pk")
-        .all(|(_, value)| value == partition);
-    if cursor.partition != partition || !key_partitions_match || cursor.key.len() > 6 {
+        .map(|(_, value)| value)
+        .collect();
+    let well_formed = key.len() == 4
+        && index_partitions == [&partition.to_owned()]
+        && key.get("list_sk").is_some_and(|v| !v.is_empty())
+        && key.get("pk").is_some_and(|v| v.starts_with("ORDER#"))
+        && key.get("sk").is_some_and(|v| v == "ORDER");
+    if cursor.partition != partition || !well_formed {
         return Err(ListError::InvalidCursor);
     }
     Ok(cursor
@@ -750,6 +844,15 @@ mod tests {
         ));
         assert!(matches!(
             decode_cursor("not a cursor", "MERCHANT#a"),
+            Err(ListError::InvalidCursor)
+        ));
+        let forged = encode_cursor(
+            "MERCHANT#a",
+            HashMap::from([("list_sk".to_owned(), AttributeValue::S("x".into()))]),
+        )
+        .unwrap();
+        assert!(matches!(
+            decode_cursor(&forged, "MERCHANT#a"),
             Err(ListError::InvalidCursor)
         ));
     }

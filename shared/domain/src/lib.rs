@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod carriers;
 pub mod claims;
 pub mod email;
+pub mod feed;
 pub mod order;
 pub mod status;
 pub mod timeline;

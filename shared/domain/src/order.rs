@@ -285,6 +285,12 @@ pub struct Shipment {
     pub handoff: Option<crate::timeline::Handoff>,
     #[serde(default)]
     pub stalled: bool,
+    /// When the stall was flagged: a carrier update after it clears the flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stalled_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The latest carrier scan by occurrence; the stall clock runs from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_carrier_update_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default)]
     pub tracking_expired: bool,
     #[serde(default)]
@@ -320,6 +326,49 @@ impl NewOrder {
 }
 
 impl Order {
+    /// The order as its timeline says it is now: shipment status, hand-off, late first
+    /// scan, last carrier update, stall flag. `None` when nothing changes, so a scan that
+    /// changes nothing (a late, older one) costs no order write.
+    pub fn refreshed_from(
+        &self,
+        timeline: &crate::timeline::Timeline,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Order> {
+        let mut updated = self.clone();
+        updated.shipment_status = timeline.status();
+        if let Some(shipment) = updated.shipment.as_mut() {
+            let last_update = timeline.last_carrier_update().map(|e| e.occurred_at);
+            shipment.last_carrier_update_at = last_update;
+            if let Some(handoff) = timeline.latest_handoff() {
+                shipment.handoff = Some(handoff.clone());
+            }
+            if let Some(first) = timeline.first_carrier_update() {
+                shipment.first_scan_late = crate::calendar::is_first_scan_late(
+                    shipment.label_created_at,
+                    first.occurred_at,
+                );
+            }
+            // A stall is over once the carrier speaks again.
+            let last_heard = timeline
+                .events()
+                .iter()
+                .filter(|e| e.kind.is_carrier_update())
+                .map(|e| e.recorded_at)
+                .max();
+            if shipment.stalled
+                && matches!((last_heard, shipment.stalled_at), (Some(heard), Some(flagged)) if heard > flagged)
+            {
+                shipment.stalled = false;
+                shipment.stalled_at = None;
+            }
+        }
+        if updated == *self {
+            return None;
+        }
+        updated.updated_at = now;
+        Some(updated)
+    }
+
     pub fn new(merchant_id: &str, details: NewOrder, now: chrono::DateTime<chrono::Utc>) -> Self {
         Self {
             order_id: order_id(merchant_id, &details.order_number),

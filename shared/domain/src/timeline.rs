@@ -175,10 +175,10 @@ impl TimelineEvent {
     /// milestones first, carrier scans next, a final scan last.
     fn same_instant_rank(&self) -> u8 {
         match self.status {
-            None => 0,
-            Some(s) if s.is_pre_transit() => 0,
-            Some(s) if s.is_final() => 2,
-            Some(_) => 1,
+            None | Some(ShipmentStatus::Received) => 0,
+            Some(ShipmentStatus::AtDepot) => 1,
+            Some(s) if s.is_final() => 3,
+            Some(_) => 2,
         }
     }
 
@@ -233,6 +233,9 @@ pub fn advance(current: Option<ShipmentStatus>, next: ShipmentStatus) -> Shipmen
     match current {
         Some(current) if current.is_final() => current,
         Some(current) if !current.is_pre_transit() && next.is_pre_transit() => current,
+        Some(current) if next.is_pre_transit() && next.ladder_rank() < current.ladder_rank() => {
+            current
+        }
         _ => next,
     }
 }
@@ -487,6 +490,16 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_label_never_reads_as_received_even_at_the_same_instant() {
+        let mut received = label(at(7, 0));
+        received.event_id = "order-received".into();
+        received.kind = EventType::OrderReceived;
+        received.status = Some(ShipmentStatus::Received);
+        let timeline = Timeline::new([label(at(7, 0)), received]);
+        assert_eq!(timeline.status(), ShipmentStatus::AtDepot);
+    }
+
+    #[test]
     fn delivered_wins_a_tie_with_out_for_delivery_in_the_same_minute() {
         let timeline = Timeline::new([
             scan(ScanCode::Delivered, at(12, 0)),
@@ -564,6 +577,11 @@ pub(crate) mod tests {
                     prop_assert!(status.is_final(), "left a final status for {status:?}");
                 }
                 seen_final |= status.is_final();
+                // Which final status holds is the one that occurred first; only an older
+                // final scan arriving late can replace it.
+                if let Some(first_final) = timeline.final_scan() {
+                    prop_assert_eq!(Some(status), first_final.status);
+                }
             }
         }
     }

@@ -116,6 +116,9 @@ pub struct TimelineRow<'a> {
     pub tracking_number: Option<&'a str>,
     pub exception_reason: Option<&'a str>,
     pub handoff: Option<&'a tracking_domain::timeline::Handoff>,
+    /// Set on the first carrier scan when it came after the end of the next business day.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub late: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -248,11 +251,16 @@ pub fn order_details<'a>(
     timeline: &'a Timeline,
     context: &ViewContext<'_>,
 ) -> OrderDetails<'a> {
+    let first_scan_id = timeline.first_carrier_update().map(|e| e.event_id.as_str());
+    let label_at = order.shipment.as_ref().map(|s| s.label_created_at);
     let rows = timeline
         .events()
         .iter()
         .enumerate()
         .map(|(index, event)| TimelineRow {
+            late: Some(event.event_id.as_str()) == first_scan_id
+                && label_at
+                    .is_some_and(|label| calendar::is_first_scan_late(label, event.occurred_at)),
             kind: event.kind,
             status: event.status,
             status_label: timeline.event_label(index),

@@ -1,0 +1,259 @@
+//! `scan-ingest`: the carrier feed queue into order timelines.
+//!
+//! Delivery is at least once and in any order, so every step is idempotent: the event
+//! write is conditional on its identity, a hand-off claim is conditional on its order,
+//! and the order is re-derived from its whole timeline and written at the version read.
+//! A redelivered message replays the steps and changes nothing that is already there.
+
+use std::future::Future;
+
+use anyhow::Context;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::{DateTime, Utc};
+use futures::future::join_all;
+use tracing::Instrument;
+use tracking_aws::store::{StoreError, TrackingRef};
+use tracking_aws::OrderStore;
+use tracking_domain::feed::Scan;
+
+/// Re-reads after losing an optimistic-lock race before giving the message back to SQS.
+const MAX_REFRESH_ATTEMPTS: usize = 8;
+
+/// Where messages that can never succeed go, with the reason, at once: retrying a
+/// malformed message only delays the batch and hides the problem.
+pub trait DeadLetters: Send + Sync {
+    fn send(&self, body: &str, reason: &str) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
+pub struct SqsDeadLetters {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl SqsDeadLetters {
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+}
+
+impl DeadLetters for SqsDeadLetters {
+    async fn send(&self, body: &str, reason: &str) -> anyhow::Result<()> {
+        let reason: String = reason.chars().take(256).collect();
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .message_attributes(
+                "error",
+                aws_sdk_sqs::types::MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value(reason)
+                    .build()
+                    .context("build dead-letter attribute")?,
+            )
+            .send()
+            .await
+            .context("send to the dead-letter queue")?;
+        Ok(())
+    }
+}
+
+/// What became of one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new event on the timeline (the order was refreshed if it changed).
+    Recorded,
+    /// The scan was already on the timeline.
+    Duplicate,
+    /// The message can never succeed and was moved to the dead-letter queue.
+    DeadLettered(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RetryableError {
+    /// The label upload may be moments behind the carrier's first scan.
+    #[error("no order has {carrier} tracking number {tracking_number} (yet)")]
+    UnknownTrackingNumber {
+        carrier: String,
+        tracking_number: String,
+    },
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for RetryableError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Contention => Self::Unexpected(anyhow::anyhow!(
+                "order kept changing under concurrent writers"
+            )),
+            StoreError::Unexpected(e) => Self::Unexpected(e),
+        }
+    }
+}
+
+pub struct ScanIngest<D> {
+    store: OrderStore,
+    dead_letters: D,
+}
+
+impl<D: DeadLetters> ScanIngest<D> {
+    pub fn new(store: OrderStore, dead_letters: D) -> Self {
+        Self {
+            store,
+            dead_letters,
+        }
+    }
+
+    /// Processes a batch concurrently and reports only the messages to retry. A message
+    /// without an id cannot be reported alone, so it fails the invocation: SQS then
+    /// retries the whole batch, and every step being idempotent makes that safe.
+    pub async fn handle(
+        &self,
+        event: SqsEvent,
+        now: DateTime<Utc>,
+    ) -> Result<SqsBatchResponse, anyhow::Error> {
+        let results = join_all(
+            event
+                .records
+                .iter()
+                .map(|message| self.handle_message(message, now)),
+        )
+        .await;
+        let mut response = SqsBatchResponse::default();
+        for (message, result) in event.records.iter().zip(results) {
+            if let Err(error) = result {
+                let id = message
+                    .message_id
+                    .clone()
+                    .filter(|id| !id.is_empty())
+                    .context("a failed SQS message has no message id")?;
+                match &error {
+                    RetryableError::UnknownTrackingNumber { .. } => {
+                        tracing::warn!(message_id = %id, %error, "will retry")
+                    }
+                    RetryableError::Unexpected(cause) => {
+                        tracing::error!(message_id = %id, error = ?cause, "will retry")
+                    }
+                }
+                response.add_failure(id);
+            }
+        }
+        Ok(response)
+    }
+
+    async fn handle_message(
+        &self,
+        message: &SqsMessage,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, RetryableError> {
+        let span = tracing::info_span!(
+            "message",
+            message_id = message.message_id.as_deref().unwrap_or("")
+        );
+        async {
+            let body = message.body.as_deref().unwrap_or("");
+            let scan = match Scan::parse_body(body) {
+                Ok(scan) => scan,
+                Err(reason) => {
+                    let reason = reason.to_string();
+                    tracing::warn!(%reason, "malformed carrier message: dead-lettering");
+                    self.dead_letters.send(body, &reason).await?;
+                    return Ok(Outcome::DeadLettered(reason));
+                }
+            };
+            self.ingest(&scan, now).await
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Records one scan on its order's timeline.
+    pub async fn ingest(&self, scan: &Scan, now: DateTime<Utc>) -> Result<Outcome, RetryableError> {
+        let target = self
+            .store
+            .order_for_tracking(scan.carrier.as_str(), &scan.tracking_number)
+            .await?
+            .ok_or_else(|| RetryableError::UnknownTrackingNumber {
+                carrier: scan.carrier.as_str().to_owned(),
+                tracking_number: scan.tracking_number.clone(),
+            })?;
+        let span = tracing::info_span!("scan", order_id = %target.order_id, tracking_number = %scan.tracking_number, code = scan.code.as_str());
+        async {
+            let inserted = self
+                .store
+                .put_event(&target.order_id, scan.to_event(now))
+                .await?;
+            if let Some((carrier, number)) = &scan.handoff {
+                self.claim_handoff(carrier.as_str(), number, &target)
+                    .await?;
+            }
+            // Also on a duplicate: if an earlier delivery died between writing the event and
+            // the order, this finishes its work; otherwise it reads and writes nothing.
+            self.refresh_order(&target.order_id, now).await?;
+            Ok(if inserted {
+                Outcome::Recorded
+            } else {
+                Outcome::Duplicate
+            })
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn claim_handoff(
+        &self,
+        carrier: &str,
+        number: &str,
+        target: &TrackingRef,
+    ) -> Result<(), RetryableError> {
+        if !self.store.claim_tracking(carrier, number, target).await? {
+            // The timeline still shows the hand-off; only the number's own scans cannot be routed.
+            tracing::error!(
+                carrier,
+                tracking_number = number,
+                "hand-off number already belongs to another order"
+            );
+        }
+        Ok(())
+    }
+
+    async fn refresh_order(
+        &self,
+        order_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), RetryableError> {
+        for attempt in 0..MAX_REFRESH_ATTEMPTS {
+            if attempt > 0 {
+                tracking_aws::store::backoff(attempt).await;
+            }
+            let Some(current) = self.store.order_with_timeline(order_id).await? else {
+                return Err(
+                    anyhow::anyhow!("tracking number points at missing order {order_id}").into(),
+                );
+            };
+            let Some(updated) = current.order.refreshed_from(&current.timeline, now) else {
+                return Ok(());
+            };
+            match self
+                .store
+                .put_order_at_version(&updated, current.version)
+                .await
+            {
+                Ok(()) => {
+                    tracing::info!(
+                        shipment_status = updated.shipment_status.as_str(),
+                        "order refreshed"
+                    );
+                    return Ok(());
+                }
+                Err(StoreError::Contention) => continue,
+                Err(StoreError::Unexpected(e)) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Contention.into())
+    }
+}

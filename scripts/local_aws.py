@@ -847,7 +847,9 @@ class MotoServer:
         self._fresh_log = False
         logfh.write(f"===== moto server on port {self.port} at {time.ctime()} =====\n".encode())
         logfh.flush()
-        cmd = [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.port)]
+        # moto's own server runs requests concurrently, which its backends do not survive
+        # (see moto_serial_server.py).
+        cmd = [sys.executable, str(Path(__file__).with_name("moto_serial_server.py")), HOST, str(self.port)]
         try:
             self.proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=logfh, stderr=subprocess.STDOUT, env=env,

@@ -1,7 +1,9 @@
 //! Integration tests: the functions' handlers, driven with the events in `events/`,
 //! through the real AWS SDK against the local AWS stack.
 
+mod claims;
 mod labels;
+mod nightly;
 mod orders;
 mod scans;
 mod store;

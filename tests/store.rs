@@ -1,6 +1,6 @@
 use chrono::Duration;
 use integration_tests::TestStack;
-use tracking_aws::store::LabelOutcome;
+use tracking_aws::store::{LabelOutcome, Sweep};
 use tracking_domain::carriers::Carrier;
 
 use crate::*;
@@ -150,16 +150,21 @@ async fn due_index_is_sparse_and_holds_only_labeled_processing_orders() {
         .unwrap();
 
     let before = store
-        .due_for_completion(completes_at - Duration::seconds(1), 100)
+        .sweep_page(
+            Sweep::Completion,
+            completes_at - Duration::seconds(1),
+            100,
+            None,
+        )
         .await
         .unwrap();
-    assert!(before.is_empty());
+    assert!(before.order_ids.is_empty());
     stack.requests.reset();
-    let due = store.due_for_completion(completes_at, 100).await.unwrap();
-    assert_eq!(
-        due.iter().map(|o| o.order_id.as_str()).collect::<Vec<_>>(),
-        [due_order.as_str()]
-    );
+    let due = store
+        .sweep_page(Sweep::Completion, completes_at, 100, None)
+        .await
+        .unwrap();
+    assert_eq!(due.order_ids, std::slice::from_ref(&due_order));
     assert_eq!(stack.requests.snapshot(), [("Query".to_owned(), 1)].into());
 
     // The index holds one entry: the 20 unlabeled orders never entered it.

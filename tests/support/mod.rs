@@ -245,6 +245,19 @@ impl TestStack {
         label_upload::LabelUpload::new(self.store())
     }
 
+    /// The nightly run, handing continuations to `queue`.
+    pub fn nightly(
+        &self,
+        queue: &TestQueue,
+        config: nightly_completion::NightlyConfig,
+    ) -> nightly_completion::Nightly<nightly_completion::SqsContinuation> {
+        nightly_completion::Nightly::new(
+            self.store(),
+            config,
+            nightly_completion::SqsContinuation::new(queue.sqs.clone(), &queue.url),
+        )
+    }
+
     /// The scan-ingest handler, dead-lettering into `queue`'s dead-letter queue.
     pub fn scan_ingest(
         &self,
@@ -576,4 +589,10 @@ async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
         .unwrap()
         .remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
         .unwrap()
+}
+
+impl TestStack {
+    pub fn claims_intake(&self) -> claims_intake::ClaimsIntake {
+        claims_intake::ClaimsIntake::new(self.store(), self.config())
+    }
 }

@@ -11,8 +11,12 @@ pub use store::OrderStore;
 
 /// SDK configuration from the environment. `AWS_ENDPOINT_URL` (set by the local stack)
 /// redirects every client, so one binary serves AWS and the local stack alike.
+///
+/// Throttling and transient errors are retried with exponential backoff and jitter;
+/// five attempts ride out a burst on an on-demand table without holding a request long.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
         .load()
         .await
 }

@@ -12,6 +12,8 @@
 //! tracking item makes a tracking number unique per carrier through a conditional write
 //! and answers "which order is this scan for" with one GetItem.
 
+pub mod claims;
+
 use std::collections::HashMap;
 
 use anyhow::{anyhow, Context};
@@ -38,6 +40,13 @@ pub const INDEX_DUE: &str = "due";
 /// The partition of the sparse due-for-completion index. Only orders waiting for their
 /// 06:00 CT completion carry it, so the nightly query costs what is due, not what exists.
 pub const DUE_PARTITION: &str = "DUE";
+pub const WATCH_PARTITION: &str = "WATCH";
+pub const EXPIRY_PARTITION: &str = "EXPIRY";
+pub const AWAITING_FIRST_SCAN_PARTITION: &str = "AWAITING_FIRST_SCAN";
+pub const INDEX_STALL_WATCH: &str = "stall_watch";
+pub const INDEX_EXPIRY: &str = "expiry";
+pub const INDEX_AWAITING_FIRST_SCAN: &str = "awaiting_first_scan";
+pub const INDEX_CLAIMS_BY_MERCHANT: &str = "claims_by_merchant";
 
 /// How many times an optimistic update re-reads and retries after losing a race.
 const MAX_OPTIMISTIC_ATTEMPTS: usize = 8;
@@ -109,6 +118,18 @@ struct OrderItem {
     due_pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     due_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    watch_pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    watch_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expiry_pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expiry_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    first_scan_pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    first_scan_due_at: Option<String>,
     #[serde(flatten)]
     order: Order,
 }
@@ -119,10 +140,23 @@ impl OrderItem {
             (OrderStatus::Processing, Some(at)) => Some(timestamp(at)),
             _ => None,
         };
+        let sweeps = Sweeps::of(&order);
         Self {
             pk: order_pk(&order.order_id),
             sk: "ORDER".to_owned(),
             version,
+            watch_pk: sweeps.watch_at.as_ref().map(|_| WATCH_PARTITION.to_owned()),
+            watch_at: sweeps.watch_at,
+            expiry_pk: sweeps
+                .expiry_at
+                .as_ref()
+                .map(|_| EXPIRY_PARTITION.to_owned()),
+            expiry_at: sweeps.expiry_at,
+            first_scan_pk: sweeps
+                .first_scan_due_at
+                .as_ref()
+                .map(|_| AWAITING_FIRST_SCAN_PARTITION.to_owned()),
+            first_scan_due_at: sweeps.first_scan_due_at,
             list_pk: merchant_pk(&order.merchant_id),
             list_sk: format!("{}#{}", timestamp(order.created_at), order.order_id),
             status_pk: status_pk(&order.merchant_id, order.status),
@@ -131,6 +165,45 @@ impl OrderItem {
             due_pk: due.as_ref().map(|_| DUE_PARTITION.to_owned()),
             due_at: due,
             order,
+        }
+    }
+}
+
+/// The nightly sweeps' sparse index keys: an order is in a sweep's index only while
+/// that sweep may still have something to do for it, so each sweep reads what is due.
+struct Sweeps {
+    watch_at: Option<String>,
+    expiry_at: Option<String>,
+    first_scan_due_at: Option<String>,
+}
+
+impl Sweeps {
+    fn of(order: &Order) -> Self {
+        let Some(shipment) = &order.shipment else {
+            return Self {
+                watch_at: None,
+                expiry_at: None,
+                first_scan_due_at: None,
+            };
+        };
+        let open = !order.shipment_status.is_final() && !shipment.stalled;
+        Self {
+            watch_at: open.then(|| {
+                timestamp(
+                    shipment
+                        .last_carrier_update_at
+                        .unwrap_or(shipment.label_created_at),
+                )
+            }),
+            expiry_at: (!shipment.tracking_expired)
+                .then(|| timestamp(shipment.tracking_expires_at)),
+            first_scan_due_at: (shipment.last_carrier_update_at.is_none()
+                && !shipment.first_scan_late)
+                .then(|| {
+                    timestamp(tracking_domain::calendar::first_scan_due(
+                        shipment.label_created_at,
+                    ))
+                }),
         }
     }
 }
@@ -724,33 +797,102 @@ impl OrderStore {
         Ok(orders)
     }
 
-    /// Orders due for completion at `now`, oldest first, from the sparse index.
-    pub async fn due_for_completion(
+    /// One page of a nightly sweep: the ids of orders whose sweep key is at or before
+    /// `up_to`, oldest first, from that sweep's sparse index. Processing an order takes
+    /// it out of the index, so the next run only ever reads what is still to do.
+    pub async fn sweep_page(
         &self,
-        now: DateTime<Utc>,
+        sweep: Sweep,
+        up_to: DateTime<Utc>,
         limit: i32,
-    ) -> Result<Vec<Order>, StoreError> {
+        start: Option<SweepCursor>,
+    ) -> Result<SweepPage, StoreError> {
+        let (index, partition_attr, partition, sort_attr) = sweep.index();
         let output = self
             .client
             .query()
             .table_name(&self.table)
-            .index_name(INDEX_DUE)
-            .key_condition_expression("due_pk = :p AND due_at <= :now")
-            .expression_attribute_values(":p", AttributeValue::S(DUE_PARTITION.into()))
-            .expression_attribute_values(":now", AttributeValue::S(timestamp(now)))
+            .index_name(index)
+            .key_condition_expression("#p = :p AND #s <= :up_to")
+            .expression_attribute_names("#p", partition_attr)
+            .expression_attribute_names("#s", sort_attr)
+            .expression_attribute_values(":p", AttributeValue::S(partition.into()))
+            .expression_attribute_values(":up_to", AttributeValue::S(timestamp(up_to)))
             .limit(limit)
+            .set_exclusive_start_key(start.map(|c| c.0))
             .send()
             .await
-            .context("query due index")?;
-        output
+            .with_context(|| format!("query sweep index {index}"))?;
+        let order_ids = output
             .items
             .unwrap_or_default()
-            .into_iter()
-            .map(|item| Ok(from_item::<OrderItem>(item)?.order))
-            .collect()
+            .iter()
+            .filter_map(|item| match item.get("pk") {
+                Some(AttributeValue::S(pk)) => pk.strip_prefix("ORDER#").map(str::to_owned),
+                _ => None,
+            })
+            .collect();
+        Ok(SweepPage {
+            order_ids,
+            next: output.last_evaluated_key.map(SweepCursor),
+        })
     }
 }
 
+/// The nightly run's work lists, each a sparse index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sweep {
+    /// Labeled orders still Processing, by their 06:00 CT completion time.
+    Completion,
+    /// Labeled shipments with no carrier scan yet, by when the first scan is due.
+    AwaitingFirstScan,
+    /// Shipments neither final nor flagged stalled, by their last carrier update.
+    StallWatch,
+    /// Shipments whose tracking is not yet marked expired, by expiry time.
+    Expiry,
+}
+
+impl Sweep {
+    pub const ALL: [Sweep; 4] = [
+        Self::Completion,
+        Self::AwaitingFirstScan,
+        Self::StallWatch,
+        Self::Expiry,
+    ];
+
+    fn index(self) -> (&'static str, &'static str, &'static str, &'static str) {
+        match self {
+            Self::Completion => (INDEX_DUE, "due_pk", DUE_PARTITION, "due_at"),
+            Self::AwaitingFirstScan => (
+                INDEX_AWAITING_FIRST_SCAN,
+                "first_scan_pk",
+                AWAITING_FIRST_SCAN_PARTITION,
+                "first_scan_due_at",
+            ),
+            Self::StallWatch => (INDEX_STALL_WATCH, "watch_pk", WATCH_PARTITION, "watch_at"),
+            Self::Expiry => (INDEX_EXPIRY, "expiry_pk", EXPIRY_PARTITION, "expiry_at"),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Completion => "completion",
+            Self::AwaitingFirstScan => "first_scan",
+            Self::StallWatch => "stall",
+            Self::Expiry => "expiry",
+        }
+    }
+}
+
+/// Where the next page of a sweep starts.
+#[derive(Debug, Clone)]
+pub struct SweepCursor(HashMap<String, AttributeValue>);
+
+#[derive(Debug)]
+pub struct SweepPage {
+    pub order_ids: Vec<String>,
+    pub next: Option<SweepCursor>,
+}
 /// Waits a little before retrying a lost race: exponential, with jitter so that the
 /// writers that collided do not collide again in lockstep.
 pub async fn backoff(attempt: usize) {

@@ -8,6 +8,7 @@ pub mod carriers;
 pub mod claims;
 pub mod email;
 pub mod feed;
+pub mod nightly;
 pub mod order;
 pub mod status;
 pub mod timeline;

@@ -1,0 +1,75 @@
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use nightly_completion::{
+    parse_trigger, Budget, Nightly, NightlyConfig, RunReport, SqsContinuation,
+};
+use tracking_aws::config::required_env;
+use tracking_aws::{Config, OrderStore};
+use tracking_domain::nightly::StallPolicy;
+
+fn env_number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, Error> {
+    match std::env::var(name) {
+        Ok(value) => value.trim().parse().map_err(|_| {
+            Error::from(format!(
+                "environment variable {name} must be a number, got {value:?}"
+            ))
+        }),
+        Err(_) => Ok(default),
+    }
+}
+
+/// Lambda's deadline, as an `Instant` the run can check cheaply.
+fn deadline(context: &lambda_runtime::Context) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    Instant::now() + Duration::from_millis(context.deadline.saturating_sub(now_ms))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracking_aws::telemetry::init();
+    let base = Config::from_env()?;
+    let config = NightlyConfig {
+        origin_country: base.origin_country.clone(),
+        stall: StallPolicy {
+            domestic_business_days: env_number("STALL_BUSINESS_DAYS_DOMESTIC", 5)?,
+            international_business_days: env_number("STALL_BUSINESS_DAYS_INTERNATIONAL", 10)?,
+        },
+        concurrency: env_number("NIGHTLY_CONCURRENCY", 16)?,
+        ..NightlyConfig::default()
+    };
+    let continuation_queue = required_env("NIGHTLY_CONTINUATION_QUEUE_URL")?;
+    let sdk = tracking_aws::sdk_config().await;
+    let nightly = Nightly::new(
+        OrderStore::from_sdk(&sdk, &base.table_name),
+        config,
+        SqsContinuation::new(aws_sdk_sqs::Client::new(&sdk), continuation_queue),
+    );
+    let nightly = &nightly;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            // A minute is enough for the pages in flight and the continuation message.
+            let budget = Budget::Deadline {
+                deadline: deadline(&event.context),
+                margin: Duration::from_secs(60),
+            };
+            let mut reports: Vec<RunReport> = Vec::new();
+            for input in parse_trigger(event.payload)? {
+                let report = nightly.run(&input, &budget).await?;
+                if report.failed > 0 {
+                    // Fail the invocation so the scheduler's retry policy runs it again;
+                    // what succeeded is not redone.
+                    return Err(Error::from(format!(
+                        "{} orders failed in the nightly run",
+                        report.failed
+                    )));
+                }
+                reports.push(report);
+            }
+            Ok::<_, Error>(serde_json::to_value(reports)?)
+        },
+    ))
+    .await
+}

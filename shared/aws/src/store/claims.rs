@@ -1,0 +1,557 @@
+//! Claims storage (claims-intake).
+//!
+//! Claims live in their order's partition, beside the order and its timeline, so the
+//! one Query that reads an order's details also reads its claims:
+//!
+//! | item             | pk                 | sk                   | indexed by |
+//! |------------------|--------------------|----------------------|------------|
+//! | claim            | `ORDER#{order_id}` | `CLAIM#{claim_id}`   | `claims_by_merchant`: `claims_pk` = `MERCHANT#{merchant_id}#CLAIMS`, `claims_sk` = `{created_at}#{claim_id}` |
+//! | open-claim guard | `ORDER#{order_id}` | `OPEN_CLAIM#{type}`  | -          |
+//! | claim-filed event| `ORDER#{order_id}` | `EVENT#{event_id}`   | -          |
+//!
+//! The guard exists exactly while a claim of its type is open on the shipment, which
+//! turns "one open claim per shipment and type" into a conditional put. A claim, its
+//! guard and its timeline event are written in one transaction so they cannot diverge.
+//!
+//! The event item is the notification outbox: besides the timeline row it carries a
+//! `claim` map (id, type, description, carrier reference) for the stream consumer that
+//! emails subscribers, so that consumer never has to read the claim back.
+
+use std::collections::HashMap;
+
+use anyhow::{anyhow, Context};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
+};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tracking_domain::claims::ClaimType;
+use tracking_domain::order::Order;
+use tracking_domain::timeline::{Timeline, TimelineEvent};
+
+use super::{
+    encode_cursor, from_item, order_pk, timestamp, to_item, Cursor, EventItem, ListError,
+    OrderItem, OrderStore, StoreError, INDEX_CLAIMS_BY_MERCHANT,
+};
+
+/// Where a claim stands with the carrier. Intake only ever creates `Open` claims; the
+/// other states belong to the resolution step (see [`OrderStore::resolve_claim`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimState {
+    /// Filed and waiting for the carrier's decision.
+    Open,
+    /// The carrier accepted the claim.
+    Approved,
+    /// The carrier refused the claim.
+    Denied,
+    /// The merchant withdrew it (the parcel turned up, say).
+    Withdrawn,
+}
+
+impl ClaimState {
+    pub const ALL: [ClaimState; 4] = [Self::Open, Self::Approved, Self::Denied, Self::Withdrawn];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+            Self::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        let value = value.trim();
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(value))
+    }
+}
+
+/// A claim as stored: what was decided and the evidence it was filed with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimRecord {
+    pub claim_id: String,
+    pub order_id: String,
+    pub merchant_id: String,
+    pub order_number: String,
+    #[serde(rename = "type")]
+    pub claim_type: ClaimType,
+    pub state: ClaimState,
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier_reference: Option<String>,
+    /// The shipment claimed against, as it was when the claim was filed.
+    pub carrier: String,
+    pub tracking_number: String,
+    pub international: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The normalized request body: a retry with the same body is the same claim, another
+    /// body under the same idempotency key is a conflict.
+    pub request_fingerprint: String,
+    /// The `claim_filed` timeline row written with the claim.
+    pub event_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ClaimItem {
+    pk: String,
+    sk: String,
+    claims_pk: String,
+    claims_sk: String,
+    #[serde(flatten)]
+    claim: ClaimRecord,
+}
+
+impl ClaimItem {
+    fn new(claim: ClaimRecord) -> Self {
+        Self {
+            pk: order_pk(&claim.order_id),
+            sk: claim_sk(&claim.claim_id),
+            claims_pk: claims_partition(&claim.merchant_id),
+            claims_sk: format!("{}#{}", timestamp(claim.created_at), claim.claim_id),
+            claim,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct OpenClaimGuard<'a> {
+    pk: String,
+    sk: String,
+    claim_id: &'a str,
+    #[serde(rename = "type")]
+    claim_type: ClaimType,
+    created_at: DateTime<Utc>,
+}
+
+/// What the notifier needs to write the claim email, carried on the event item.
+#[derive(Debug, Clone, Serialize)]
+struct ClaimNotice<'a> {
+    claim_id: &'a str,
+    #[serde(rename = "type")]
+    claim_type: ClaimType,
+    merchant_id: &'a str,
+    order_number: &'a str,
+    description: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    carrier_reference: Option<&'a str>,
+}
+
+/// A timeline event item (the same attributes as every other one) plus the outbox detail.
+#[derive(Debug, Clone, Serialize)]
+struct ClaimEventItem<'a> {
+    #[serde(flatten)]
+    event: EventItem,
+    claim: ClaimNotice<'a>,
+}
+
+fn claim_sk(claim_id: &str) -> String {
+    format!("CLAIM#{claim_id}")
+}
+
+fn guard_sk(claim_type: ClaimType) -> String {
+    format!("OPEN_CLAIM#{}", claim_type.as_str())
+}
+
+fn claims_partition(merchant_id: &str) -> String {
+    format!("MERCHANT#{merchant_id}#CLAIMS")
+}
+
+/// An order with its timeline and every claim on it, read in one Query.
+#[derive(Debug, Clone)]
+pub struct OrderClaims {
+    pub order: Order,
+    pub version: u64,
+    pub timeline: Timeline,
+    /// Newest first.
+    pub claims: Vec<ClaimRecord>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ClaimQuery {
+    pub state: Option<ClaimState>,
+    pub limit: i32,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct ClaimPage {
+    pub claims: Vec<ClaimRecord>,
+    pub next_cursor: Option<String>,
+}
+
+/// A cancelled claim transaction is a lost race (a concurrent copy of the request, an
+/// open claim of the type that appeared, a scan that moved the order) exactly when every
+/// item that failed failed its condition or collided: re-reading settles all of them.
+fn is_lost_race(error: &TransactWriteItemsError) -> bool {
+    match error {
+        TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+            let reasons = cancelled.cancellation_reasons();
+            let lost = |code: Option<&str>| {
+                matches!(code, Some("ConditionalCheckFailed" | "TransactionConflict"))
+            };
+            reasons.iter().any(|r| lost(r.code()))
+                && reasons
+                    .iter()
+                    .all(|r| lost(r.code()) || matches!(r.code(), None | Some("None")))
+        }
+        TransactWriteItemsError::TransactionInProgressException(_) => true,
+        _ => false,
+    }
+}
+
+impl OrderStore {
+    /// The order, its timeline and its claims: one Query over the order's partition.
+    pub async fn order_with_claims(
+        &self,
+        order_id: &str,
+    ) -> Result<Option<OrderClaims>, StoreError> {
+        let mut order = None;
+        let mut events = Vec::new();
+        let mut claims = Vec::new();
+        let mut start_key = None;
+        // As in `order_with_timeline`: one page in practice, but never a truncated read.
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(order_pk(order_id)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .context("query order partition for claims")?;
+            for item in output.items.unwrap_or_default() {
+                match item.get("sk") {
+                    Some(AttributeValue::S(sk)) if sk == "ORDER" => {
+                        order = Some(from_item::<OrderItem>(item)?);
+                    }
+                    Some(AttributeValue::S(sk)) if sk.starts_with("EVENT#") => {
+                        events.push(from_item::<EventItem>(item)?.event);
+                    }
+                    Some(AttributeValue::S(sk)) if sk.starts_with("CLAIM#") => {
+                        claims.push(from_item::<ClaimItem>(item)?.claim);
+                    }
+                    _ => {}
+                }
+            }
+            start_key = output.last_evaluated_key;
+            if start_key.is_none() {
+                break;
+            }
+        }
+        claims.sort_by(|a, b| (b.created_at, &b.claim_id).cmp(&(a.created_at, &a.claim_id)));
+        Ok(order.map(|item| OrderClaims {
+            order: item.order,
+            version: item.version,
+            timeline: Timeline::new(events),
+            claims,
+        }))
+    }
+
+    /// Files an open claim: the claim, its open-claim guard and its timeline event in one
+    /// transaction, on the condition that the order is still at `order_version` (the
+    /// state the claim was decided on). Any lost race is [`StoreError::Contention`]: the
+    /// caller re-reads and decides again, which also turns a concurrent copy of the same
+    /// request into "already filed".
+    pub async fn file_claim(
+        &self,
+        order_version: u64,
+        claim: &ClaimRecord,
+        event: TimelineEvent,
+    ) -> Result<(), StoreError> {
+        if claim.state != ClaimState::Open {
+            return Err(anyhow!("only an open claim can be filed").into());
+        }
+        let guard = OpenClaimGuard {
+            pk: order_pk(&claim.order_id),
+            sk: guard_sk(claim.claim_type),
+            claim_id: &claim.claim_id,
+            claim_type: claim.claim_type,
+            created_at: claim.created_at,
+        };
+        let event_item = ClaimEventItem {
+            event: EventItem::new(&claim.order_id, event),
+            claim: ClaimNotice {
+                claim_id: &claim.claim_id,
+                claim_type: claim.claim_type,
+                merchant_id: &claim.merchant_id,
+                order_number: &claim.order_number,
+                description: &claim.description,
+                carrier_reference: claim.carrier_reference.as_deref(),
+            },
+        };
+        let put_new = |item| -> Result<TransactWriteItem, StoreError> {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .context("build claim transaction put")?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        };
+        let order_unchanged = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(order_pk(&claim.order_id)))
+            .key("sk", AttributeValue::S("ORDER".into()))
+            .condition_expression("version = :expected")
+            .expression_attribute_values(":expected", AttributeValue::N(order_version.to_string()))
+            .build()
+            .context("build order condition check")?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(put_new(to_item(&ClaimItem::new(claim.clone()))?)?)
+            .transact_items(put_new(to_item(&guard)?)?)
+            .transact_items(put_new(to_item(&event_item)?)?)
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(order_unchanged)
+                    .build(),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if is_lost_race(e.err()) => Err(StoreError::Contention),
+            Err(e) => Err(anyhow!(e).context("file claim transaction").into()),
+        }
+    }
+
+    /// Moves an open claim to a final state and frees its shipment for a new claim of
+    /// the type, in one transaction. Returns false when the claim was not open (already
+    /// resolved, or never filed). For the resolution step, which has no route yet.
+    pub async fn resolve_claim(
+        &self,
+        claim: &ClaimRecord,
+        state: ClaimState,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        if state == ClaimState::Open {
+            return Err(anyhow!("a claim is resolved to a state other than open").into());
+        }
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(order_pk(&claim.order_id)))
+            .key("sk", AttributeValue::S(claim_sk(&claim.claim_id)))
+            .update_expression("SET #state = :state, updated_at = :now")
+            .condition_expression("#state = :open")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":state", AttributeValue::S(state.as_str().into()))
+            .expression_attribute_values(
+                ":open",
+                AttributeValue::S(ClaimState::Open.as_str().into()),
+            )
+            .expression_attribute_values(
+                ":now",
+                serde_dynamo::to_attribute_value(now).context("serialize resolution time")?,
+            )
+            .build()
+            .context("build claim update")?;
+        let delete_guard = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(order_pk(&claim.order_id)))
+            .key("sk", AttributeValue::S(guard_sk(claim.claim_type)))
+            .condition_expression("claim_id = :id")
+            .expression_attribute_values(":id", AttributeValue::S(claim.claim_id.clone()))
+            .build()
+            .context("build guard delete")?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().delete(delete_guard).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled)
+                    if cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .any(|r| r.code() == Some("ConditionalCheckFailed")) =>
+                {
+                    Ok(false)
+                }
+                other if is_lost_race(&other) => Err(StoreError::Contention),
+                other => Err(anyhow!(other).context("resolve claim transaction").into()),
+            },
+            Err(e) => Err(anyhow!(e).context("resolve claim transaction").into()),
+        }
+    }
+
+    /// A merchant's claims, newest first, one indexed Query per page. A state filter
+    /// applies to the page read, so a page may hold fewer than `limit` claims while
+    /// `next_cursor` still points further.
+    pub async fn list_claims(
+        &self,
+        merchant_id: &str,
+        query: &ClaimQuery,
+    ) -> Result<ClaimPage, ListError> {
+        let partition = claims_partition(merchant_id);
+        let start_key = match &query.cursor {
+            Some(cursor) => Some(decode_claims_cursor(cursor, &partition)?),
+            None => None,
+        };
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_CLAIMS_BY_MERCHANT)
+            .key_condition_expression("claims_pk = :p")
+            .expression_attribute_values(":p", AttributeValue::S(partition.clone()))
+            .scan_index_forward(false)
+            .limit(query.limit)
+            .set_exclusive_start_key(start_key);
+        if let Some(state) = query.state {
+            request = request
+                .filter_expression("#state = :state")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":state", AttributeValue::S(state.as_str().into()));
+        }
+        let output = request.send().await.context("query claims index")?;
+        let claims = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| Ok(from_item::<ClaimItem>(item)?.claim))
+            .collect::<Result<Vec<_>, StoreError>>()
+            .map_err(|e| anyhow!(e))?;
+        let next_cursor = output
+            .last_evaluated_key
+            .map(|key| encode_cursor(&partition, key))
+            .transpose()?;
+        Ok(ClaimPage {
+            claims,
+            next_cursor,
+        })
+    }
+}
+
+/// Like the order list's cursor check, for the claims index: only the exact shape of a
+/// claims page key, taken from this merchant's partition, is accepted.
+fn decode_claims_cursor(
+    cursor: &str,
+    partition: &str,
+) -> Result<HashMap<String, AttributeValue>, ListError> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .map_err(|_| ListError::InvalidCursor)?;
+    let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| ListError::InvalidCursor)?;
+    let key = &cursor.key;
+    let well_formed = key.len() == 4
+        && key.get("claims_pk").is_some_and(|v| v == partition)
+        && key.get("claims_sk").is_some_and(|v| !v.is_empty())
+        && key.get("pk").is_some_and(|v| v.starts_with("ORDER#"))
+        && key.get("sk").is_some_and(|v| v.starts_with("CLAIM#"));
+    if cursor.partition != partition || !well_formed {
+        return Err(ListError::InvalidCursor);
+    }
+    Ok(cursor
+        .key
+        .into_iter()
+        .map(|(name, value)| (name, AttributeValue::S(value)))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page_key(merchant: &str) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (
+                "claims_pk".to_owned(),
+                AttributeValue::S(claims_partition(merchant)),
+            ),
+            (
+                "claims_sk".to_owned(),
+                AttributeValue::S("2026-09-20T15:00:00.000Z#clm_x".into()),
+            ),
+            ("pk".to_owned(), AttributeValue::S("ORDER#ord_x".into())),
+            ("sk".to_owned(), AttributeValue::S("CLAIM#clm_x".into())),
+        ])
+    }
+
+    #[test]
+    fn claims_cursor_is_refused_for_another_merchant() {
+        let cursor = encode_cursor(&claims_partition("a"), page_key("a")).unwrap();
+        assert!(decode_claims_cursor(&cursor, &claims_partition("a")).is_ok());
+        assert!(matches!(
+            decode_claims_cursor(&cursor, &claims_partition("b")),
+            Err(ListError::InvalidCursor)
+        ));
+    }
+
+    #[test]
+    fn claims_cursor_with_a_forged_key_is_refused() {
+        // Right partition name, but a key pointing at another merchant's index partition.
+        let forged = encode_cursor(&claims_partition("a"), page_key("b")).unwrap();
+        assert!(matches!(
+            decode_claims_cursor(&forged, &claims_partition("a")),
+            Err(ListError::InvalidCursor)
+        ));
+        // An order-list cursor is not a claims cursor.
+        let order_key = HashMap::from([
+            ("list_pk".to_owned(), AttributeValue::S("MERCHANT#a".into())),
+            ("list_sk".to_owned(), AttributeValue::S("2026#x".into())),
+            ("pk".to_owned(), AttributeValue::S("ORDER#x".into())),
+            ("sk".to_owned(), AttributeValue::S("ORDER".into())),
+        ]);
+        let orders = encode_cursor(&claims_partition("a"), order_key).unwrap();
+        assert!(matches!(
+            decode_claims_cursor(&orders, &claims_partition("a")),
+            Err(ListError::InvalidCursor)
+        ));
+        assert!(matches!(
+            decode_claims_cursor("%%%", &claims_partition("a")),
+            Err(ListError::InvalidCursor)
+        ));
+    }
+
+    #[test]
+    fn claim_states_parse_from_their_api_names() {
+        for state in ClaimState::ALL {
+            assert_eq!(ClaimState::parse(state.as_str()), Some(state));
+        }
+        assert_eq!(ClaimState::parse(" Open "), Some(ClaimState::Open));
+        assert_eq!(ClaimState::parse("pending"), None);
+    }
+
+    #[test]
+    fn claim_sort_key_orders_by_creation_time() {
+        use chrono::TimeZone;
+        let at = |h| Utc.with_ymd_and_hms(2026, 9, 20, h, 0, 0).unwrap();
+        let record = |id: &str, created_at| ClaimRecord {
+            claim_id: id.into(),
+            order_id: "ord_1".into(),
+            merchant_id: "m".into(),
+            order_number: "1".into(),
+            claim_type: ClaimType::Damaged,
+            state: ClaimState::Open,
+            description: "d".into(),
+            carrier_reference: None,
+            carrier: "ups".into(),
+            tracking_number: "1Z".into(),
+            international: false,
+            created_at,
+            updated_at: created_at,
+            request_fingerprint: "f".into(),
+            event_id: "e".into(),
+        };
+        let early = ClaimItem::new(record("clm_b", at(9)));
+        let late = ClaimItem::new(record("clm_a", at(10)));
+        assert!(early.claims_sk < late.claims_sk);
+        assert_eq!(early.claims_pk, "MERCHANT#m#CLAIMS");
+        assert_eq!(early.sk, "CLAIM#clm_b");
+    }
+}

@@ -1,0 +1,358 @@
+//! What the 06:00 CT run does to one order: complete it, flag a stall, flag a missing
+//! first scan, mark tracking expired. Each is a pure decision returning the updated
+//! order and the timeline row to add, or nothing when there is nothing (more) to do,
+//! which is what makes re-running a night harmless.
+
+use chrono::{DateTime, Utc};
+
+use crate::calendar;
+use crate::order::{is_international, Order};
+use crate::status::OrderStatus;
+use crate::timeline::{business_offset_minutes, EventType, Timeline, TimelineEvent};
+
+/// Business days without a carrier update before a shipment counts as stalled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StallPolicy {
+    pub domestic_business_days: u32,
+    pub international_business_days: u32,
+}
+
+impl Default for StallPolicy {
+    fn default() -> Self {
+        Self {
+            domestic_business_days: 5,
+            international_business_days: 10,
+        }
+    }
+}
+
+impl StallPolicy {
+    /// The fewest calendar days any stall can take: the sweep reads only shipments
+    /// silent at least that long, then applies the business-day rule exactly.
+    pub fn min_calendar_days(&self) -> u32 {
+        self.domestic_business_days
+            .min(self.international_business_days)
+    }
+}
+
+fn milestone(
+    kind: EventType,
+    event_id: String,
+    code: &str,
+    description: String,
+    occurred_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> TimelineEvent {
+    TimelineEvent {
+        event_id,
+        kind,
+        status: None,
+        code: code.to_owned(),
+        description,
+        occurred_at,
+        utc_offset_minutes: business_offset_minutes(occurred_at),
+        recorded_at: now,
+        location: None,
+        carrier: None,
+        tracking_number: None,
+        exception_reason: None,
+        handoff: None,
+    }
+}
+
+fn chicago_day(at: DateTime<Utc>) -> String {
+    at.with_timezone(&calendar::BUSINESS_TZ)
+        .format("%a %b %-d")
+        .to_string()
+}
+
+/// Processing -> Completed once the order's 06:00 CT has come. The row is dated at that
+/// 06:00, not at the run, so a replayed or caught-up night tells the same story.
+pub fn complete(order: &Order, now: DateTime<Utc>) -> Option<(Order, TimelineEvent)> {
+    let completes_at = order.completes_at.filter(|at| *at <= now)?;
+    if order.status != OrderStatus::Processing {
+        return None;
+    }
+    let mut updated = order.clone();
+    updated.status = OrderStatus::Completed;
+    updated.completed_at = Some(completes_at);
+    updated.updated_at = now;
+    let event = milestone(
+        EventType::OrderCompleted,
+        "order-completed".into(),
+        "ORDER_COMPLETED",
+        "Order completed: tracking was uploaded the day before (orders complete at 6 am CT the day after their label)".into(),
+        completes_at,
+        now,
+    );
+    Some((updated, event))
+}
+
+/// Flags a shipment whose last carrier update (or label) is older than its expected
+/// timeframe. The row's id names the silence it is about, so a shipment that resumes
+/// and then goes silent again is flagged again, while one silence is flagged once.
+pub fn stall(
+    order: &Order,
+    timeline: &Timeline,
+    policy: &StallPolicy,
+    origin_country: &str,
+    now: DateTime<Utc>,
+) -> Option<(Order, TimelineEvent)> {
+    let shipment = order.shipment.as_ref()?;
+    if shipment.stalled || timeline.status().is_final() {
+        return None;
+    }
+    let last_update = timeline
+        .last_carrier_update()
+        .map_or(shipment.label_created_at, |e| e.occurred_at);
+    let business_days = if is_international(origin_country, &order.details.ship_to) {
+        policy.international_business_days
+    } else {
+        policy.domestic_business_days
+    };
+    if !calendar::is_stalled(last_update, now, business_days) {
+        return None;
+    }
+    let mut updated = order.clone();
+    if let Some(s) = updated.shipment.as_mut() {
+        s.stalled = true;
+        s.stalled_at = Some(now);
+    }
+    updated.updated_at = now;
+    let since = if timeline.last_carrier_update().is_some() {
+        "the last carrier update"
+    } else {
+        "the label"
+    };
+    let event = milestone(
+        EventType::Stalled,
+        format!("stalled-{}", last_update.timestamp_millis()),
+        "STALLED",
+        format!(
+            "No carrier update for {business_days} business days since {since} ({}): the shipment may be stalled",
+            chicago_day(last_update)
+        ),
+        calendar::stall_deadline(last_update, business_days),
+        now,
+    );
+    Some((updated, event))
+}
+
+/// Flags a label whose first carrier scan has not come by the end of the next business day.
+pub fn first_scan_overdue(
+    order: &Order,
+    timeline: &Timeline,
+    now: DateTime<Utc>,
+) -> Option<(Order, TimelineEvent)> {
+    let shipment = order.shipment.as_ref()?;
+    let due = calendar::first_scan_due(shipment.label_created_at);
+    if shipment.first_scan_late || timeline.first_carrier_update().is_some() || now < due {
+        return None;
+    }
+    let mut updated = order.clone();
+    if let Some(s) = updated.shipment.as_mut() {
+        s.first_scan_late = true;
+    }
+    updated.updated_at = now;
+    let event = milestone(
+        EventType::FirstScanLate,
+        "first-scan-late".into(),
+        "FIRST_SCAN_LATE",
+        format!(
+            "No carrier scan yet: the first scan was expected by the end of {} (the business day after the label)",
+            chicago_day(due - chrono::Duration::seconds(1))
+        ),
+        due,
+        now,
+    );
+    Some((updated, event))
+}
+
+/// Marks tracking expired once the carrier's 120 days are over.
+pub fn expire(order: &Order, now: DateTime<Utc>) -> Option<(Order, TimelineEvent)> {
+    let shipment = order.shipment.as_ref()?;
+    if shipment.tracking_expired || now < shipment.tracking_expires_at {
+        return None;
+    }
+    let mut updated = order.clone();
+    if let Some(s) = updated.shipment.as_mut() {
+        s.tracking_expired = true;
+    }
+    updated.updated_at = now;
+    let event = milestone(
+        EventType::TrackingExpired,
+        "tracking-expired".into(),
+        "TRACKING_EXPIRED",
+        "Carrier tracking expired 120 days after the label: the carrier no longer shows this shipment, and the link may not work".into(),
+        shipment.tracking_expires_at,
+        now,
+    );
+    Some((updated, event))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::chicago_time_at;
+    use crate::carriers::Carrier;
+    use crate::claims::LabelSource;
+    use crate::order::{OrderDraft, Shipment};
+    use crate::timeline::tests::scan;
+    use crate::timeline::ScanCode;
+    use chrono::NaiveDate;
+
+    fn ct(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        chicago_time_at(NaiveDate::from_ymd_opt(y, m, d).unwrap(), h, min)
+    }
+
+    fn labeled(label_at: DateTime<Utc>, country: &str) -> Order {
+        let draft: OrderDraft = serde_json::from_value(serde_json::json!({
+            "order_number": "1", "source": "manual",
+            "customer": {"name": "A", "email": "a@example.com"},
+            "ship_to": {"line1": "1 Main", "city": "X", "country": country}
+        }))
+        .unwrap();
+        let mut order = Order::new("m", draft.parse().unwrap(), label_at);
+        order.completes_at = Some(calendar::completion_time(label_at));
+        order.shipment = Some(Shipment {
+            carrier: Carrier::Ups,
+            service: "ground".into(),
+            tracking_number: "1Z999AA10123456784".into(),
+            label_source: LabelSource::Jetpack,
+            label_created_at: label_at,
+            tracking_expires_at: calendar::tracking_expires_at(label_at),
+            handoff: None,
+            stalled: false,
+            stalled_at: None,
+            last_carrier_update_at: None,
+            tracking_expired: false,
+            first_scan_late: false,
+        });
+        order
+    }
+
+    #[test]
+    fn order_completes_at_six_ct_the_day_after_the_label_and_only_then() {
+        let order = labeled(ct(2026, 11, 24, 23, 50), "US");
+        assert!(complete(&order, ct(2026, 11, 25, 5, 59)).is_none());
+        let (done, event) = complete(&order, ct(2026, 11, 25, 6, 0)).unwrap();
+        assert_eq!(done.status, OrderStatus::Completed);
+        assert_eq!(done.completed_at, Some(ct(2026, 11, 25, 6, 0)));
+        assert_eq!(event.occurred_at, ct(2026, 11, 25, 6, 0));
+        assert_eq!(event.local_time().to_rfc3339(), "2026-11-25T06:00:00-06:00");
+        assert!(
+            complete(&done, ct(2026, 11, 25, 6, 0)).is_none(),
+            "completing twice"
+        );
+    }
+
+    #[test]
+    fn missed_night_is_caught_up_dated_at_its_own_six_am() {
+        let order = labeled(ct(2026, 11, 24, 10, 0), "US");
+        let (done, event) = complete(&order, ct(2026, 11, 27, 6, 0)).unwrap();
+        assert_eq!(done.completed_at, Some(ct(2026, 11, 25, 6, 0)));
+        assert_eq!(event.recorded_at, ct(2026, 11, 27, 6, 0));
+    }
+
+    #[test]
+    fn dst_change_days_complete_at_six_local() {
+        // Spring forward 2026-03-08, fall back 2026-11-01; uploads at 23:59 and 00:01 CT.
+        for (upload, expected) in [
+            (ct(2026, 3, 7, 23, 59), "2026-03-08T11:00:00+00:00"),
+            (ct(2026, 3, 8, 0, 1), "2026-03-09T11:00:00+00:00"),
+            (ct(2026, 10, 31, 23, 59), "2026-11-01T12:00:00+00:00"),
+            (ct(2026, 11, 1, 0, 1), "2026-11-02T12:00:00+00:00"),
+        ] {
+            let order = labeled(upload, "US");
+            let due = order.completes_at.unwrap();
+            assert_eq!(due.to_rfc3339(), expected, "upload {upload}");
+            assert!(complete(&order, due).is_some());
+        }
+    }
+
+    #[test]
+    fn domestic_shipment_stalls_after_five_business_days_without_a_scan_update() {
+        // Last scan Tuesday 2026-11-24; Thanksgiving (Thu 26) is not a business day:
+        // Wed 25, Fri 27, Mon 30, Tue Dec 1, Wed Dec 2 -> stalled from Thu Dec 3 00:00 CT.
+        let order = labeled(ct(2026, 11, 23, 10, 0), "US");
+        let timeline = Timeline::new([scan(ScanCode::InTransit, ct(2026, 11, 24, 9, 0))]);
+        let policy = StallPolicy::default();
+        assert!(stall(&order, &timeline, &policy, "US", ct(2026, 12, 2, 23, 59)).is_none());
+        let (flagged, event) =
+            stall(&order, &timeline, &policy, "US", ct(2026, 12, 3, 6, 0)).unwrap();
+        assert!(flagged.shipment.as_ref().unwrap().stalled);
+        assert_eq!(event.occurred_at, ct(2026, 12, 3, 0, 0));
+        assert!(
+            stall(&flagged, &timeline, &policy, "US", ct(2026, 12, 4, 6, 0)).is_none(),
+            "flagged twice"
+        );
+    }
+
+    #[test]
+    fn international_shipment_stalls_after_ten_business_days() {
+        let order = labeled(ct(2026, 11, 23, 10, 0), "GB");
+        let timeline = Timeline::new([scan(ScanCode::InTransit, ct(2026, 11, 24, 9, 0))]);
+        let policy = StallPolicy::default();
+        assert!(stall(&order, &timeline, &policy, "US", ct(2026, 12, 3, 6, 0)).is_none());
+        // Ten business days after Tue Nov 24 (Thanksgiving skipped) end on Wed Dec 9.
+        assert!(stall(&order, &timeline, &policy, "US", ct(2026, 12, 9, 23, 0)).is_none());
+        assert!(stall(&order, &timeline, &policy, "US", ct(2026, 12, 10, 6, 0)).is_some());
+    }
+
+    #[test]
+    fn delivered_shipment_never_stalls() {
+        let order = labeled(ct(2026, 11, 2, 10, 0), "US");
+        let timeline = Timeline::new([scan(ScanCode::Delivered, ct(2026, 11, 3, 9, 0))]);
+        assert!(stall(
+            &order,
+            &timeline,
+            &StallPolicy::default(),
+            "US",
+            ct(2026, 12, 30, 6, 0)
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn friday_label_before_a_monday_holiday_expects_its_first_scan_tuesday() {
+        // Friday 2027-01-15, MLK day Monday 2027-01-18: the scan is due by the end of Tuesday.
+        let order = labeled(ct(2027, 1, 15, 14, 0), "US");
+        let empty = Timeline::default();
+        assert!(first_scan_overdue(&order, &empty, ct(2027, 1, 19, 23, 59)).is_none());
+        let (flagged, event) = first_scan_overdue(&order, &empty, ct(2027, 1, 20, 6, 0)).unwrap();
+        assert!(flagged.shipment.as_ref().unwrap().first_scan_late);
+        assert!(
+            event.description.contains("Tue Jan 19"),
+            "{}",
+            event.description
+        );
+        assert!(
+            first_scan_overdue(&flagged, &empty, ct(2027, 1, 21, 6, 0)).is_none(),
+            "flagged twice"
+        );
+        let scanned = Timeline::new([scan(ScanCode::Pickup, ct(2027, 1, 19, 17, 0))]);
+        assert!(first_scan_overdue(&order, &scanned, ct(2027, 1, 20, 6, 0)).is_none());
+    }
+
+    #[test]
+    fn friday_before_a_holiday_label_stalls_counting_business_days_only() {
+        // Label Fri 2027-01-15, no scan, MLK day skipped: the five business days are
+        // Tue 19, Wed 20, Thu 21, Fri 22, Mon 25 -> stalled from Tue Jan 26 00:00 CT.
+        let order = labeled(ct(2027, 1, 15, 14, 0), "US");
+        let empty = Timeline::default();
+        let policy = StallPolicy::default();
+        assert!(stall(&order, &empty, &policy, "US", ct(2027, 1, 25, 23, 59)).is_none());
+        assert!(stall(&order, &empty, &policy, "US", ct(2027, 1, 26, 6, 0)).is_some());
+    }
+
+    #[test]
+    fn tracking_expires_once_after_120_days() {
+        let order = labeled(ct(2026, 7, 1, 10, 0), "US");
+        let expires = order.shipment.as_ref().unwrap().tracking_expires_at;
+        assert!(expire(&order, expires - chrono::Duration::seconds(1)).is_none());
+        let (expired, event) = expire(&order, expires).unwrap();
+        assert!(expired.shipment.as_ref().unwrap().tracking_expired);
+        assert_eq!(event.code, "TRACKING_EXPIRED");
+        assert!(expire(&expired, expires + chrono::Duration::days(1)).is_none());
+    }
+}

@@ -1,0 +1,321 @@
+//! `./dev bench`: figures for the functions against the local AWS stack: DynamoDB
+//! requests per event, the nightly run over 10,000 due orders, how a run's cost grows
+//! with the table, and carrier-feed throughput. Printed as a table and written as JSON
+//! (`target/bench/results.json`) so runs can be compared. Timings on moto measure our
+//! code plus moto's, on a shared machine: compare runs on the same machine only.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use futures::StreamExt;
+use integration_tests::{read_response, ApiEvent, RequestCounter, TestQueue, TestStack};
+use nightly_completion::{Budget, NightlyConfig, RunInput};
+use serde_json::{json, Value};
+use tracking_domain::calendar::chicago_time_at;
+use tracking_domain::order::{Order, OrderDraft};
+
+const CREATE_ORDER: &str = include_str!("../events/orders-api/create-order.json");
+const GET_ORDER: &str = include_str!("../events/orders-api/get-order.json");
+const UPLOAD_LABEL: &str = include_str!("../events/label-upload/upload-label.json");
+
+fn ct(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
+    chicago_time_at(NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default(), h, 0)
+}
+
+fn ups_number(n: u64) -> String {
+    let body = format!("1Z999AA1{n:09}");
+    let digits: Vec<u32> = body[2..]
+        .chars()
+        .map(|c| c.to_digit(10).unwrap_or_else(|| (c as u32 - 63) % 10))
+        .collect();
+    let odd: u32 = digits.iter().step_by(2).sum();
+    let even: u32 = digits.iter().skip(1).step_by(2).sum();
+    format!("{body}{}", (10 - (odd + 2 * even) % 10) % 10)
+}
+
+fn draft(order_number: &str) -> OrderDraft {
+    serde_json::from_value(json!({
+        "order_number": order_number, "source": "manual",
+        "customer": {"name": "Bench Customer", "email": "bench@example.com"},
+        "ship_to": {"line1": "1 Main St", "city": "Austin", "state": "TX", "postal_code": "78701", "country": "US"}
+    }))
+    .unwrap_or_default()
+}
+
+/// Orders written straight through the store (the bench measures the run, not the seeding).
+async fn seed(stack: &TestStack, prefix: &str, count: u64, label_at: Option<DateTime<Utc>>) {
+    let store = stack.store();
+    futures::stream::iter(0..count)
+        .map(|n| {
+            let store = store.clone();
+            let prefix = prefix.to_owned();
+            async move {
+                let order_number = format!("{prefix}-{n}");
+                let details = draft(&order_number).parse().expect("bench order is valid");
+                let created = label_at.unwrap_or_else(|| ct(2026, 11, 1, 9)) - Duration::hours(1);
+                let _ = store
+                    .create_order(Order::new("bench-merchant", details, created))
+                    .await;
+                if let Some(at) = label_at {
+                    let read = store
+                        .get_order(&tracking_domain::order::order_id(
+                            "bench-merchant",
+                            &order_number,
+                        ))
+                        .await
+                        .ok()
+                        .flatten();
+                    if let Some(read) = read {
+                        let label = label_upload::LabelRequest {
+                            carrier: Some("ups".into()),
+                            service: Some("ground".into()),
+                            tracking_number: Some(ups_number(n + prefix.len() as u64 * 1_000_000)),
+                            label_source: Some("jetpack".into()),
+                        }
+                        .parse()
+                        .expect("bench label is valid");
+                        let (updated, event) = label_upload::apply_label(&read.order, &label, at);
+                        if let Err(error) = store.attach_label(&read, updated, event).await {
+                            eprintln!("  seeding {order_number}: {error:?}");
+                        }
+                    }
+                }
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
+}
+
+fn writes(counts: &std::collections::HashMap<String, usize>) -> usize {
+    [
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "TransactWriteItems",
+        "BatchWriteItem",
+    ]
+    .iter()
+    .map(|op| counts.get(*op).copied().unwrap_or(0))
+    .sum()
+}
+
+fn cost(requests: &RequestCounter) -> Value {
+    let counts = requests.snapshot();
+    json!({"requests": requests.total(), "writes": writes(&counts), "by_operation": counts.into_iter().collect::<BTreeMap<_, _>>()})
+}
+
+fn sqs_event(bodies: &[String]) -> aws_lambda_events::event::sqs::SqsEvent {
+    let records: Vec<Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| json!({"messageId": format!("m{i}"), "body": b}))
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap_or_default()
+}
+
+fn scan_body(tracking: &str, hour: i64) -> String {
+    json!({"carrier": "ups", "tracking_number": tracking, "code": "IN_TRANSIT",
+        "occurred_at": (ct(2026, 11, 26, 0) + Duration::minutes(hour)).to_rfc3339(), "description": "Arrived at facility"})
+    .to_string()
+}
+
+async fn cost_per_event(results: &mut BTreeMap<&'static str, Value>) {
+    let stack = TestStack::new().await;
+    let feed = TestQueue::new("CarrierFeedQueue").await;
+    let nightly_queue = TestQueue::new("NightlyContinuationQueue").await;
+    let mut costs = BTreeMap::new();
+    let now = ct(2026, 11, 25, 9);
+
+    stack.requests.reset();
+    let event = ApiEvent::from_json(CREATE_ORDER);
+    let (_, created) = read_response(stack.orders_api().handle(event.request(), now).await);
+    costs.insert("order_create", cost(&stack.requests));
+    let order_id = created["order_id"].as_str().unwrap_or_default().to_owned();
+
+    stack.requests.reset();
+    let event = ApiEvent::from_json(UPLOAD_LABEL).path_param("order_id", &order_id);
+    read_response(stack.label_upload().handle(event.request(), now).await);
+    costs.insert("label_upload", cost(&stack.requests));
+
+    let ingest = stack.scan_ingest(&feed);
+    let tracking = "1Z999AA10123456784";
+    for (name, body) in [
+        ("scan_new", scan_body(tracking, 60)),
+        ("scan_duplicate", scan_body(tracking, 60)),
+        ("scan_older_late", scan_body(tracking, 30)),
+    ] {
+        stack.requests.reset();
+        let _ = ingest.handle(sqs_event(&[body]), now).await;
+        costs.insert(name, cost(&stack.requests));
+    }
+
+    stack.requests.reset();
+    let event = ApiEvent::from_json(GET_ORDER).path_param("order_id", &order_id);
+    read_response(stack.orders_api().handle(event.request(), now).await);
+    costs.insert("order_details", cost(&stack.requests));
+
+    stack.requests.reset();
+    let run = RunInput {
+        scheduled_time: ct(2026, 11, 26, 6),
+        continuation: 0,
+    };
+    let _ = stack
+        .nightly(&nightly_queue, NightlyConfig::default())
+        .run(&run, &Budget::Unlimited)
+        .await;
+    costs.insert("nightly_run_with_one_due_order", cost(&stack.requests));
+
+    println!("\nDynamoDB cost per event (requests on the wire; writes = write requests)");
+    println!(
+        "  {:<34} {:>8} {:>7}  by operation",
+        "event", "requests", "writes"
+    );
+    for (name, value) in &costs {
+        let number = |key: &str| value[key].as_u64().unwrap_or(0);
+        println!(
+            "  {:<34} {:>8} {:>7}  {}",
+            name,
+            number("requests"),
+            number("writes"),
+            value["by_operation"]
+        );
+    }
+    results.insert("cost_per_event", json!(costs));
+}
+
+async fn nightly_at_scale(due: u64, results: &mut BTreeMap<&'static str, Value>) {
+    let stack = TestStack::new().await;
+    let queue = TestQueue::new("NightlyContinuationQueue").await;
+    eprintln!("  seeding {due} due orders...");
+    seed(&stack, "due", due, Some(ct(2026, 11, 24, 12))).await;
+    stack.requests.reset();
+    let started = Instant::now();
+    let report = stack
+        .nightly(&queue, NightlyConfig::default())
+        .run(
+            &RunInput {
+                scheduled_time: ct(2026, 11, 25, 6),
+                continuation: 0,
+            },
+            &Budget::Unlimited,
+        )
+        .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let completed = report.as_ref().map_or(0, |r| r.completed);
+    eprintln!("  run report: {report:?}");
+    let requests = stack.requests.total();
+    println!("\nNightly run over {due} due orders");
+    println!("  completed {completed} in {elapsed:.1} s ({:.0} orders/s), {requests} requests ({:.2} per order), {}", completed as f64 / elapsed, requests as f64 / completed.max(1) as f64, cost(&stack.requests)["by_operation"]);
+    results.insert("nightly_due_orders", json!({"due": due, "completed": completed, "seconds": elapsed, "requests": requests, "requests_per_order": requests as f64 / completed.max(1) as f64, "by_operation": cost(&stack.requests)["by_operation"]}));
+}
+
+async fn nightly_cost_growth(sizes: &[u64], results: &mut BTreeMap<&'static str, Value>) {
+    let queue = TestQueue::new("NightlyContinuationQueue").await;
+    println!("\nNightly run requests as the table grows (10 orders due each time)");
+    let mut rows = Vec::new();
+    for &size in sizes {
+        let stack = TestStack::new().await;
+        eprintln!("  seeding {size} orders that are not due...");
+        seed(&stack, "idle", size, None).await;
+        seed(&stack, "due", 10, Some(ct(2026, 11, 24, 12))).await;
+        stack.requests.reset();
+        let _ = stack
+            .nightly(&queue, NightlyConfig::default())
+            .run(
+                &RunInput {
+                    scheduled_time: ct(2026, 11, 25, 6),
+                    continuation: 0,
+                },
+                &Budget::Unlimited,
+            )
+            .await;
+        println!(
+            "  {:>8} orders in the table: {:>4} requests",
+            size + 10,
+            stack.requests.total()
+        );
+        rows.push(
+            json!({"orders_in_table": size + 10, "due": 10, "requests": stack.requests.total()}),
+        );
+    }
+    results.insert("nightly_cost_growth", json!(rows));
+}
+
+async fn feed_throughput(scans: u64, results: &mut BTreeMap<&'static str, Value>) {
+    let stack = TestStack::new().await;
+    let feed = TestQueue::new("CarrierFeedQueue").await;
+    let orders = 100;
+    seed(&stack, "feed", orders, Some(ct(2026, 11, 24, 12))).await;
+    let numbers: Vec<String> = (0..orders).map(|n| ups_number(n + 4 * 1_000_000)).collect();
+    let ingest = stack.scan_ingest(&feed);
+    let bodies: Vec<String> = (0..scans)
+        .map(|i| scan_body(&numbers[(i % orders) as usize], (i / orders) as i64))
+        .collect();
+    let started = Instant::now();
+    for batch in bodies.chunks(10) {
+        let _ = ingest.handle(sqs_event(batch), ct(2026, 11, 27, 9)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+
+    // One batch of 10 against one message: concurrency inside a batch means 10 messages
+    // should take far less than 10x one.
+    let single_started = Instant::now();
+    for (i, number) in numbers.iter().take(20).enumerate() {
+        let _ = ingest
+            .handle(
+                sqs_event(&[scan_body(number, 10_000 + i as i64)]),
+                ct(2026, 11, 27, 9),
+            )
+            .await;
+    }
+    let single_ms = single_started.elapsed().as_secs_f64() * 1000.0 / 20.0;
+    let batch_started = Instant::now();
+    for round in 0..20 {
+        let batch: Vec<String> = (0..10)
+            .map(|i| scan_body(&numbers[20 + i], 20_000 + round * 10 + i as i64))
+            .collect();
+        let _ = ingest.handle(sqs_event(&batch), ct(2026, 11, 27, 9)).await;
+    }
+    let batch_ms = batch_started.elapsed().as_secs_f64() * 1000.0 / 20.0;
+    println!("\nCarrier feed through scan-ingest (batches of 10)");
+    println!(
+        "  {scans} scans in {elapsed:.1} s: {:.0} scans/s",
+        scans as f64 / elapsed
+    );
+    println!(
+        "  one message: {single_ms:.1} ms; a batch of 10: {batch_ms:.1} ms ({:.1}x one message)",
+        batch_ms / single_ms
+    );
+    results.insert("feed_throughput", json!({"scans": scans, "seconds": elapsed, "scans_per_second": scans as f64 / elapsed, "single_message_ms": single_ms, "batch_of_10_ms": batch_ms}));
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |name: &str, default: u64| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let mut results = BTreeMap::new();
+    cost_per_event(&mut results).await;
+    nightly_at_scale(arg("--due", 10_000), &mut results).await;
+    let largest = arg("--table", 10_000);
+    let sizes: Vec<u64> = [1_000, 10_000, 100_000]
+        .into_iter()
+        .filter(|s| *s <= largest)
+        .collect();
+    nightly_cost_growth(&sizes, &mut results).await;
+    feed_throughput(arg("--scans", 2_000), &mut results).await;
+
+    results.insert("machine", json!({"cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), "stack": "moto server on loopback"}));
+    let path = std::path::Path::new("target/bench/results.json");
+    std::fs::create_dir_all("target/bench")?;
+    std::fs::write(path, serde_json::to_string_pretty(&results)?)?;
+    println!("\nwritten to {}", path.display());
+    Ok(())
+}

@@ -1,0 +1,519 @@
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use integration_tests::{read_response, ApiEvent, TestQueue, TestStack};
+use nightly_completion::{parse_trigger, Budget, NightlyConfig, RunInput, RunReport};
+use serde_json::json;
+use tracking_domain::calendar::chicago_time_at;
+use tracking_domain::status::OrderStatus;
+
+use crate::*;
+
+const SCHEDULER_INPUT: &str = include_str!("../events/nightly-completion/scheduler-input.json");
+const SCHEDULED_EVENT: &str =
+    include_str!("../events/nightly-completion/eventbridge-scheduled-event.json");
+const CONTINUATION: &str = include_str!("../events/nightly-completion/continuation-sqs-event.json");
+
+fn ct(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+    chicago_time_at(NaiveDate::from_ymd_opt(y, m, d).unwrap(), h, min)
+}
+
+fn six_am(y: i32, m: u32, d: u32) -> RunInput {
+    RunInput {
+        scheduled_time: ct(y, m, d, 6, 0),
+        continuation: 0,
+    }
+}
+
+/// Creates an order labeled at `label_at` with a unique UPS number; returns its id.
+async fn labeled(
+    stack: &TestStack,
+    number: &str,
+    label_at: DateTime<Utc>,
+    tracking: &str,
+) -> String {
+    let order_id = create_order(
+        stack,
+        "merchant-acme",
+        number,
+        label_at - Duration::hours(1),
+    )
+    .await;
+    let (status, body) = upload_label(stack, &order_id, "ups", tracking, label_at).await;
+    assert_eq!(status, 201, "{body}");
+    order_id
+}
+
+/// Valid UPS numbers (check digit computed) so each order has its own.
+fn ups_number(n: u32) -> String {
+    let body = format!("1Z999AA1{n:09}");
+    let digits: Vec<u32> = body[2..]
+        .chars()
+        .map(|c| c.to_digit(10).unwrap_or_else(|| (c as u32 - 63) % 10))
+        .collect();
+    let odd: u32 = digits.iter().step_by(2).sum();
+    let even: u32 = digits.iter().skip(1).step_by(2).sum();
+    format!("{body}{}", (10 - (odd + 2 * even) % 10) % 10)
+}
+
+async fn order_status(stack: &TestStack, order_id: &str) -> (OrderStatus, usize) {
+    let found = stack
+        .store()
+        .order_with_timeline(order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let completions = found
+        .timeline
+        .events()
+        .iter()
+        .filter(|e| e.code == "ORDER_COMPLETED")
+        .count();
+    (found.order.status, completions)
+}
+
+#[tokio::test]
+async fn orders_complete_at_six_ct_the_day_after_upload_and_a_rerun_changes_nothing() {
+    let stack = TestStack::new().await;
+    let queue = TestQueue::new("NightlyContinuationQueue").await;
+    let nightly = stack.nightly(&queue, NightlyConfig::default());
+    // Tuesday 23:50 CT -> Wednesday 06:00; Wednesday 00:30 CT -> Thursday 06:00.
+    let tuesday_night = labeled(&stack, "A", ct(2026, 11, 24, 23, 50), &ups_number(1)).await;
+    let wednesday_early = labeled(&stack, "B", ct(2026, 11, 25, 0, 30), &ups_number(2)).await;
+    let unlabeled = create_order(&stack, "merchant-acme", "C", ct(2026, 11, 24, 9, 0)).await;
+
+    let report = nightly
+        .run(&six_am(2026, 11, 25), &Budget::Unlimited)
+        .await
+        .unwrap();
+    assert_eq!(report.completed, 1, "{report:?}");
+    assert_eq!(
+        order_status(&stack, &tuesday_night).await,
+        (OrderStatus::Completed, 1)
+    );
+    assert_eq!(
+        order_status(&stack, &wednesday_early).await,
+        (OrderStatus::Processing, 0)
+    );
+    assert_eq!(
+        order_status(&stack, &unlabeled).await,
+        (OrderStatus::Processing, 0)
+    );
+
+    stack.requests.reset();
+    let rerun = nightly
+        .run(&six_am(2026, 11, 25), &Budget::Unlimited)
+        .await
+        .unwrap();
+    assert_eq!((rerun.completed, rerun.failed), (0, 0), "{rerun:?}");
+    assert_eq!(stack.requests.get("PutItem"), 0, "a re-run wrote something");
+
+    nightly
+        .run(&six_am(2026, 11, 26), &Budget::Unlimited)
+        .await
+        .unwrap();
+    assert_eq!(
+        order_status(&stack, &wednesday_early).await,
+        (OrderStatus::Completed, 1)
+    );
+
+    let event = ApiEvent::from_json(GET_ORDER).path_param("order_id", &tuesday_night);
+    let (_, details) = read_response(
+        stack
+            .orders_api()
+            .handle(event.request(), ct(2026, 11, 25, 7, 0))
+            .await,
+    );
+    assert_eq!(details["status"], "Completed");
+    assert_eq!(details["completed_at"], "2026-11-25T12:00:00Z");
+    let completed_row = details["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "order_completed")
+        .unwrap()
+        .clone();
+    assert_eq!(completed_row["local_time"], "2026-11-25T06:00:00-06:00");
+    let listed = ApiEvent::from_json(LIST_ORDERS).query(&[("status", "Completed")]);
+    let (_, page) = read_response(
+        stack
+            .orders_api()
+            .handle(listed.request(), ct(2026, 11, 26, 7, 0))
+            .await,
+    );
+    assert_eq!(page["orders"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_missed_night_is_caught_up_by_the_next_run_and_a_past_night_can_be_replayed() {
+    let stack = TestStack::new().await;
+    let queue = TestQueue::new("NightlyContinuationQueue").await;
+    let nightly = stack.nightly(&queue, NightlyConfig::default());
+    let order = labeled(&stack, "A", ct(2026, 11, 23, 14, 0), &ups_number(3)).await;
+    // The Tuesday run never happened; Wednesday's completes it, dated Tuesday 06:00.
+    let report = nightly
+        .run(&six_am(2026, 11, 25), &Budget::Unlimited)
+        .await
+        .unwrap();
+    assert_eq!(report.completed, 1);
+    let found = stack.store().get_order(&order).await.unwrap().unwrap();
+    assert_eq!(found.order.completed_at, Some(ct(2026, 11, 24, 6, 0)));
+    // Replaying Tuesday now changes nothing.
+    let replay = nightly
+        .run(&six_am(2026, 11, 24), &Budget::Unlimited)
+        .await
+        .unwrap();
+    assert_eq!(replay.completed, 0);
+}
+
+#[tokio::test]
+async fn dst_change_days_complete_at_six_local_time() {
+    let stack = TestStack::new().await;
+    let queue = TestQueue::new("NightlyContinuationQueue").await;
+    let nightly = stack.nightly(&queue, NightlyConfig::default());
+    // Fall back on Sunday 2026-11-01: 06:00 CST is 12:00Z. Spring forward on 2026-03-08: 11:00Z.
+    let fall_2359 = labeled(&stack, "F1", ct(2026, 10, 31, 23, 59), &ups_number(10)).await;
+    let fall_0001 = labeled(&stack, "F2", ct(2026, 11, 1, 0, 1), &ups_number(11)).await;
+    let spring_2359 = labeled(&stack, "S1", ct(2026, 3, 7, 23, 59), &ups_number(12)).await;
+    let spring_0001 = labeled(&stack, "S2", ct(2026, 3, 8, 0, 1), &ups_number(13)).await;
+    for (order, expected) in [
+        (&fall_2359, "2026-11-01T12:00:00Z"),
+        (&fall_0001, "2026-11-02T12:00:00Z"),
+        (&spring_2359, "2026-03-08T11:00:00Z"),
+        (&spring_0001, "2026-03-09T11:00:00Z"),
+    ] {
+        let found = stack.store().get_order(order).await.unwrap().unwrap();
+        assert_eq!(
+            found
+                .order
+                .completes_at
+                .unwrap()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            expected
+        );
+    }
+    let spring_day = nightly
+        .run(&six_am(2026, 3, 8), &Budget::Unlimited)
+        .await
+        .unwrap();
+    assert_eq!(spring_day.completed, 1);
+    assert_eq!(
+        order_status(&stack, &spring_2359).await.0,
+        OrderStatus::Completed
+    );
+    assert_eq!(
+        order_status(&stack, &spring_0001).await.0,
+        OrderStatus::Processing
+    );
+    // 05:59 CST on fall-back day is one minute early.
+    let early = RunInput {
+        scheduled_time: ct(2026, 11, 1, 5, 59),
+        continuation: 0,
+    };
+    assert_eq!(
+        nightly
+            .run(&early, &Budget::Unlimited)
+            .await
+            .unwrap()
+            .completed,
+        1,
+        "only the March order is left due"
+    );
+    assert_eq!(
+        order_status(&stack, &fall_2359).await.0,
+        OrderStatus::Processing
+    );
+    nightly
+        .run(&six_am(2026, 11, 1), &Budget::Unlimited)
+        .await
+        .unwrap();
+    assert_eq!(
+        order_status(&stack, &fall_2359).await.0,
+        OrderStatus::Completed
+    );
+    assert_eq!(
+        order_status(&stack, &fall_0001).await.0,
+        OrderStatus::Processing
+    );
+}
+
+#[tokio::test]
+async fn a_run_costs_the_same_on_a_full_table_with_nothing_due_as_on_an_empty_one() {
+    let empty = TestStack::new().await;
+    let queue = TestQueue::new("NightlyContinuationQueue").await;
+    let run_at = six_am(2026, 11, 25);
+    empty
+        .nightly(&queue, NightlyConfig::default())
+        .run(&run_at, &Budget::Unlimited)
+        .await
+        .unwrap();
+    let empty_cost = empty.requests.snapshot();
+
+    let full = TestStack::new().await;
+    // Completed, not-yet-due and unlabeled orders: none of them is due at the run.
+    for n in 0..15 {
+        labeled(
+            &full,
+            &format!("done-{n}"),
+            ct(2026, 11, 20, 10, 0),
+            &ups_number(100 + n),
+        )
+        .await;
+    }
+    full.nightly(&queue, NightlyConfig::default())
+        .run(&six_am(2026, 11, 21), &Budget::Unlimited)
+        .await
+        .unwrap();
+    for n in 0..15 {
+        labeled(
+            &full,
+            &format!("later-{n}"),
+            ct(2026, 11, 25, 9, 0),
+            &ups_number(200 + n),
+        )
+        .await;
+        create_order(
+            &full,
+            "merchant-acme",
+            &format!("unlabeled-{n}"),
+            ct(2026, 11, 24, 9, 0),
+        )
+        .await;
+    }
+    // Scans keep the completed ones out of the stall and first-scan sweeps.
+    full.requests.reset();
+    let report = full
+        .nightly(&queue, NightlyConfig::default())
+        .run(&run_at, &Budget::Unlimited)
+        .await
+        .unwrap();
+    assert_eq!(
+        report,
+        RunReport {
+            scheduled_time: Some(run_at.scheduled_time),
+            first_scan_late: 15,
+            ..RunReport::default()
+        },
+        "the Friday labels' first scans are late by Wednesday"
+    );
+    let full_cost = full.requests.snapshot();
+    assert_eq!(
+        empty_cost,
+        [("Query".to_owned(), 4)].into(),
+        "one query per sweep"
+    );
+    // The full table's run paid only for the 15 late first scans (a Query and two writes each).
+    assert_eq!(full_cost.get("Query"), Some(&(4 + 15)));
+    assert_eq!(full_cost.get("PutItem"), Some(&30));
+    assert_eq!(full_cost.get("Scan"), None);
+}
+
+#[tokio::test]
+async fn a_run_out_of_time_stops_cleanly_and_its_continuation_finishes_the_night_once() {
+    let stack = TestStack::new().await;
+    let queue = TestQueue::new("NightlyContinuationQueue").await;
+    let config = NightlyConfig {
+        page_size: 10,
+        ..NightlyConfig::default()
+    };
+    let nightly = stack.nightly(&queue, config);
+    let mut orders = Vec::new();
+    for n in 0..25 {
+        orders.push(
+            labeled(
+                &stack,
+                &format!("N{n}"),
+                ct(2026, 11, 24, 12, 0),
+                &ups_number(300 + n),
+            )
+            .await,
+        );
+    }
+    let first = nightly
+        .run(&six_am(2026, 11, 25), &Budget::Pages(2.into()))
+        .await
+        .unwrap();
+    assert!(first.continued);
+    assert_eq!(first.completed, 20);
+
+    // The continuation arrives through the queue, as an SQS event for the same function.
+    let mut reports = Vec::new();
+    let (nightly, reports_seen) = (&nightly, &mut reports);
+    queue
+        .deliver_once(1, |event| async move {
+            let inputs = parse_trigger(serde_json::to_value(&event).unwrap()).unwrap();
+            assert_eq!(
+                inputs,
+                [RunInput {
+                    scheduled_time: ct(2026, 11, 25, 6, 0),
+                    continuation: 1
+                }]
+            );
+            reports_seen.push(nightly.run(&inputs[0], &Budget::Unlimited).await.unwrap());
+            aws_lambda_events::event::sqs::SqsBatchResponse::default()
+        })
+        .await;
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].completed, 5);
+    assert!(!reports[0].continued);
+    for order in &orders {
+        assert_eq!(
+            order_status(&stack, order).await,
+            (OrderStatus::Completed, 1),
+            "{order}"
+        );
+        let found = stack.store().get_order(order).await.unwrap().unwrap();
+        assert_eq!(
+            found.version, 3,
+            "created, labeled, completed: written once each"
+        );
+    }
+}
+
+#[tokio::test]
+async fn stalled_late_and_expired_shipments_are_flagged_once_on_the_timeline() {
+    let stack = TestStack::new().await;
+    let queue = TestQueue::new("NightlyContinuationQueue").await;
+    let feed = TestQueue::new("CarrierFeedQueue").await;
+    let nightly = stack.nightly(&queue, NightlyConfig::default());
+    // Friday 2027-01-15 label before MLK day: first scan due by the end of Tuesday Jan 19.
+    let friday = labeled(&stack, "F", ct(2027, 1, 15, 14, 0), &ups_number(400)).await;
+    let scanned = labeled(&stack, "S", ct(2027, 1, 15, 14, 0), &ups_number(401)).await;
+    let pickup = json!({"carrier": "ups", "tracking_number": ups_number(401), "code": "PICKUP",
+        "occurred_at": "2027-01-19T16:00:00-06:00"});
+    let response = stack
+        .scan_ingest(&feed)
+        .handle(
+            serde_json::from_value(
+                json!({"Records": [{"messageId": "m1", "body": pickup.to_string()}]}),
+            )
+            .unwrap(),
+            ct(2027, 1, 19, 16, 5),
+        )
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+
+    let tuesday = nightly
+        .run(&six_am(2027, 1, 19), &Budget::Unlimited)
+        .await
+        .unwrap();
+    assert_eq!(tuesday.first_scan_late, 0, "{tuesday:?}");
+    let wednesday = nightly
+        .run(&six_am(2027, 1, 20), &Budget::Unlimited)
+        .await
+        .unwrap();
+    assert_eq!(wednesday.first_scan_late, 1, "{wednesday:?}");
+    let again = nightly
+        .run(&six_am(2027, 1, 21), &Budget::Unlimited)
+        .await
+        .unwrap();
+    assert_eq!(again.first_scan_late, 0);
+
+    // The never-scanned label stalls five business days after Friday Jan 15 (MLK day
+    // skipped: Tue 19 .. Mon 25), so from Tuesday Jan 26; the scanned one five business
+    // days after its Tuesday Jan 19 pickup (Wed 20 .. Tue 26), so from Wednesday Jan 27.
+    let mut stalled_by_night = Vec::new();
+    for day in [25, 26, 27, 28] {
+        let report = nightly
+            .run(&six_am(2027, 1, day), &Budget::Unlimited)
+            .await
+            .unwrap();
+        stalled_by_night.push(report.stalled);
+    }
+    assert_eq!(stalled_by_night, [0, 1, 1, 0]);
+
+    let event = ApiEvent::from_json(GET_ORDER).path_param("order_id", &friday);
+    let (_, details) = read_response(
+        stack
+            .orders_api()
+            .handle(event.request(), ct(2027, 1, 27, 8, 0))
+            .await,
+    );
+    assert_eq!(details["shipment"]["stalled"], true);
+    assert_eq!(details["shipment"]["first_scan_late"], true);
+    let codes: Vec<_> = details["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["code"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes.iter().filter(|c| *c == "STALLED").count(), 1);
+    assert_eq!(codes.iter().filter(|c| *c == "FIRST_SCAN_LATE").count(), 1);
+
+    // A scan clears the stall.
+    let scan = json!({"carrier": "ups", "tracking_number": ups_number(401), "code": "IN_TRANSIT",
+        "occurred_at": "2027-01-27T10:00:00-06:00"});
+    stack
+        .scan_ingest(&feed)
+        .handle(
+            serde_json::from_value(
+                json!({"Records": [{"messageId": "m2", "body": scan.to_string()}]}),
+            )
+            .unwrap(),
+            ct(2027, 1, 27, 10, 5),
+        )
+        .await
+        .unwrap();
+    assert!(
+        !stack
+            .store()
+            .get_order(&scanned)
+            .await
+            .unwrap()
+            .unwrap()
+            .order
+            .shipment
+            .unwrap()
+            .stalled
+    );
+
+    // 120 days after the label, tracking expires, once.
+    let expiry = six_am(2027, 5, 16);
+    let report = nightly.run(&expiry, &Budget::Unlimited).await.unwrap();
+    assert_eq!(report.expired, 2, "{report:?}");
+    assert_eq!(
+        nightly
+            .run(&six_am(2027, 5, 17), &Budget::Unlimited)
+            .await
+            .unwrap()
+            .expired,
+        0
+    );
+    let event = ApiEvent::from_json(GET_ORDER).path_param("order_id", &friday);
+    let (_, details) = read_response(
+        stack
+            .orders_api()
+            .handle(event.request(), ct(2027, 5, 17, 8, 0))
+            .await,
+    );
+    assert_eq!(details["shipment"]["tracking_expired"], true);
+    assert!(details["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["code"] == "TRACKING_EXPIRED"));
+}
+
+#[tokio::test]
+async fn every_trigger_shape_in_events_parses_to_its_scheduled_time() {
+    let expected = RunInput {
+        scheduled_time: Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap(),
+        continuation: 0,
+    };
+    assert_eq!(
+        parse_trigger(serde_json::from_str(SCHEDULER_INPUT).unwrap()).unwrap(),
+        std::slice::from_ref(&expected)
+    );
+    assert_eq!(
+        parse_trigger(serde_json::from_str(SCHEDULED_EVENT).unwrap()).unwrap(),
+        std::slice::from_ref(&expected)
+    );
+    let continued = parse_trigger(serde_json::from_str(CONTINUATION).unwrap()).unwrap();
+    assert_eq!(
+        continued,
+        [RunInput {
+            continuation: 1,
+            ..expected
+        }]
+    );
+    assert!(parse_trigger(json!({"hello": "world"})).is_err());
+}

@@ -19,7 +19,8 @@ What happens on startup
       tables.json     {LogicalId: {"TableName": ..., <boto3 create_table kwargs>}}
       resources.json  {"endpoint", "region", "account_id", "stack_name",
                        "tables": {LogicalId: {name, arn, stream_arn, ttl_attribute}},
-                       "queues": {LogicalId: {name, url, arn, attributes}}}
+                       "queues": {LogicalId: {name, url, arn, attributes}},
+                       "routes": [{method, path, function, binary, auth}]}
       moto.log        the moto server's own output
 
 Environment given to CMD (and written to stack.env)
@@ -771,6 +772,29 @@ def function_env(template: dict, resolver: Resolver) -> dict[str, str]:
     return merged
 
 
+def http_routes(template: dict) -> list[dict]:
+    """The HTTP API's routes, for the local runner's API Gateway stand-in: method, path
+    template, the function's binary and whether the route sits behind the JWT authorizer."""
+    routes = []
+    for lid, res in (template.get("Resources") or {}).items():
+        if (res or {}).get("Type") != "AWS::Serverless::Function":
+            continue
+        binary = ((res.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary", lid)
+        for event in ((res.get("Properties") or {}).get("Events") or {}).values():
+            if (event or {}).get("Type") != "HttpApi":
+                continue
+            props = event.get("Properties") or {}
+            authorizer = (props.get("Auth") or {}).get("Authorizer")
+            routes.append({
+                "method": str(props.get("Method", "ANY")).upper(),
+                "path": props.get("Path", "/"),
+                "function": lid,
+                "binary": binary,
+                "auth": "none" if authorizer == "NONE" else "jwt",
+            })
+    return sorted(routes, key=lambda r: (r["path"], r["method"]))
+
+
 def sender_emails(template: dict, resolver: Resolver, env: dict[str, str]) -> list[str]:
     found: list[str] = []
     candidates = [(k, v) for k, v in env.items()]
@@ -994,6 +1018,7 @@ class Stack:
             "stack_name": resolver.stack,
             "tables": resolver.tables,
             "queues": resolver.queues,
+            "routes": http_routes(template),
         }
         write_atomic(self.tables_file, json.dumps(table_specs, indent=2) + "\n")
         write_atomic(self.resources_file, json.dumps(resources, indent=2) + "\n")

@@ -2,9 +2,12 @@
 //! through the real AWS SDK against the local AWS stack.
 
 mod claims;
+mod events;
 mod labels;
 mod nightly;
+mod notifications;
 mod orders;
+mod platform_sync;
 mod scans;
 mod store;
 

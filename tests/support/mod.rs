@@ -22,15 +22,23 @@ use serde::Deserialize;
 use serde_json::Value;
 use tracking_aws::{Config, OrderStore};
 
-/// Counts DynamoDB requests by operation name, as they go on the wire (retries included).
+/// Counts DynamoDB requests by operation name, as they go on the wire (retries included),
+/// and the capacity units DynamoDB reports consumed (it asks every request for them).
 #[derive(Debug, Clone, Default)]
 pub struct RequestCounter {
     counts: Arc<Mutex<HashMap<String, usize>>>,
+    capacity_units: Arc<Mutex<f64>>,
 }
 
 impl RequestCounter {
     pub fn reset(&self) {
         self.counts.lock().unwrap().clear();
+        *self.capacity_units.lock().unwrap() = 0.0;
+    }
+
+    /// Read and write capacity units consumed since the last reset.
+    pub fn capacity_units(&self) -> f64 {
+        *self.capacity_units.lock().unwrap()
     }
 
     pub fn snapshot(&self) -> HashMap<String, usize> {
@@ -54,6 +62,64 @@ impl RequestCounter {
 impl Intercept for RequestCounter {
     fn name(&self) -> &'static str {
         "RequestCounter"
+    }
+
+    fn modify_before_serialization(
+        &self,
+        context: &mut aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        use aws_sdk_dynamodb::operation as op;
+        use aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total;
+        let input = context.input_mut();
+        if let Some(i) = input.downcast_mut::<op::put_item::PutItemInput>() {
+            i.return_consumed_capacity = Some(Total);
+        } else if let Some(i) = input.downcast_mut::<op::get_item::GetItemInput>() {
+            i.return_consumed_capacity = Some(Total);
+        } else if let Some(i) = input.downcast_mut::<op::query::QueryInput>() {
+            i.return_consumed_capacity = Some(Total);
+        } else if let Some(i) =
+            input.downcast_mut::<op::transact_write_items::TransactWriteItemsInput>()
+        {
+            i.return_consumed_capacity = Some(Total);
+        } else if let Some(i) = input.downcast_mut::<op::batch_get_item::BatchGetItemInput>() {
+            i.return_consumed_capacity = Some(Total);
+        }
+        Ok(())
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::AfterDeserializationInterceptorContextRef<
+            '_,
+        >,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        use aws_sdk_dynamodb::operation as op;
+        use aws_sdk_dynamodb::types::ConsumedCapacity;
+        let Ok(output) = context.output_or_error() else {
+            return Ok(());
+        };
+        let units = |c: &ConsumedCapacity| c.capacity_units.unwrap_or(0.0);
+        let consumed: f64 = if let Some(o) = output.downcast_ref::<op::put_item::PutItemOutput>() {
+            o.consumed_capacity.as_ref().map_or(0.0, units)
+        } else if let Some(o) = output.downcast_ref::<op::get_item::GetItemOutput>() {
+            o.consumed_capacity.as_ref().map_or(0.0, units)
+        } else if let Some(o) = output.downcast_ref::<op::query::QueryOutput>() {
+            o.consumed_capacity.as_ref().map_or(0.0, units)
+        } else if let Some(o) =
+            output.downcast_ref::<op::transact_write_items::TransactWriteItemsOutput>()
+        {
+            o.consumed_capacity.iter().flatten().map(units).sum()
+        } else if let Some(o) = output.downcast_ref::<op::batch_get_item::BatchGetItemOutput>() {
+            o.consumed_capacity.iter().flatten().map(units).sum()
+        } else {
+            0.0
+        };
+        *self.capacity_units.lock().unwrap() += consumed;
+        Ok(())
     }
 
     fn read_before_transmit(
@@ -484,66 +550,9 @@ impl TestQueue {
         F: FnOnce(aws_lambda_events::event::sqs::SqsEvent) -> Fut,
         Fut: std::future::Future<Output = aws_lambda_events::event::sqs::SqsBatchResponse>,
     {
-        let received = self
-            .sqs
-            .receive_message()
-            .queue_url(&self.url)
-            .max_number_of_messages(batch_size)
-            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
-            .send()
+        deliver_batch(&self.sqs, &self.url, &self.arn, batch_size, 0, 0, handler)
             .await
-            .unwrap();
-        let messages = received.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return 0;
-        }
-        let records: Vec<Value> = messages
-            .iter()
-            .map(|m| {
-                serde_json::json!({
-                    "messageId": m.message_id,
-                    "receiptHandle": m.receipt_handle,
-                    "body": m.body,
-                    "attributes": m.attributes.as_ref().map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect::<HashMap<_, _>>()).unwrap_or_default(),
-                    "messageAttributes": {},
-                    "md5OfBody": m.md5_of_body,
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": self.arn,
-                    "awsRegion": "us-east-1",
-                })
-            })
-            .collect();
-        let event =
-            serde_json::from_value(serde_json::json!({ "Records": records })).expect("SQS event");
-        let response = handler(event).await;
-        let failed: Vec<&str> = response
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
-            .collect();
-        for message in &messages {
-            let id = message.message_id.as_deref().unwrap();
-            let receipt = message.receipt_handle.as_deref().unwrap();
-            if failed.contains(&id) {
-                self.sqs
-                    .change_message_visibility()
-                    .queue_url(&self.url)
-                    .receipt_handle(receipt)
-                    .visibility_timeout(0)
-                    .send()
-                    .await
-                    .unwrap();
-            } else {
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.url)
-                    .receipt_handle(receipt)
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        }
-        messages.len()
+            .expect("deliver a batch")
     }
 
     /// Messages waiting in a queue: (body, "error" attribute).
@@ -574,6 +583,83 @@ impl TestQueue {
     }
 }
 
+/// What Lambda's SQS event source mapping does with one batch: receive up to
+/// `batch_size` messages (long-polling `wait_seconds`), hand them to `handler` as an SQS
+/// event, delete the ones not reported failed, and let the failed ones come back after
+/// `retry_after_seconds`. Returns how many messages the batch had.
+pub async fn deliver_batch<F, Fut>(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    arn: &str,
+    batch_size: i32,
+    wait_seconds: i32,
+    retry_after_seconds: i32,
+    handler: F,
+) -> anyhow::Result<usize>
+where
+    F: FnOnce(aws_lambda_events::event::sqs::SqsEvent) -> Fut,
+    Fut: std::future::Future<Output = aws_lambda_events::event::sqs::SqsBatchResponse>,
+{
+    let received = sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(batch_size)
+        .wait_time_seconds(wait_seconds)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await?;
+    let messages = received.messages.unwrap_or_default();
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "messageId": m.message_id,
+                "receiptHandle": m.receipt_handle,
+                "body": m.body,
+                "attributes": m.attributes.as_ref().map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect::<HashMap<_, _>>()).unwrap_or_default(),
+                "messageAttributes": {},
+                "md5OfBody": m.md5_of_body,
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": "us-east-1",
+            })
+        })
+        .collect();
+    let event = serde_json::from_value(serde_json::json!({ "Records": records }))?;
+    let response = handler(event).await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    for message in &messages {
+        let (Some(id), Some(receipt)) = (
+            message.message_id.as_deref(),
+            message.receipt_handle.as_deref(),
+        ) else {
+            continue;
+        };
+        if failed.contains(&id) {
+            sqs.change_message_visibility()
+                .queue_url(url)
+                .receipt_handle(receipt)
+                .visibility_timeout(retry_after_seconds)
+                .send()
+                .await?;
+        } else {
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(receipt)
+                .send()
+                .await?;
+        }
+    }
+    Ok(messages.len())
+}
+
 fn json_redrive(dead_letter_arn: &str, max_receive_count: usize) -> String {
     serde_json::json!({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receive_count}).to_string()
 }
@@ -596,3 +682,4 @@ impl TestStack {
         claims_intake::ClaimsIntake::new(self.store(), self.config())
     }
 }
+pub mod streams;

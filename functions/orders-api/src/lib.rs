@@ -1,9 +1,11 @@
-//! `orders-api`: order intake, spreadsheet import, list and search, order details.
+//! `orders-api`: order intake, spreadsheet import, list and search, order details, team
+//! email subscriptions and the public unsubscribe link (see [`subscriptions`]).
 //!
 //! The handler is a plain async function of (request, now) so tests drive it with
 //! the API Gateway events in `events/` and any clock they like.
 
 pub mod import;
+pub mod subscriptions;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -21,6 +23,8 @@ use tracking_http::{
     field_errors, identity, json_body, json_response, path_param, query_param, ApiError, Identity,
 };
 
+pub use notifier::unsubscribe::UnsubscribeKey;
+
 pub const DEFAULT_PAGE_SIZE: i32 = 25;
 pub const MAX_PAGE_SIZE: i32 = 100;
 
@@ -32,6 +36,8 @@ pub struct OrdersApi {
     store: OrderStore,
     config: Config,
     claim_policy: ClaimPolicy,
+    /// Verifies the notifier's unsubscribe links; without it `GET /unsubscribe` is a 500.
+    unsubscribe_key: Option<UnsubscribeKey>,
 }
 
 impl OrdersApi {
@@ -40,13 +46,25 @@ impl OrdersApi {
             store,
             config,
             claim_policy: ClaimPolicy::default(),
+            unsubscribe_key: None,
         }
+    }
+
+    /// The key shared with the notifier (`UNSUBSCRIBE_SECRET`).
+    pub fn with_unsubscribe_key(mut self, key: UnsubscribeKey) -> Self {
+        self.unsubscribe_key = Some(key);
+        self
     }
 
     pub async fn handle(&self, request: Request, now: DateTime<Utc>) -> Response<Body> {
         let route = tracking_http::route_key(&request);
         let span = tracing::info_span!("request", route = %route, request_id = %tracking_http::request_id(&request));
         async {
+            // The one public route: the recipient of an email has no login, the link's
+            // signature is its authority.
+            if route == "GET /unsubscribe" {
+                return self.follow_unsubscribe_link(&request).await;
+            }
             match self.route(&route, &request, now).await {
                 Ok(response) => response,
                 Err(error) => error.into_response(),
@@ -68,6 +86,18 @@ impl OrdersApi {
             "POST /orders/import" => self.import_orders(&caller, request, now).await,
             "GET /orders" => self.list_orders(&caller, request).await,
             "GET /orders/{order_id}" => self.order_details(&caller, request, now).await,
+            "POST /orders/{order_id}/subscriptions" => {
+                self.subscribe_to_order(&caller, request, now).await
+            }
+            "GET /orders/{order_id}/subscriptions" => {
+                self.list_order_subscriptions(&caller, request).await
+            }
+            "DELETE /orders/{order_id}/subscriptions" => {
+                self.unsubscribe_from_order(&caller, request).await
+            }
+            "POST /subscriptions" => self.subscribe_merchant(&caller, request, now).await,
+            "GET /subscriptions" => self.list_merchant_subscriptions(&caller).await,
+            "DELETE /subscriptions" => self.unsubscribe_merchant(&caller, request).await,
             other => Err(ApiError::RouteNotFound(other.to_owned())),
         }
     }
@@ -293,7 +323,7 @@ pub fn visible_to(caller: &Identity, order: &Order) -> bool {
     caller.role == tracking_http::Role::Operations || order.merchant_id == caller.merchant_id
 }
 
-fn store_error(error: StoreError) -> ApiError {
+pub(crate) fn store_error(error: StoreError) -> ApiError {
     match error {
         StoreError::Contention => ApiError::conflict(
             "busy",

@@ -13,6 +13,8 @@
 //! and answers "which order is this scan for" with one GetItem.
 
 pub mod claims;
+pub mod subscriptions;
+pub mod sync;
 
 use std::collections::HashMap;
 

@@ -4,6 +4,8 @@
 //! (`target/bench/results.json`) so runs can be compared. Timings on moto measure our
 //! code plus moto's, on a shared machine: compare runs on the same machine only.
 
+mod coldstart;
+
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -15,9 +17,10 @@ use serde_json::{json, Value};
 use tracking_domain::calendar::chicago_time_at;
 use tracking_domain::order::{Order, OrderDraft};
 
-const CREATE_ORDER: &str = include_str!("../events/orders-api/create-order.json");
-const GET_ORDER: &str = include_str!("../events/orders-api/get-order.json");
-const UPLOAD_LABEL: &str = include_str!("../events/label-upload/upload-label.json");
+const CREATE_ORDER: &str = include_str!("../../events/orders-api/create-order.json");
+const GET_ORDER: &str = include_str!("../../events/orders-api/get-order.json");
+const FILE_CLAIM: &str = include_str!("../../events/claims-intake/file-claim.json");
+const UPLOAD_LABEL: &str = include_str!("../../events/label-upload/upload-label.json");
 
 fn ct(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
     chicago_time_at(NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default(), h, 0)
@@ -103,7 +106,8 @@ fn writes(counts: &std::collections::HashMap<String, usize>) -> usize {
 
 fn cost(requests: &RequestCounter) -> Value {
     let counts = requests.snapshot();
-    json!({"requests": requests.total(), "writes": writes(&counts), "by_operation": counts.into_iter().collect::<BTreeMap<_, _>>()})
+    json!({"requests": requests.total(), "writes": writes(&counts), "capacity_units": requests.capacity_units(),
+        "by_operation": counts.into_iter().collect::<BTreeMap<_, _>>()})
 }
 
 fn sqs_event(bodies: &[String]) -> aws_lambda_events::event::sqs::SqsEvent {
@@ -151,6 +155,25 @@ async fn cost_per_event(results: &mut BTreeMap<&'static str, Value>) {
         costs.insert(name, cost(&stack.requests));
     }
 
+    let delivered = json!({"carrier": "ups", "tracking_number": tracking, "code": "DELIVERED",
+        "occurred_at": (ct(2026, 11, 27, 0)).to_rfc3339(), "location": {"city": "Austin", "country": "US"}});
+    let _ = ingest
+        .handle(sqs_event(&[delivered.to_string()]), now)
+        .await;
+    stack.requests.reset();
+    let event = ApiEvent::from_json(FILE_CLAIM)
+        .path_param("order_id", &order_id)
+        .body_json(&json!({"type": "damaged", "description": "Box crushed on arrival."}));
+    let (status, _) = read_response(
+        stack
+            .claims_intake()
+            .handle(event.request(), ct(2026, 11, 28, 9))
+            .await,
+    );
+    if status == 201 {
+        costs.insert("claim_filed", cost(&stack.requests));
+    }
+
     stack.requests.reset();
     let event = ApiEvent::from_json(GET_ORDER).path_param("order_id", &order_id);
     read_response(stack.orders_api().handle(event.request(), now).await);
@@ -169,16 +192,17 @@ async fn cost_per_event(results: &mut BTreeMap<&'static str, Value>) {
 
     println!("\nDynamoDB cost per event (requests on the wire; writes = write requests)");
     println!(
-        "  {:<34} {:>8} {:>7}  by operation",
-        "event", "requests", "writes"
+        "  {:<34} {:>8} {:>7} {:>9}  by operation",
+        "event", "requests", "writes", "capacity"
     );
     for (name, value) in &costs {
         let number = |key: &str| value[key].as_u64().unwrap_or(0);
         println!(
-            "  {:<34} {:>8} {:>7}  {}",
+            "  {:<34} {:>8} {:>7} {:>9.1}  {}",
             name,
             number("requests"),
             number("writes"),
+            value["capacity_units"].as_f64().unwrap_or(0.0),
             value["by_operation"]
         );
     }
@@ -291,6 +315,91 @@ async fn feed_throughput(scans: u64, results: &mut BTreeMap<&'static str, Value>
     results.insert("feed_throughput", json!({"scans": scans, "seconds": elapsed, "scans_per_second": scans as f64 / elapsed, "single_message_ms": single_ms, "batch_of_10_ms": batch_ms}));
 }
 
+/// Each function with the event it is started on (from `events/`).
+const COLD_START_CASES: [(&str, &str); 8] = [
+    ("orders-api", "events/orders-api/get-order.json"),
+    ("label-upload", "events/label-upload/upload-label.json"),
+    ("claims-intake", "events/claims-intake/list-claims.json"),
+    ("scan-ingest", "events/scan-ingest/carrier-feed-batch.json"),
+    (
+        "nightly-completion",
+        "events/nightly-completion/scheduler-input.json",
+    ),
+    ("notifier", "events/notifier/stream-insert.json"),
+    ("platform-sync", "events/platform-sync/sync-job.json"),
+    (
+        "store-webhooks",
+        "events/store-webhooks/shopify-orders-create.json",
+    ),
+];
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+async fn cold_starts(
+    runs: usize,
+    results: &mut BTreeMap<&'static str, Value>,
+) -> anyhow::Result<()> {
+    let release = std::path::Path::new("target/release");
+    let mut cases = vec![("runtime-floor", None)];
+    cases.extend(
+        COLD_START_CASES
+            .iter()
+            .map(|(name, event)| (*name, Some(*event))),
+    );
+    let mut rows = Vec::new();
+    let mut floor_first_event = f64::NAN;
+    println!("\nCold start against a Runtime API emulator (median of {runs}; release build)");
+    println!(
+        "  {:<20} {:>9} {:>13} {:>9} {:>10} {:>9}",
+        "function", "init ms", "1st event ms", "vs floor", "peak RSS", "size"
+    );
+    for (name, event_path) in cases {
+        let binary = release.join(name);
+        let event = match event_path {
+            Some(path) => match std::fs::read(path) {
+                Ok(bytes) => bytes,
+                Err(_) => continue,
+            },
+            None => b"{}".to_vec(),
+        };
+        if !binary.exists() {
+            println!("  {name:<20} (not built)");
+            continue;
+        }
+        let mut samples = Vec::new();
+        for _ in 0..runs {
+            samples.push(coldstart::measure(&binary, name, &event).await?);
+        }
+        let init = median(samples.iter().map(|s| s.init_ms).collect());
+        let first = median(samples.iter().map(|s| s.first_event_ms).collect());
+        let rss = samples.iter().map(|s| s.peak_rss_kib).max().unwrap_or(0);
+        let size = samples.first().map_or(0, |s| s.binary_bytes);
+        if name == "runtime-floor" {
+            floor_first_event = first;
+        }
+        let ratio = first / floor_first_event;
+        let error = samples.iter().find_map(|s| s.error.clone());
+        println!(
+            "  {name:<20} {init:>9.1} {first:>13.1} {:>8.1}x {:>7.1} MiB {:>6.1} MiB{}",
+            ratio,
+            rss as f64 / 1024.0,
+            size as f64 / 1024.0 / 1024.0,
+            error
+                .as_deref()
+                .map(|e| format!("  ({e})"))
+                .unwrap_or_default()
+        );
+        rows.push(json!({"function": name, "init_ms": init, "first_event_ms": first, "ratio_to_floor": ratio,
+            "peak_rss_kib": rss, "binary_bytes": size, "error": error}));
+    }
+    println!("  (the first event includes the function's DynamoDB/SQS calls to the local stack)");
+    results.insert("cold_start", json!(rows));
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -302,6 +411,7 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or(default)
     };
     let mut results = BTreeMap::new();
+    cold_starts(arg("--runs", 5) as usize, &mut results).await?;
     cost_per_event(&mut results).await;
     nightly_at_scale(arg("--due", 10_000), &mut results).await;
     let largest = arg("--table", 10_000);

@@ -1,0 +1,193 @@
+//! The notifier's configuration, read once at cold start.
+
+use anyhow::{bail, Context};
+use tracking_domain::email::EmailAddress;
+
+use crate::unsubscribe::UnsubscribeKey;
+
+/// The verified SES identity emails come from: `tracking@notify.example.com` or
+/// `Tracking <tracking@notify.example.com>`.
+///
+/// The display name is limited to letters, digits, spaces and `-_&'`, which need no
+/// quoting or encoding in a `From` header, so the value can never bend the header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sender {
+    pub display_name: Option<String>,
+    pub address: EmailAddress,
+}
+
+impl Sender {
+    pub fn parse(raw: &str) -> anyhow::Result<Self> {
+        let raw = raw.trim();
+        let (display_name, address) = match raw.strip_suffix('>').and_then(|r| r.split_once('<')) {
+            Some((name, address)) => (Some(name.trim()), address),
+            None => (None, raw),
+        };
+        let address = EmailAddress::parse(address)
+            .with_context(|| format!("the sender address {address:?} is not a valid address"))?;
+        let display_name = display_name.filter(|name| !name.is_empty());
+        if let Some(name) = display_name {
+            let plain = name.len() <= 64
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || " -_&'".contains(c));
+            if !plain {
+                bail!("the sender name {name:?} may only use letters, digits, spaces and -_&'");
+            }
+        }
+        Ok(Self {
+            display_name: display_name.map(str::to_owned),
+            address,
+        })
+    }
+
+    /// The `From` value SES puts in the header.
+    pub fn mailbox(&self) -> String {
+        match &self.display_name {
+            Some(name) => format!("{name} <{}>", self.address),
+            None => self.address.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NotifierConfig {
+    /// `NOTIFY_SENDER`.
+    pub sender: Sender,
+    /// `PUBLIC_BASE_URL`: where `GET /unsubscribe` is served (the HTTP API's URL).
+    pub public_base_url: String,
+    /// `UNSUBSCRIBE_SECRET`: signs unsubscribe links; orders-api verifies with the same.
+    pub unsubscribe_key: UnsubscribeKey,
+    /// `ORIGIN_COUNTRY`: decides whether a hand-off is to a local carrier abroad.
+    pub origin_country: String,
+}
+
+impl NotifierConfig {
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Every problem names its variable, so a bad deploy fails at cold start, not on the
+    /// first email.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let required = |name: &str| {
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .with_context(|| format!("environment variable {name} is not set"))
+        };
+        let sender = Sender::parse(&required("NOTIFY_SENDER")?).context("NOTIFY_SENDER")?;
+        let public_base_url =
+            parse_base_url(&required("PUBLIC_BASE_URL")?).context("PUBLIC_BASE_URL")?;
+        let unsubscribe_key =
+            UnsubscribeKey::new(&required("UNSUBSCRIBE_SECRET")?).context("UNSUBSCRIBE_SECRET")?;
+        let origin_country = lookup("ORIGIN_COUNTRY")
+            .unwrap_or_else(|| "US".to_owned())
+            .trim()
+            .to_ascii_uppercase();
+        Ok(Self {
+            sender,
+            public_base_url,
+            unsubscribe_key,
+            origin_country,
+        })
+    }
+}
+
+/// An absolute http(s) URL without query or fragment; links are built by appending paths.
+pub fn parse_base_url(raw: &str) -> anyhow::Result<String> {
+    let url = raw.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .context("must start with https:// (or http:// locally)")?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty()
+        || url.contains(['?', '#'])
+        || url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>\"'`\\".contains(c))
+    {
+        bail!("{url:?} is not a plain base URL such as https://api.example.com");
+    }
+    Ok(url.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    const COMPLETE: &[(&str, &str)] = &[
+        ("NOTIFY_SENDER", "Tracking <tracking@notify.example.com>"),
+        ("PUBLIC_BASE_URL", "https://api.example.com/"),
+        (
+            "UNSUBSCRIBE_SECRET",
+            "local-dev-unsubscribe-secret-not-for-production",
+        ),
+    ];
+
+    #[test]
+    fn complete_environment_parses() {
+        let config = NotifierConfig::from_lookup(env(COMPLETE)).unwrap();
+        assert_eq!(
+            config.sender.mailbox(),
+            "Tracking <tracking@notify.example.com>"
+        );
+        assert_eq!(config.public_base_url, "https://api.example.com");
+        assert_eq!(config.origin_country, "US");
+    }
+
+    #[test]
+    fn each_missing_variable_is_named() {
+        for missing in ["NOTIFY_SENDER", "PUBLIC_BASE_URL", "UNSUBSCRIBE_SECRET"] {
+            let vars: Vec<_> = COMPLETE
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != missing)
+                .collect();
+            let error = NotifierConfig::from_lookup(env(&vars)).unwrap_err();
+            assert!(format!("{error:#}").contains(missing), "{error:#}");
+        }
+    }
+
+    #[test]
+    fn plain_sender_address_is_accepted() {
+        let sender = Sender::parse("tracking@notify.example.com").unwrap();
+        assert_eq!(sender.display_name, None);
+        assert_eq!(sender.mailbox(), "tracking@notify.example.com");
+    }
+
+    #[test]
+    fn a_sender_that_could_bend_the_from_header_is_refused() {
+        for raw in [
+            "Tracking\r\nBcc: x@evil.example <tracking@notify.example.com>",
+            "\"Tracking\" <tracking@notify.example.com>",
+            "Track, Inc <tracking@notify.example.com>",
+            "Tracking <tracking@notify.example.com>, evil@example.com",
+            "Tracking <not an address>",
+        ] {
+            assert!(Sender::parse(raw).is_err(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn base_url_must_be_plain_http() {
+        assert!(parse_base_url("http://127.0.0.1:3000").is_ok());
+        for raw in [
+            "ftp://x.example",
+            "https://",
+            "https://x.example/?a=b",
+            "https://x .example",
+            "x.example",
+        ] {
+            assert!(parse_base_url(raw).is_err(), "{raw}");
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! Team email subscriptions, and the public unsubscribe link the notifier's emails carry.
+//!
+//! Routes:
+//! - `POST /orders/{order_id}/subscriptions` `{"email"}`: 201 with the subscription; 200
+//!   with the existing one when that mailbox is already subscribed (any case, any
+//!   `+tag`); 422 `customer_email` for the order's own customer; 422 `invalid_email`.
+//! - `GET /orders/{order_id}/subscriptions`: the order's own subscriptions.
+//! - `DELETE /orders/{order_id}/subscriptions?email=`: 204; 404
+//!   `subscription_not_found`. The address travels in the query rather than the path:
+//!   addresses can be longer than a path segment we accept and hold characters (`+`,
+//!   `/`) that path routing handles badly.
+//! - `POST /subscriptions`, `GET /subscriptions`, `DELETE /subscriptions?email=`: the
+//!   same for merchant-wide subscriptions (every order of the caller's merchant). Their
+//!   customer rule is applied per order when emails are sent.
+//! - `GET /unsubscribe?token=`: no login; the token is signed by the notifier. Removes
+//!   the subscriptions the token names; following it again is harmless. 400 for a
+//!   garbled token, 403 for one we did not sign, and neither changes anything. Browsers
+//!   (`Accept: text/html`) get a page, other clients JSON.
+//!
+//! Another merchant's order is a 404, exactly like a missing one.
+
+use askama::Template;
+use chrono::{DateTime, Utc};
+use lambda_http::http::{header, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use tracking_aws::store::subscriptions::{SubscribeOutcome, Subscription, SubscriptionScope};
+use tracking_domain::email::{EmailAddress, EmailError, TeamEmail};
+use tracking_domain::order::Order;
+use tracking_http::{json_body, json_response, path_param, query_param, ApiError, Identity};
+
+use notifier::unsubscribe::{TokenError, Unsubscribe};
+
+use crate::{store_error, visible_to, OrdersApi};
+
+#[derive(Debug, Default, Deserialize)]
+struct SubscriptionRequest {
+    email: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct SubscriptionView<'a> {
+    email: &'a str,
+    scope: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    order_id: Option<&'a str>,
+    created_at: DateTime<Utc>,
+}
+
+fn view(subscription: &Subscription) -> SubscriptionView<'_> {
+    SubscriptionView {
+        email: subscription.email.as_str(),
+        scope: subscription.scope().as_str(),
+        order_id: subscription.order_id.as_deref(),
+        created_at: subscription.created_at,
+    }
+}
+
+fn email_error(error: EmailError) -> ApiError {
+    let (code, message) = match &error {
+        EmailError::Invalid(_) => ("invalid_email", "email is not a valid email address."),
+        EmailError::CustomerAddress => (
+            "customer_email",
+            "This is the order's customer address. Subscriptions are for your team's addresses; the customer hears from the store.",
+        ),
+    };
+    ApiError::Unprocessable {
+        code,
+        message: message.to_owned(),
+        details: serde_json::json!([{"field": "email", "message": error.to_string()}]),
+    }
+}
+
+fn requested_email(request: &Request) -> Result<String, ApiError> {
+    let body: SubscriptionRequest = json_body(request)?;
+    body.email
+        .filter(|e| !e.trim().is_empty())
+        .ok_or_else(|| ApiError::Unprocessable {
+            code: "invalid_email",
+            message: "email is required.".into(),
+            details: serde_json::json!([{"field": "email", "message": "is required"}]),
+        })
+}
+
+fn email_to_remove(request: &Request) -> Result<EmailAddress, ApiError> {
+    let raw = query_param(request, "email")
+        .filter(|e| !e.trim().is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request("missing_email", "Say which address to remove with ?email=.")
+        })?;
+    EmailAddress::parse(&raw).map_err(email_error)
+}
+
+fn no_content() -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+}
+
+fn subscribed(outcome: SubscribeOutcome) -> Response<Body> {
+    match outcome {
+        SubscribeOutcome::Created(s) => json_response(StatusCode::CREATED, &view(&s)),
+        SubscribeOutcome::AlreadySubscribed(s) => json_response(StatusCode::OK, &view(&s)),
+    }
+}
+
+fn not_subscribed() -> ApiError {
+    ApiError::NotFound {
+        code: "subscription_not_found",
+        message: "This address is not subscribed.".into(),
+    }
+}
+
+impl OrdersApi {
+    async fn visible_order(&self, caller: &Identity, request: &Request) -> Result<Order, ApiError> {
+        let order_id = path_param(request, "order_id")?;
+        let found = self.store.get_order(&order_id).await.map_err(store_error)?;
+        found
+            .map(|v| v.order)
+            .filter(|order| visible_to(caller, order))
+            .ok_or(ApiError::OrderNotFound)
+    }
+
+    pub(crate) async fn subscribe_to_order(
+        &self,
+        caller: &Identity,
+        request: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, ApiError> {
+        let raw = requested_email(request)?;
+        let order = self.visible_order(caller, request).await?;
+        let email = TeamEmail::parse(&raw, &order.details.customer.email).map_err(email_error)?;
+        let subscription = Subscription::for_order(&order, email, now);
+        tracing::info!(order_id = %order.order_id, "subscribing to an order");
+        let outcome = self
+            .store
+            .subscribe(subscription)
+            .await
+            .map_err(store_error)?;
+        Ok(subscribed(outcome))
+    }
+
+    pub(crate) async fn list_order_subscriptions(
+        &self,
+        caller: &Identity,
+        request: &Request,
+    ) -> Result<Response<Body>, ApiError> {
+        let order = self.visible_order(caller, request).await?;
+        let subscriptions = self
+            .store
+            .order_subscriptions(&order.order_id)
+            .await
+            .map_err(store_error)?;
+        let views: Vec<_> = subscriptions.iter().map(view).collect();
+        Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({"order_id": order.order_id, "subscriptions": views}),
+        ))
+    }
+
+    pub(crate) async fn unsubscribe_from_order(
+        &self,
+        caller: &Identity,
+        request: &Request,
+    ) -> Result<Response<Body>, ApiError> {
+        let email = email_to_remove(request)?;
+        let order = self.visible_order(caller, request).await?;
+        let removed = self
+            .store
+            .remove_order_subscription(&order.order_id, &email)
+            .await
+            .map_err(store_error)?;
+        if removed {
+            Ok(no_content())
+        } else {
+            Err(not_subscribed())
+        }
+    }
+
+    pub(crate) async fn subscribe_merchant(
+        &self,
+        caller: &Identity,
+        request: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, ApiError> {
+        let email = EmailAddress::parse(&requested_email(request)?).map_err(email_error)?;
+        let subscription = Subscription::merchant_wide(&caller.merchant_id, email, now);
+        let outcome = self
+            .store
+            .subscribe(subscription)
+            .await
+            .map_err(store_error)?;
+        Ok(subscribed(outcome))
+    }
+
+    pub(crate) async fn list_merchant_subscriptions(
+        &self,
+        caller: &Identity,
+    ) -> Result<Response<Body>, ApiError> {
+        let subscriptions = self
+            .store
+            .merchant_subscriptions(&caller.merchant_id)
+            .await
+            .map_err(store_error)?;
+        let views: Vec<_> = subscriptions.iter().map(view).collect();
+        Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({"subscriptions": views}),
+        ))
+    }
+
+    pub(crate) async fn unsubscribe_merchant(
+        &self,
+        caller: &Identity,
+        request: &Request,
+    ) -> Result<Response<Body>, ApiError> {
+        let email = email_to_remove(request)?;
+        let removed = self
+            .store
+            .remove_merchant_subscription(&caller.merchant_id, &email)
+            .await
+            .map_err(store_error)?;
+        if removed {
+            Ok(no_content())
+        } else {
+            Err(not_subscribed())
+        }
+    }
+
+    /// `GET /unsubscribe?token=`: the link in every email. Public, so it trusts nothing
+    /// but the signature, checked before anything is read or written.
+    pub(crate) async fn follow_unsubscribe_link(&self, request: &Request) -> Response<Body> {
+        let wants_html = request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"));
+        match self.unsubscribe(request).await {
+            Ok(done) if wants_html => page(StatusCode::OK, &UnsubscribedPage::done(&done)),
+            Ok(done) => json_response(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "unsubscribed": true,
+                    "email": done.email.as_str(),
+                    "order_id": done.order_id,
+                    "scopes": done.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+                }),
+            ),
+            Err(LinkError::Token(error)) if wants_html => {
+                page(token_status(&error), &UnsubscribedPage::refused(&error))
+            }
+            Err(LinkError::Token(error)) => token_error(error).into_response(),
+            Err(LinkError::Api(error)) => error.into_response(),
+        }
+    }
+
+    async fn unsubscribe(&self, request: &Request) -> Result<Unsubscribe, LinkError> {
+        let key = self.unsubscribe_key.as_ref().ok_or_else(|| {
+            ApiError::Unexpected(anyhow::anyhow!("UNSUBSCRIBE_SECRET is not configured"))
+        })?;
+        let token = query_param(request, "token").unwrap_or_default();
+        let unsubscribe = key.verify(&token).map_err(LinkError::Token)?;
+        for scope in &unsubscribe.scopes {
+            let removed = match scope {
+                SubscriptionScope::Order => {
+                    self.store
+                        .remove_order_subscription(&unsubscribe.order_id, &unsubscribe.email)
+                        .await
+                }
+                SubscriptionScope::Merchant => {
+                    self.store
+                        .remove_merchant_subscription(&unsubscribe.merchant_id, &unsubscribe.email)
+                        .await
+                }
+            }
+            .map_err(store_error)?;
+            tracing::info!(scope = scope.as_str(), order_id = %unsubscribe.order_id, removed, "unsubscribed through a link");
+        }
+        Ok(unsubscribe)
+    }
+}
+
+enum LinkError {
+    Token(TokenError),
+    Api(ApiError),
+}
+
+impl From<ApiError> for LinkError {
+    fn from(error: ApiError) -> Self {
+        Self::Api(error)
+    }
+}
+
+fn token_status(error: &TokenError) -> StatusCode {
+    match error {
+        TokenError::Malformed => StatusCode::BAD_REQUEST,
+        TokenError::BadSignature => StatusCode::FORBIDDEN,
+    }
+}
+
+fn token_error(error: TokenError) -> ApiError {
+    match error {
+        TokenError::Malformed => ApiError::bad_request(
+            "invalid_unsubscribe_link",
+            "This unsubscribe link is incomplete. Open the link from the email again, or copy all of it.",
+        ),
+        TokenError::BadSignature => ApiError::Forbidden(
+            "This unsubscribe link is not valid. Use the link from one of our emails.".into(),
+        ),
+    }
+}
+
+/// The page a person sees after clicking the link in an email.
+#[derive(Template)]
+#[template(path = "unsubscribed.html")]
+struct UnsubscribedPage<'a> {
+    title: &'static str,
+    message: String,
+    email: Option<&'a str>,
+}
+
+impl<'a> UnsubscribedPage<'a> {
+    fn done(unsubscribe: &'a Unsubscribe) -> Self {
+        let merchant_wide = unsubscribe.scopes.contains(&SubscriptionScope::Merchant);
+        Self {
+            title: "You are unsubscribed",
+            message: if merchant_wide {
+                "You will no longer receive tracking updates for any order of this account.".into()
+            } else {
+                "You will no longer receive tracking updates for this order.".into()
+            },
+            email: Some(unsubscribe.email.as_str()),
+        }
+    }
+
+    fn refused(error: &TokenError) -> Self {
+        Self {
+            title: "This link does not work",
+            message: token_error(error.clone()).to_string(),
+            email: None,
+        }
+    }
+}
+
+fn page(status: StatusCode, page: &UnsubscribedPage<'_>) -> Response<Body> {
+    match page.render() {
+        Ok(html) => {
+            let mut response = Response::new(Body::Text(html));
+            *response.status_mut() = status;
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            response
+        }
+        Err(error) => {
+            ApiError::Unexpected(anyhow::Error::new(error).context("render unsubscribe page"))
+                .into_response()
+        }
+    }
+}

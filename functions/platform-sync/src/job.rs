@@ -1,0 +1,354 @@
+//! Sync jobs: which timeline events tell a store something, and what they tell it.
+//!
+//! Pure: the stream handler reads the order, these functions decide, and the job carries
+//! everything the sync worker needs, so the worker never reads the order again.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tracking_aws::store::sync::SyncKey;
+use tracking_domain::carriers::{tracking_url_for, Carrier};
+use tracking_domain::order::{Order, OrderSource};
+use tracking_domain::timeline::{EventType, TimelineEvent};
+
+/// Version of the job body, so a worker can refuse a shape it does not know.
+pub const JOB_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncKind {
+    /// The label's tracking: the store marks the order shipped.
+    Label,
+    /// A final-mile carrier took over: the store's tracking moves to its number.
+    Handoff,
+}
+
+/// A carrier's tracking number, with the public link when the carrier has one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tracking {
+    /// Our carrier code (`ups`), or a normalised code for a carrier outside the catalogue.
+    pub carrier: String,
+    pub tracking_number: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_url: Option<String>,
+}
+
+impl Tracking {
+    fn new(carrier: &str, tracking_number: &str) -> Self {
+        Self {
+            carrier: carrier.to_owned(),
+            tracking_number: tracking_number.to_owned(),
+            tracking_url: tracking_url_for(carrier, tracking_number),
+        }
+    }
+
+    /// Our catalogue entry, when the carrier is in it.
+    pub fn known_carrier(&self) -> Option<Carrier> {
+        Carrier::parse(&self.carrier).ok()
+    }
+
+    /// How people write the carrier's name: the catalogue's name, else the code as given.
+    pub fn carrier_name(&self) -> String {
+        self.known_carrier().map_or_else(
+            || self.carrier.clone(),
+            |carrier| carrier.display_name().to_owned(),
+        )
+    }
+}
+
+/// One push to one store, as a queue message body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncJob {
+    pub version: u32,
+    pub kind: SyncKind,
+    pub order_id: String,
+    pub merchant_id: String,
+    pub order_number: String,
+    pub platform: OrderSource,
+    /// The order's id in the store: a Shopify Order gid, an Amazon order id.
+    pub external_order_id: String,
+    /// What to push now.
+    pub tracking: Tracking,
+    /// The label's tracking; on a hand-off, the store's record to update is found by it.
+    pub label: Tracking,
+    pub service: String,
+    /// When the label was made: the ship date stores ask for.
+    pub shipped_at: DateTime<Utc>,
+    /// The timeline event that asked for this push.
+    pub event_id: String,
+}
+
+impl SyncJob {
+    /// The sync record this job is deduplicated on: one push per store and tracking number.
+    pub fn key(&self) -> SyncKey {
+        SyncKey {
+            order_id: self.order_id.clone(),
+            platform: self.platform,
+            carrier: self.tracking.carrier.clone(),
+            tracking_number: self.tracking.tracking_number.clone(),
+        }
+    }
+}
+
+/// Why an event leads to no job; logged, never an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// Only a label and a hand-off change what the customer can track.
+    NotATrackingEvent,
+    /// Manual, spreadsheet and API orders: the merchant shares tracking (their details say so).
+    SourceDoesNotSync,
+    /// A store order without its store id cannot be addressed (intake refuses these).
+    NoExternalOrderId,
+    /// A hand-off on an order with no label, or an event missing its numbers.
+    IncompleteEvent,
+}
+
+impl Skip {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotATrackingEvent => "not a label or hand-off event",
+            Self::SourceDoesNotSync => "order source does not sync tracking to a store",
+            Self::NoExternalOrderId => "store order without an external order id",
+            Self::IncompleteEvent => "event or order lacks the tracking to push",
+        }
+    }
+}
+
+/// The job a timeline event asks for on `order`, if any.
+pub fn job_for_event(order: &Order, event: &TimelineEvent) -> Result<SyncJob, Skip> {
+    if !matches!(event.kind, EventType::LabelCreated | EventType::Handoff) {
+        return Err(Skip::NotATrackingEvent);
+    }
+    let source = order.details.source;
+    if !source.syncs_tracking_to_store() {
+        return Err(Skip::SourceDoesNotSync);
+    }
+    let external_order_id = order
+        .details
+        .external_order_id
+        .clone()
+        .filter(|id| !id.trim().is_empty())
+        .ok_or(Skip::NoExternalOrderId)?;
+    let shipment = order.shipment.as_ref();
+    let label = match (event.kind, shipment) {
+        (_, Some(shipment)) => Tracking::new(shipment.carrier.code(), &shipment.tracking_number),
+        (EventType::LabelCreated, None) => Tracking::new(
+            event.carrier.as_deref().ok_or(Skip::IncompleteEvent)?,
+            event
+                .tracking_number
+                .as_deref()
+                .ok_or(Skip::IncompleteEvent)?,
+        ),
+        _ => return Err(Skip::IncompleteEvent),
+    };
+    let tracking = match event.kind {
+        EventType::Handoff => {
+            let handoff = event.handoff.as_ref().ok_or(Skip::IncompleteEvent)?;
+            Tracking::new(&handoff.carrier, &handoff.tracking_number)
+        }
+        _ => label.clone(),
+    };
+    Ok(SyncJob {
+        version: JOB_VERSION,
+        kind: if event.kind == EventType::Handoff {
+            SyncKind::Handoff
+        } else {
+            SyncKind::Label
+        },
+        order_id: order.order_id.clone(),
+        merchant_id: order.merchant_id.clone(),
+        order_number: order.details.order_number.clone(),
+        platform: source,
+        external_order_id,
+        tracking,
+        label,
+        service: shipment.map(|s| s.service.clone()).unwrap_or_default(),
+        shipped_at: shipment.map_or(event.occurred_at, |s| s.label_created_at),
+        event_id: event.event_id.clone(),
+    })
+}
+
+/// Why a queue message is not a job; the message goes to the dead-letter queue with it.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("the message is not a sync job: {0}")]
+    Malformed(#[from] serde_json::Error),
+    #[error("sync job version {0} is not supported (expected {JOB_VERSION})")]
+    UnsupportedVersion(u32),
+    #[error("a {0} order cannot be synced to a store")]
+    NotAStore(&'static str),
+}
+
+pub fn parse_job(body: &str) -> Result<SyncJob, JobError> {
+    let job: SyncJob = serde_json::from_str(body)?;
+    if job.version != JOB_VERSION {
+        return Err(JobError::UnsupportedVersion(job.version));
+    }
+    if !job.platform.syncs_tracking_to_store() {
+        return Err(JobError::NotAStore(job.platform.as_str()));
+    }
+    Ok(job)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use tracking_domain::calendar;
+    use tracking_domain::claims::LabelSource;
+    use tracking_domain::order::{Address, Customer, NewOrder, Shipment};
+    use tracking_domain::status::ShipmentStatus;
+    use tracking_domain::timeline::Handoff;
+
+    const UPS: &str = "1Z999AA10123456784";
+    const USPS: &str = "9400111899223197428497";
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 24, 16, 0, 0).unwrap()
+    }
+
+    fn order(source: OrderSource, external: Option<&str>) -> Order {
+        let details = NewOrder {
+            order_number: "1001".into(),
+            source,
+            external_order_id: external.map(str::to_owned),
+            customer: Customer {
+                name: "Ada Lovelace".into(),
+                email: tracking_domain::email::EmailAddress::parse("ada@example.com").unwrap(),
+            },
+            ship_to: Address {
+                line1: "1 Main St".into(),
+                line2: None,
+                city: "Austin".into(),
+                state: Some("TX".into()),
+                postal_code: Some("78701".into()),
+                country: "US".into(),
+            },
+        };
+        let mut order = Order::new("merchant-acme", details, at());
+        order.shipment = Some(Shipment {
+            carrier: Carrier::Ups,
+            service: "ground".into(),
+            tracking_number: UPS.into(),
+            label_source: LabelSource::Jetpack,
+            label_created_at: at(),
+            tracking_expires_at: calendar::tracking_expires_at(at()),
+            handoff: None,
+            stalled: false,
+            stalled_at: None,
+            last_carrier_update_at: None,
+            tracking_expired: false,
+            first_scan_late: false,
+        });
+        order
+    }
+
+    fn event(kind: EventType) -> TimelineEvent {
+        TimelineEvent {
+            event_id: "evt-1".into(),
+            kind,
+            status: Some(ShipmentStatus::AtDepot),
+            code: "LABEL_CREATED".into(),
+            description: "Packed and labeled".into(),
+            occurred_at: at(),
+            utc_offset_minutes: -360,
+            recorded_at: at(),
+            location: None,
+            carrier: Some("ups".into()),
+            tracking_number: Some(UPS.into()),
+            exception_reason: None,
+            handoff: (kind == EventType::Handoff).then(|| Handoff {
+                carrier: "usps".into(),
+                tracking_number: USPS.into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn shopify_label_becomes_a_label_job_with_the_tracking_link() {
+        let order = order(OrderSource::Shopify, Some("gid://shopify/Order/5531"));
+        let job = job_for_event(&order, &event(EventType::LabelCreated)).unwrap();
+        assert_eq!(job.kind, SyncKind::Label);
+        assert_eq!(job.external_order_id, "gid://shopify/Order/5531");
+        assert_eq!(job.tracking.carrier, "ups");
+        assert_eq!(job.tracking.tracking_number, UPS);
+        assert_eq!(
+            job.tracking.tracking_url.as_deref(),
+            Some("https://www.ups.com/track?tracknum=1Z999AA10123456784")
+        );
+        assert_eq!(job.tracking, job.label);
+        assert_eq!(job.service, "ground");
+        assert_eq!(job.key().carrier, "ups");
+    }
+
+    #[test]
+    fn handoff_job_pushes_the_final_mile_number_and_remembers_the_label() {
+        let order = order(OrderSource::Amazon, Some("902-0300094-5705420"));
+        let job = job_for_event(&order, &event(EventType::Handoff)).unwrap();
+        assert_eq!(job.kind, SyncKind::Handoff);
+        assert_eq!(job.tracking.carrier, "usps");
+        assert_eq!(job.tracking.tracking_number, USPS);
+        assert!(job.tracking.tracking_url.is_some());
+        assert_eq!(job.label.tracking_number, UPS);
+        assert_eq!(job.key().tracking_number, USPS);
+    }
+
+    #[test]
+    fn manual_spreadsheet_and_api_orders_are_never_synced() {
+        for source in [OrderSource::Manual, OrderSource::Excel, OrderSource::Api] {
+            let order = order(source, None);
+            assert_eq!(
+                job_for_event(&order, &event(EventType::LabelCreated)),
+                Err(Skip::SourceDoesNotSync)
+            );
+        }
+    }
+
+    #[test]
+    fn scans_and_milestones_other_than_label_and_handoff_are_not_synced() {
+        let order = order(OrderSource::Shopify, Some("gid://shopify/Order/5531"));
+        for kind in [
+            EventType::CarrierScan,
+            EventType::OrderCompleted,
+            EventType::Stalled,
+        ] {
+            assert_eq!(
+                job_for_event(&order, &event(kind)),
+                Err(Skip::NotATrackingEvent)
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_final_mile_carrier_has_no_link_but_keeps_its_name() {
+        let order = order(OrderSource::Shopify, Some("gid://shopify/Order/5531"));
+        let mut handoff = event(EventType::Handoff);
+        handoff.handoff = Some(Handoff {
+            carrier: "la_poste_colissimo".into(),
+            tracking_number: "6A12345678901".into(),
+        });
+        let job = job_for_event(&order, &handoff).unwrap();
+        assert_eq!(job.tracking.tracking_url, None);
+        assert_eq!(job.tracking.carrier_name(), "la_poste_colissimo");
+    }
+
+    #[test]
+    fn job_bodies_round_trip_and_foreign_shapes_are_refused() {
+        let order = order(OrderSource::Shopify, Some("gid://shopify/Order/5531"));
+        let job = job_for_event(&order, &event(EventType::LabelCreated)).unwrap();
+        let body = serde_json::to_string(&job).unwrap();
+        assert_eq!(parse_job(&body).unwrap(), job);
+        assert!(matches!(parse_job("{}"), Err(JobError::Malformed(_))));
+        let mut future = serde_json::to_value(&job).unwrap();
+        future["version"] = 2.into();
+        assert!(matches!(
+            parse_job(&future.to_string()),
+            Err(JobError::UnsupportedVersion(2))
+        ));
+        let mut manual = serde_json::to_value(&job).unwrap();
+        manual["platform"] = "manual".into();
+        assert!(matches!(
+            parse_job(&manual.to_string()),
+            Err(JobError::NotAStore("manual"))
+        ));
+    }
+}

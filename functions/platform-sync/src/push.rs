@@ -1,0 +1,138 @@
+//! What a store said, sorted into "try again later" and "will never work as sent".
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+/// A credential that never shows up in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// The store's answer to one push.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// Throttling, a fault on their side, a timeout, expired credentials: SQS redelivers
+    /// the job, and after the queue's receive limit it lands in the dead-letter queue.
+    #[error("{0:#}")]
+    Retryable(anyhow::Error),
+    /// The store refused the request itself (unknown order, already fulfilled, a field it
+    /// does not accept). Sending it again cannot help: dead-lettered at once, with this reason.
+    #[error("{0}")]
+    Rejected(String),
+}
+
+impl PushError {
+    pub fn retryable(message: impl Into<String>) -> Self {
+        Self::Retryable(anyhow::anyhow!(message.into()))
+    }
+
+    pub fn rejected(message: impl Into<String>) -> Self {
+        Self::Rejected(message.into())
+    }
+}
+
+/// One HTTP client for both stores: bounded so a hung store cannot hold a job past the
+/// sync record's lease (see `SYNC_LEASE_SECONDS` in the crate root).
+pub fn http_client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(3))
+        .user_agent(concat!(
+            "tracking-platform-sync/",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .build()?)
+}
+
+/// Longest slice of a store's error body kept in logs and on the sync record.
+const MAX_ECHOED_BODY: usize = 300;
+
+/// Sorts a non-success status. 401 and 403 are retried: credentials rotate and tokens
+/// expire, and a misconfiguration still ends in the dead-letter queue after the retries.
+pub fn classify_status(store: &str, status: StatusCode, body: &[u8]) -> PushError {
+    let text: String = String::from_utf8_lossy(body)
+        .chars()
+        .take(MAX_ECHOED_BODY)
+        .collect();
+    let message = format!("{store} answered {status}: {text}");
+    let retry = status.is_server_error()
+        || matches!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS
+                | StatusCode::REQUEST_TIMEOUT
+                | StatusCode::UNAUTHORIZED
+                | StatusCode::FORBIDDEN
+        );
+    if retry {
+        PushError::retryable(message)
+    } else {
+        PushError::rejected(message)
+    }
+}
+
+/// Connection failures and timeouts are the network's fault, never the request's.
+pub fn transport_error(store: &str, error: reqwest::Error) -> PushError {
+    PushError::Retryable(anyhow::Error::new(error).context(format!("calling {store}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_faults_and_auth_are_retried_other_client_errors_are_not() {
+        for status in [429, 500, 502, 503, 408, 401, 403] {
+            let status = StatusCode::from_u16(status).unwrap();
+            assert!(
+                matches!(
+                    classify_status("Shopify", status, b""),
+                    PushError::Retryable(_)
+                ),
+                "{status}"
+            );
+        }
+        for status in [400, 404, 422] {
+            let status = StatusCode::from_u16(status).unwrap();
+            assert!(
+                matches!(
+                    classify_status("Amazon", status, b"{}"),
+                    PushError::Rejected(_)
+                ),
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn echoed_error_bodies_are_bounded() {
+        let body = "x".repeat(10_000);
+        let PushError::Rejected(message) =
+            classify_status("Amazon", StatusCode::BAD_REQUEST, body.as_bytes())
+        else {
+            panic!("400 is a rejection");
+        };
+        assert!(message.len() < 400, "{}", message.len());
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        assert_eq!(format!("{:?}", Secret::new("shpat_123")), "Secret(..)");
+    }
+}

@@ -1,0 +1,495 @@
+//! Shopify: tracking pushed through the Admin GraphQL API.
+//!
+//! A label becomes a fulfillment: the order's open fulfillment orders are looked up, then
+//! `fulfillmentCreate` fulfils them with the tracking (carrier name, number, link) and
+//! Shopify emails the customer. A hand-off moves that fulfillment's tracking to the
+//! final-mile number with `fulfillmentTrackingInfoUpdate`.
+//!
+//! The lookup also answers "is it already there?": a fulfillment carrying our number means
+//! an earlier attempt reached Shopify but died before recording it, so nothing is sent
+//! again. That closes the one gap the sync record cannot (a crash after the store
+//! accepted the push and before `sent` was written).
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tracking_domain::carriers::Carrier;
+
+use crate::job::{SyncJob, SyncKind, Tracking};
+use crate::push::{classify_status, transport_error, PushError, Secret};
+use crate::Pushed;
+
+/// Placeholder in `SHOPIFY_API_BASE` for the shop's domain (`acme.myshopify.com`).
+pub const SHOP_PLACEHOLDER: &str = "{shop}";
+pub const DEFAULT_API_BASE: &str = "https://{shop}/admin/api/2026-01/graphql.json";
+
+const ORDER_GID_PREFIX: &str = "gid://shopify/Order/";
+
+/// Fulfilment orders in these states can still be fulfilled; see Shopify's
+/// `FulfillmentOrderStatus`.
+const FULFILLABLE: [&str; 2] = ["OPEN", "IN_PROGRESS"];
+
+pub const FULFILLMENT_STATE_QUERY: &str = "query FulfillmentState($id: ID!) { \
+order(id: $id) { id \
+fulfillmentOrders(first: 20) { nodes { id status } } \
+fulfillments(first: 20) { id trackingInfo(first: 10) { number } } } }";
+
+pub const FULFILLMENT_CREATE_MUTATION: &str =
+    "mutation CreateFulfillment($fulfillment: FulfillmentInput!) { \
+fulfillmentCreate(fulfillment: $fulfillment) { \
+fulfillment { id status } userErrors { field message } } }";
+
+pub const TRACKING_UPDATE_MUTATION: &str = "mutation UpdateTracking($fulfillmentId: ID!, \
+$trackingInfoInput: FulfillmentTrackingInput!, $notifyCustomer: Boolean) { \
+fulfillmentTrackingInfoUpdate(fulfillmentId: $fulfillmentId, \
+trackingInfoInput: $trackingInfoInput, notifyCustomer: $notifyCustomer) { \
+fulfillment { id } userErrors { field message } } }";
+
+#[derive(Debug, Clone)]
+pub struct ShopifyConfig {
+    /// `SHOPIFY_API_BASE`: the Admin GraphQL endpoint with `{shop}` for the shop's domain.
+    pub api_base: String,
+    /// `SHOPIFY_SHOPS`: shop domain -> merchant id (the same map the webhook intake uses).
+    pub shops: BTreeMap<String, String>,
+    /// `SHOPIFY_ACCESS_TOKENS`: shop domain -> Admin API access token of the app install.
+    pub access_tokens: BTreeMap<String, Secret>,
+    /// Whether Shopify emails the customer the tracking (its shipping confirmation).
+    pub notify_customer: bool,
+}
+
+pub struct ShopifyClient {
+    http: reqwest::Client,
+    config: ShopifyConfig,
+}
+
+#[derive(Debug, Deserialize)]
+struct GraphQlResponse<T> {
+    data: Option<T>,
+    #[serde(default)]
+    errors: Vec<GraphQlError>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GraphQlError {
+    message: String,
+    #[serde(default)]
+    extensions: Option<GraphQlErrorExtensions>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GraphQlErrorExtensions {
+    code: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OrderData {
+    order: Option<OrderState>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderState {
+    fulfillment_orders: Nodes<FulfillmentOrderNode>,
+    #[serde(default)]
+    fulfillments: Vec<FulfillmentNode>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Nodes<T> {
+    nodes: Vec<T>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FulfillmentOrderNode {
+    id: String,
+    status: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FulfillmentNode {
+    id: String,
+    #[serde(default)]
+    tracking_info: Vec<TrackingInfoNode>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TrackingInfoNode {
+    number: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateData {
+    fulfillment_create: Option<MutationPayload>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateData {
+    fulfillment_tracking_info_update: Option<MutationPayload>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MutationPayload {
+    fulfillment: Option<IdNode>,
+    #[serde(default)]
+    user_errors: Vec<UserError>,
+}
+
+#[derive(Debug, Deserialize)]
+struct IdNode {
+    id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct UserError {
+    #[serde(default)]
+    field: Option<Vec<String>>,
+    message: String,
+}
+
+/// `FulfillmentTrackingInput` as we fill it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackingInput {
+    pub company: String,
+    pub number: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl TrackingInput {
+    pub fn from_tracking(tracking: &Tracking) -> Self {
+        Self {
+            company: company_name(tracking),
+            number: tracking.tracking_number.clone(),
+            url: tracking.tracking_url.clone(),
+        }
+    }
+}
+
+/// Shopify's name for the carrier: for names on its supported list it links the number
+/// itself. Ours match that list except Amazon's, which Shopify calls "Amazon".
+pub fn company_name(tracking: &Tracking) -> String {
+    match tracking.known_carrier() {
+        Some(Carrier::AmazonShipping) => "Amazon".to_owned(),
+        _ => tracking.carrier_name(),
+    }
+}
+
+/// Shopify's webhooks give both forms of the id; the GraphQL API takes the gid.
+pub fn order_gid(external_order_id: &str) -> Result<String, PushError> {
+    let id = external_order_id.trim();
+    let numeric = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    match id.strip_prefix(ORDER_GID_PREFIX) {
+        Some(number) if numeric(number) => Ok(id.to_owned()),
+        None if numeric(id) => Ok(format!("{ORDER_GID_PREFIX}{id}")),
+        _ => Err(PushError::rejected(format!(
+            "{external_order_id:?} is not a Shopify order id (expected {ORDER_GID_PREFIX}<number>)"
+        ))),
+    }
+}
+
+/// Tracking numbers compare as carriers print them: any case, spaces and dashes ignored.
+fn same_number(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        s.chars()
+            .filter(|c| !matches!(c, ' ' | '-'))
+            .flat_map(char::to_uppercase)
+            .collect::<String>()
+    };
+    norm(a) == norm(b)
+}
+
+impl OrderState {
+    fn fulfillment_with(&self, number: &str) -> Option<&FulfillmentNode> {
+        self.fulfillments.iter().find(|f| {
+            f.tracking_info
+                .iter()
+                .any(|t| t.number.as_deref().is_some_and(|n| same_number(n, number)))
+        })
+    }
+}
+
+fn user_errors(operation: &str, payload: Option<MutationPayload>) -> Result<String, PushError> {
+    let payload = payload
+        .ok_or_else(|| PushError::retryable(format!("Shopify returned no {operation} result")))?;
+    if !payload.user_errors.is_empty() {
+        let reasons = payload
+            .user_errors
+            .iter()
+            .map(|e| match &e.field {
+                Some(field) if !field.is_empty() => format!("{}: {}", field.join("."), e.message),
+                _ => e.message.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(PushError::rejected(format!(
+            "Shopify refused {operation}: {reasons}"
+        )));
+    }
+    payload.fulfillment.map(|f| f.id).ok_or_else(|| {
+        PushError::retryable(format!("Shopify's {operation} returned no fulfillment"))
+    })
+}
+
+impl ShopifyClient {
+    pub fn new(http: reqwest::Client, config: ShopifyConfig) -> Self {
+        Self { http, config }
+    }
+
+    /// The merchant's shop. One shop per merchant: with two, we could not tell which one
+    /// an order came from, so the job is refused rather than sent to the wrong store.
+    fn shop_for(&self, merchant_id: &str) -> Result<&str, PushError> {
+        let shops: Vec<&str> = self
+            .config
+            .shops
+            .iter()
+            .filter(|(_, merchant)| merchant.as_str() == merchant_id)
+            .map(|(shop, _)| shop.as_str())
+            .collect();
+        match shops.as_slice() {
+            [shop] => Ok(shop),
+            [] => Err(PushError::rejected(format!(
+                "no Shopify shop is configured for merchant {merchant_id} (SHOPIFY_SHOPS)"
+            ))),
+            many => Err(PushError::rejected(format!(
+                "merchant {merchant_id} has several Shopify shops ({}); cannot tell which one the order is from",
+                many.join(", ")
+            ))),
+        }
+    }
+
+    pub async fn push(&self, job: &SyncJob) -> Result<Pushed, PushError> {
+        let shop = self.shop_for(&job.merchant_id)?;
+        let token = self.config.access_tokens.get(shop).ok_or_else(|| {
+            PushError::rejected(format!(
+                "no Shopify access token is configured for {shop} (SHOPIFY_ACCESS_TOKENS)"
+            ))
+        })?;
+        let endpoint = self.config.api_base.replace(SHOP_PLACEHOLDER, shop);
+        let call = Call {
+            http: &self.http,
+            endpoint: &endpoint,
+            token,
+        };
+        let gid = order_gid(&job.external_order_id)?;
+        let state = call
+            .graphql::<OrderData>(FULFILLMENT_STATE_QUERY, json!({ "id": gid }))
+            .await?
+            .order
+            .ok_or_else(|| {
+                PushError::rejected(format!("Shopify shop {shop} has no order {gid}"))
+            })?;
+        if let Some(existing) = state.fulfillment_with(&job.tracking.tracking_number) {
+            tracing::info!(fulfillment_id = %existing.id, "Shopify already has this tracking");
+            return Ok(Pushed::already_there(Some(existing.id.clone())));
+        }
+        let tracking = TrackingInput::from_tracking(&job.tracking);
+        match job.kind {
+            SyncKind::Label => {
+                let open: Vec<_> = state
+                    .fulfillment_orders
+                    .nodes
+                    .iter()
+                    .filter(|fo| FULFILLABLE.contains(&fo.status.as_str()))
+                    .map(|fo| json!({ "fulfillmentOrderId": fo.id }))
+                    .collect();
+                if open.is_empty() {
+                    return Err(PushError::rejected(format!(
+                        "order {gid} has no open fulfillment orders in Shopify (fulfilled, cancelled or on hold there)"
+                    )));
+                }
+                let variables = json!({
+                    "fulfillment": {
+                        "lineItemsByFulfillmentOrder": open,
+                        "trackingInfo": tracking,
+                        "notifyCustomer": self.config.notify_customer,
+                    }
+                });
+                let data = call
+                    .graphql::<CreateData>(FULFILLMENT_CREATE_MUTATION, variables)
+                    .await?;
+                let id = user_errors("fulfillmentCreate", data.fulfillment_create)?;
+                Ok(Pushed::sent(Some(id)))
+            }
+            SyncKind::Handoff => {
+                let fulfillment = state
+                    .fulfillment_with(&job.label.tracking_number)
+                    .ok_or_else(|| {
+                        // The label's own sync may still be on its way; its job runs first
+                        // or is retried, and this one is retried after it.
+                        PushError::retryable(format!(
+                            "Shopify has no fulfillment with the label's tracking {} yet",
+                            job.label.tracking_number
+                        ))
+                    })?;
+                let variables = json!({
+                    "fulfillmentId": fulfillment.id,
+                    "trackingInfoInput": tracking,
+                    "notifyCustomer": self.config.notify_customer,
+                });
+                let data = call
+                    .graphql::<UpdateData>(TRACKING_UPDATE_MUTATION, variables)
+                    .await?;
+                let id = user_errors(
+                    "fulfillmentTrackingInfoUpdate",
+                    data.fulfillment_tracking_info_update,
+                )?;
+                Ok(Pushed::sent(Some(id)))
+            }
+        }
+    }
+}
+
+struct Call<'a> {
+    http: &'a reqwest::Client,
+    endpoint: &'a str,
+    token: &'a Secret,
+}
+
+impl Call<'_> {
+    async fn graphql<T: DeserializeOwned>(
+        &self,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> Result<T, PushError> {
+        let response = self
+            .http
+            .post(self.endpoint)
+            .header("X-Shopify-Access-Token", self.token.expose())
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .map_err(|e| transport_error("Shopify", e))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| transport_error("Shopify", e))?;
+        if !status.is_success() {
+            return Err(classify_status("Shopify", status, &bytes));
+        }
+        let body: GraphQlResponse<T> = serde_json::from_slice(&bytes).map_err(|e| {
+            PushError::Retryable(
+                anyhow::Error::new(e).context("Shopify answered with a body we cannot read"),
+            )
+        })?;
+        if !body.errors.is_empty() {
+            // GraphQL reports throttling (cost limit) with a 200 and an error code.
+            let transient = body.errors.iter().any(|e| {
+                matches!(
+                    e.extensions.as_ref().and_then(|x| x.code.as_deref()),
+                    Some("THROTTLED" | "INTERNAL_SERVER_ERROR")
+                )
+            });
+            let message = format!(
+                "Shopify GraphQL errors: {}",
+                body.errors
+                    .iter()
+                    .map(|e| e.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            return Err(if transient {
+                PushError::retryable(message)
+            } else {
+                PushError::rejected(message)
+            });
+        }
+        body.data
+            .ok_or_else(|| PushError::retryable("Shopify answered without data"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tracking(carrier: &str, number: &str, url: Option<&str>) -> Tracking {
+        Tracking {
+            carrier: carrier.into(),
+            tracking_number: number.into(),
+            tracking_url: url.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn tracking_input_names_the_carrier_as_shopify_lists_it() {
+        let input = TrackingInput::from_tracking(&tracking(
+            "ups",
+            "1Z999AA10123456784",
+            Some("https://www.ups.com/track?tracknum=1Z999AA10123456784"),
+        ));
+        assert_eq!(
+            serde_json::to_value(&input).unwrap(),
+            json!({"company": "UPS", "number": "1Z999AA10123456784",
+                   "url": "https://www.ups.com/track?tracknum=1Z999AA10123456784"})
+        );
+        assert_eq!(
+            company_name(&tracking("amazon_shipping", "TBA123456789012", None)),
+            "Amazon"
+        );
+        assert_eq!(
+            company_name(&tracking("dhl_express", "1234567890", None)),
+            "DHL Express"
+        );
+    }
+
+    #[test]
+    fn unknown_carrier_is_sent_without_a_link() {
+        let input = TrackingInput::from_tracking(&tracking("colis_prive", "AB123", None));
+        assert_eq!(
+            serde_json::to_value(&input).unwrap(),
+            json!({"company": "colis_prive", "number": "AB123"})
+        );
+    }
+
+    #[test]
+    fn order_ids_are_taken_as_gid_or_number_and_nothing_else() {
+        assert_eq!(
+            order_gid("gid://shopify/Order/5531").unwrap(),
+            "gid://shopify/Order/5531"
+        );
+        assert_eq!(order_gid("5531").unwrap(), "gid://shopify/Order/5531");
+        for bad in [
+            "",
+            "#1001",
+            "gid://shopify/Customer/1",
+            "gid://shopify/Order/",
+        ] {
+            assert!(
+                matches!(order_gid(bad), Err(PushError::Rejected(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn tracking_numbers_match_however_they_were_typed() {
+        assert!(same_number("1z 999-aa1 0123456784", "1Z999AA10123456784"));
+        assert!(!same_number("1Z999AA10123456784", "1Z999AA10123456785"));
+    }
+
+    #[test]
+    fn user_errors_are_a_rejection_naming_the_field() {
+        let payload: MutationPayload = serde_json::from_value(json!({
+            "fulfillment": null,
+            "userErrors": [{"field": ["fulfillment", "lineItemsByFulfillmentOrder"],
+                            "message": "Fulfillment order is closed"}]
+        }))
+        .unwrap();
+        let PushError::Rejected(reason) =
+            user_errors("fulfillmentCreate", Some(payload)).unwrap_err()
+        else {
+            panic!("user errors are a rejection");
+        };
+        assert!(
+            reason.contains("fulfillment.lineItemsByFulfillmentOrder: Fulfillment order is closed"),
+            "{reason}"
+        );
+    }
+}

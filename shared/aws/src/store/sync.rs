@@ -1,0 +1,350 @@
+//! Store sync records (platform-sync).
+//!
+//! A sync record lives in its order's partition and stands for "this tracking number was
+//! pushed to this store":
+//!
+//! | item        | pk                 | sk                                              |
+//! |-------------|--------------------|-------------------------------------------------|
+//! | sync record | `ORDER#{order_id}` | `SYNC#{platform}#{carrier}#{tracking_number}`   |
+//!
+//! Its `status` moves `pending` -> `sent`, or `pending` -> `failed` -> `pending` again on
+//! a retry. Every move is a conditional write, which is what keeps a sync from being sent
+//! twice: a worker only calls the store after it won the claim (the record was absent,
+//! `failed`, or `pending` with an expired lease), and a record that reached `sent` is never
+//! claimed again, however often the job is redelivered.
+//!
+//! The lease covers a worker that dies between its claim and its verdict: once the lease
+//! runs out, a redelivery may claim again. Leases are longer than the function's timeout,
+//! so a live worker never loses its claim mid-call.
+//!
+//! The order partition's readers (`order_with_timeline`, `order_with_claims`) skip `SYNC#`
+//! items. Records are written on the table's stream too; stream consumers filter on `EVENT#`.
+
+use std::collections::HashMap;
+
+use anyhow::{anyhow, Context};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use tracking_domain::order::OrderSource;
+use tracking_domain::timeline::TimelineEvent;
+
+use super::{from_item, order_pk, timestamp, EventItem, OrderStore, StoreError};
+
+/// Longest reason kept on a record: enough for a store's error message, never a whole body.
+const MAX_ERROR_LEN: usize = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncStatus {
+    /// A worker holds the claim until `lease_until` and is talking to the store.
+    Pending,
+    /// The last attempt failed; the next delivery of the job may claim again.
+    Failed,
+    /// The store has the tracking. Final.
+    Sent,
+}
+
+impl SyncStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Failed => "failed",
+            Self::Sent => "sent",
+        }
+    }
+}
+
+/// Which push a record stands for: one store, one carrier's tracking number on one order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SyncKey {
+    pub order_id: String,
+    pub platform: OrderSource,
+    pub carrier: String,
+    pub tracking_number: String,
+}
+
+impl SyncKey {
+    fn sk(&self) -> String {
+        format!(
+            "SYNC#{}#{}#{}",
+            self.platform.as_str(),
+            self.carrier,
+            self.tracking_number
+        )
+    }
+
+    fn key(&self) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(order_pk(&self.order_id))),
+            ("sk".to_owned(), AttributeValue::S(self.sk())),
+        ])
+    }
+}
+
+/// A sync record as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRecord {
+    pub order_id: String,
+    pub platform: OrderSource,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub status: SyncStatus,
+    /// How many times a worker claimed it (each claim is one call to the store).
+    pub attempts: u32,
+    /// Fixed-width RFC 3339, so the claim condition compares it as a string.
+    pub lease_until: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
+    /// What the store calls the result (a Shopify fulfillment id, an Amazon package id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_ref: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SyncItem {
+    #[serde(flatten)]
+    record: SyncRecord,
+}
+
+#[derive(Debug)]
+pub enum ClaimOutcome {
+    /// This worker may call the store now; the record is `pending` under its lease.
+    Claimed(SyncRecord),
+    /// The store already has it: nothing to do.
+    AlreadySent(SyncRecord),
+    /// Another worker holds a live lease; try again after it.
+    InFlight(SyncRecord),
+}
+
+/// A timeline event as the table's stream carries it: the order it belongs to and the row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamedEvent {
+    pub order_id: String,
+    pub event: TimelineEvent,
+}
+
+/// Reads a stream record's new image as a timeline event. `None` for every other item
+/// (orders, tracking claims, sync records, claims): the stream carries them all.
+pub fn timeline_event_from_image(
+    image: serde_dynamo::Item,
+) -> Result<Option<StreamedEvent>, StoreError> {
+    let item: HashMap<String, AttributeValue> = image.into();
+    let is_event =
+        matches!(item.get("sk"), Some(AttributeValue::S(sk)) if sk.starts_with("EVENT#"));
+    if !is_event {
+        return Ok(None);
+    }
+    let item: EventItem = from_item(item)?;
+    let order_id = item
+        .pk
+        .strip_prefix("ORDER#")
+        .with_context(|| format!("timeline event under an unexpected partition {:?}", item.pk))?
+        .to_owned();
+    Ok(Some(StreamedEvent {
+        order_id,
+        event: item.event,
+    }))
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(MAX_ERROR_LEN).collect()
+}
+
+impl OrderStore {
+    /// Claims a sync for one attempt: one conditional UpdateItem. Sent records are never
+    /// claimed again; a pending record is claimed only once its lease ran out.
+    pub async fn claim_sync(
+        &self,
+        key: &SyncKey,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key.key()))
+            .update_expression(
+                "SET #status = :pending, lease_until = :lease, updated_at = :now, \
+                 attempts = if_not_exists(attempts, :zero) + :one, \
+                 created_at = if_not_exists(created_at, :now), \
+                 order_id = :order_id, platform = :platform, carrier = :carrier, \
+                 tracking_number = :tracking_number",
+            )
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#status <> :sent AND lease_until <= :now)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pending", s(SyncStatus::Pending.as_str()))
+            .expression_attribute_values(":sent", s(SyncStatus::Sent.as_str()))
+            .expression_attribute_values(":lease", s(&timestamp(now + lease)))
+            .expression_attribute_values(":now", s(&timestamp(now)))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":order_id", s(&key.order_id))
+            .expression_attribute_values(":platform", s(key.platform.as_str()))
+            .expression_attribute_values(":carrier", s(&key.carrier))
+            .expression_attribute_values(":tracking_number", s(&key.tracking_number))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                let item = output
+                    .attributes
+                    .context("claimed sync record came back without attributes")?;
+                Ok(ClaimOutcome::Claimed(from_item::<SyncItem>(item)?.record))
+            }
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                UpdateItemError::ConditionalCheckFailedException(failed) => {
+                    let record = from_item::<SyncItem>(
+                        failed
+                            .item
+                            .context("refused sync claim returned no existing record")?,
+                    )?
+                    .record;
+                    Ok(if record.status == SyncStatus::Sent {
+                        ClaimOutcome::AlreadySent(record)
+                    } else {
+                        ClaimOutcome::InFlight(record)
+                    })
+                }
+                other if other.is_transaction_conflict_exception() => Err(StoreError::Contention),
+                other => Err(anyhow!(other).context("claim sync record").into()),
+            },
+            Err(e) => Err(anyhow!(e).context("claim sync record").into()),
+        }
+    }
+
+    /// Records that the store accepted the push. `sent` is final, so only the record's
+    /// existence is checked: whoever finished, the store has it.
+    pub async fn mark_sync_sent(
+        &self,
+        key: &SyncKey,
+        remote_ref: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key.key()))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":sent", s(SyncStatus::Sent.as_str()))
+            .expression_attribute_values(":now", s(&timestamp(now)))
+            .expression_attribute_values(":released", s(&timestamp(now)));
+        request = match remote_ref {
+            Some(remote) => request
+                .update_expression(
+                    "SET #status = :sent, sent_at = :now, updated_at = :now, \
+                     lease_until = :released, remote_ref = :remote REMOVE last_error",
+                )
+                .expression_attribute_values(":remote", s(remote)),
+            None => request.update_expression(
+                "SET #status = :sent, sent_at = :now, updated_at = :now, \
+                 lease_until = :released REMOVE last_error",
+            ),
+        };
+        request
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await
+            .context("mark sync record sent")?;
+        Ok(())
+    }
+
+    /// Records a failed attempt and releases the lease, so the next delivery may claim at
+    /// once. Never overwrites `sent`: a late failure report from a stale worker is dropped.
+    pub async fn mark_sync_failed(
+        &self,
+        key: &SyncKey,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key.key()))
+            .update_expression(
+                "SET #status = :failed, last_error = :error, updated_at = :now, lease_until = :released",
+            )
+            .condition_expression("attribute_exists(pk) AND #status <> :sent")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":failed", s(SyncStatus::Failed.as_str()))
+            .expression_attribute_values(":sent", s(SyncStatus::Sent.as_str()))
+            .expression_attribute_values(":error", s(&truncate(error)))
+            .expression_attribute_values(":now", s(&timestamp(now)))
+            .expression_attribute_values(":released", s(&timestamp(now)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(())
+            }
+            Err(e) => Err(anyhow!(e).context("mark sync record failed").into()),
+        }
+    }
+
+    /// One sync record, read consistently.
+    pub async fn sync_record(&self, key: &SyncKey) -> Result<Option<SyncRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key.key()))
+            .consistent_read(true)
+            .send()
+            .await
+            .context("get sync record")?;
+        output
+            .item
+            .map(|item| Ok(from_item::<SyncItem>(item)?.record))
+            .transpose()
+    }
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_key_names_store_carrier_and_number() {
+        let key = SyncKey {
+            order_id: "ord_1".into(),
+            platform: OrderSource::Shopify,
+            carrier: "ups".into(),
+            tracking_number: "1Z999AA10123456784".into(),
+        };
+        assert_eq!(key.sk(), "SYNC#shopify#ups#1Z999AA10123456784");
+        assert_eq!(
+            key.key().get("pk"),
+            Some(&AttributeValue::S("ORDER#ord_1".into()))
+        );
+    }
+
+    #[test]
+    fn only_event_items_are_read_as_timeline_events() {
+        let order_item: HashMap<String, AttributeValue> = HashMap::from([
+            ("pk".to_owned(), s("ORDER#ord_1")),
+            ("sk".to_owned(), s("ORDER")),
+        ]);
+        assert_eq!(
+            timeline_event_from_image(serde_dynamo::Item::from(order_item)).unwrap(),
+            None
+        );
+    }
+}

@@ -1,0 +1,942 @@
+//! Store sync and Shopify webhook tests.
+//!
+//! Store sync runs the way it runs deployed: handlers write timeline events, the test
+//! reads the table's real stream from the local stack and hands the records to
+//! `platform-sync` as Lambda would, the jobs go through a real SQS queue pair (with its
+//! redrive to a dead-letter queue), and the pushes reach a local stand-in for Shopify and
+//! Amazon that records every request exactly.
+
+mod fake_store;
+
+use chrono::{DateTime, Duration, Utc};
+use integration_tests::streams::StreamReader;
+use integration_tests::{read_response, ApiEvent, TestQueue, TestStack};
+use platform_sync::amazon::{AmazonClient, AmazonConfig, StaticAccessToken};
+use platform_sync::lwa::{AmazonTokens, LwaAccessToken, LwaCredentials};
+use platform_sync::push::Secret;
+use platform_sync::shopify::{
+    ShopifyClient, ShopifyConfig, FULFILLMENT_CREATE_MUTATION, FULFILLMENT_STATE_QUERY,
+    TRACKING_UPDATE_MUTATION,
+};
+use platform_sync::{PlatformSync, SyncQueues};
+use serde_json::{json, Value};
+use store_webhooks::{StoreWebhooks, WebhookConfig, WebhookSecret};
+use tracking_aws::store::sync::{SyncKey, SyncRecord, SyncStatus};
+use tracking_domain::feed::Scan;
+use tracking_domain::order::OrderSource;
+
+use self::fake_store::{
+    FakeStore, Recorded, AMAZON_ORDER_ITEM_ID, FULFILLMENT_ORDER_ID, LWA_ACCESS_TOKEN,
+    LWA_TOKEN_PATH,
+};
+use crate::{order_body, tuesday_morning, upload_label, CREATE_ORDER, GET_ORDER};
+
+pub const SHOPIFY_ORDERS_CREATE: &str =
+    include_str!("../events/store-webhooks/shopify-orders-create.json");
+
+/// The secret the sample webhook is signed with (see events/store-webhooks/README.md).
+const TEST_SECRET: &str = "tracking-local-shopify-webhook-secret";
+const SHOP: &str = "acme.myshopify.com";
+const MERCHANT: &str = "merchant-acme";
+const SHOPIFY_TOKEN: &str = "shpat_test_access_token";
+const SHOPIFY_ORDER_GID: &str = "gid://shopify/Order/5531";
+const AMAZON_TOKEN: &str = "Atza|test-access-token";
+const MARKETPLACE: &str = "ATVPDKIKX0DER";
+const AMAZON_ORDER: &str = "902-0300094-5705420";
+const UPS: &str = "1Z999AA10123456784";
+const UPS_URL: &str = "https://www.ups.com/track?tracknum=1Z999AA10123456784";
+const USPS: &str = "9400111899223197428497";
+const USPS_URL: &str =
+    "https://tools.usps.com/go/TrackConfirmAction?tLabels=9400111899223197428497";
+
+const SAMPLE_ORDER_ID: &str = "ord_cbfba8658e1a28567cda6e50";
+
+/// events/platform-sync/stream-label-created.json: the sample order's label event.
+fn stream_sample() -> Value {
+    serde_json::from_str(include_str!(
+        "../events/platform-sync/stream-label-created.json"
+    ))
+    .unwrap()
+}
+
+/// The job body of events/platform-sync/sync-job.json.
+fn job_sample() -> Value {
+    let event: Value =
+        serde_json::from_str(include_str!("../events/platform-sync/sync-job.json")).unwrap();
+    serde_json::from_str(event["Records"][0]["body"].as_str().unwrap()).unwrap()
+}
+
+fn graphql_path() -> String {
+    format!("/{SHOP}/admin/api/2026-01/graphql.json")
+}
+
+fn webhook_config() -> WebhookConfig {
+    WebhookConfig {
+        secret: WebhookSecret::new(TEST_SECRET),
+        shops: [(SHOP.to_owned(), MERCHANT.to_owned())].into(),
+    }
+}
+
+fn label_time() -> DateTime<Utc> {
+    tuesday_morning()
+}
+
+/// The template's StoreSyncQueue pair when the local stack has it; until the template
+/// carries it, a pair with the same settings as .local/sync-template-snippet.yaml.
+async fn sync_queue() -> TestQueue {
+    let resources: Value = serde_json::from_str(
+        &std::fs::read_to_string(std::env::var("LOCAL_AWS_RESOURCES").expect("local stack"))
+            .unwrap(),
+    )
+    .unwrap();
+    if resources["queues"]["StoreSyncQueue"].is_object() {
+        return TestQueue::new("StoreSyncQueue").await;
+    }
+    let sqs = aws_sdk_sqs::Client::new(&tracking_aws::sdk_config().await);
+    let suffix = integration_tests::unique_merchant("sync");
+    let dead_letter_url = sqs
+        .create_queue()
+        .queue_name(format!("test-sync-dlq-{suffix}"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = |url: String| {
+        let sqs = sqs.clone();
+        async move {
+            sqs.get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .send()
+                .await
+                .unwrap()
+                .attributes
+                .unwrap()
+                .remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .unwrap()
+        }
+    };
+    let dead_letter_arn = arn(dead_letter_url.clone()).await;
+    let max_receive_count = 5;
+    let url = sqs
+        .create_queue()
+        .queue_name(format!("test-sync-{suffix}"))
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "180",
+        )
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+            json!({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receive_count})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    TestQueue {
+        arn: arn(url.clone()).await,
+        sqs,
+        url,
+        dead_letter_url,
+        max_receive_count,
+    }
+}
+
+struct Harness {
+    stack: TestStack,
+    queue: TestQueue,
+    store: FakeStore,
+    stream: StreamReader,
+    sync: PlatformSync<AmazonTokens>,
+}
+
+impl Harness {
+    async fn new() -> Self {
+        Self::with_amazon_tokens(|_| {
+            AmazonTokens::Static(StaticAccessToken(Some(Secret::new(AMAZON_TOKEN))))
+        })
+        .await
+    }
+
+    /// Amazon's access token refreshed through (the stand-in for) Login with Amazon.
+    async fn with_lwa() -> Self {
+        Self::with_amazon_tokens(|base_url| {
+            AmazonTokens::Lwa(LwaAccessToken::new(
+                platform_sync::push::http_client().unwrap(),
+                LwaCredentials {
+                    token_url: format!("{base_url}{LWA_TOKEN_PATH}"),
+                    client_id: "amzn1.application-oa2-client.test".into(),
+                    client_secret: Secret::new("test-client-secret"),
+                    refresh_token: Secret::new("Atzr|test-refresh"),
+                },
+            ))
+        })
+        .await
+    }
+
+    async fn with_amazon_tokens(tokens: impl FnOnce(&str) -> AmazonTokens) -> Self {
+        let stack = TestStack::new().await;
+        let queue = sync_queue().await;
+        let store = FakeStore::start();
+        let stream = StreamReader::for_table(&stack.client, &stack.table)
+            .await
+            .unwrap();
+        let http = platform_sync::push::http_client().unwrap();
+        let sync = PlatformSync::new(
+            stack.store(),
+            SyncQueues::new(queue.sqs.clone(), &queue.url, &queue.dead_letter_url),
+            ShopifyClient::new(
+                http.clone(),
+                ShopifyConfig {
+                    api_base: format!("{}/{{shop}}/admin/api/2026-01/graphql.json", store.base_url),
+                    shops: [(SHOP.to_owned(), MERCHANT.to_owned())].into(),
+                    access_tokens: [(SHOP.to_owned(), Secret::new(SHOPIFY_TOKEN))].into(),
+                    notify_customer: true,
+                },
+            ),
+            AmazonClient::new(
+                http,
+                AmazonConfig {
+                    api_base: store.base_url.clone(),
+                    marketplace_id: MARKETPLACE.into(),
+                },
+                tokens(&store.base_url),
+            ),
+        );
+        Self {
+            stack,
+            queue,
+            store,
+            stream,
+            sync,
+        }
+    }
+
+    fn webhooks(&self) -> StoreWebhooks {
+        StoreWebhooks::new(self.stack.store(), webhook_config())
+    }
+
+    /// The sample Shopify order, created through the webhook.
+    async fn shopify_order(&self) -> String {
+        let event = ApiEvent::from_json(SHOPIFY_ORDERS_CREATE);
+        let (status, body) = read_response(
+            self.webhooks()
+                .handle(event.request(), label_time() - Duration::hours(2))
+                .await,
+        );
+        assert_eq!(status, 201, "{body}");
+        body["order_id"].as_str().unwrap().to_owned()
+    }
+
+    /// An order through `POST /orders`, from `source`.
+    async fn api_order(&self, number: &str, source: &str, external: Option<&str>) -> String {
+        let mut body = order_body(number);
+        body["source"] = source.into();
+        body["external_order_id"] = external.into();
+        let event = ApiEvent::from_json(CREATE_ORDER)
+            .merchant(MERCHANT)
+            .body_json(&body);
+        let (status, body) = read_response(
+            self.stack
+                .orders_api()
+                .handle(event.request(), label_time() - Duration::hours(2))
+                .await,
+        );
+        assert_eq!(status, 201, "{body}");
+        body["order_id"].as_str().unwrap().to_owned()
+    }
+
+    async fn label(&self, order_id: &str) {
+        let (status, body) = upload_label(&self.stack, order_id, "ups", UPS, label_time()).await;
+        assert_eq!(status, 201, "{body}");
+    }
+
+    async fn handoff_to_usps(&self, order_id: &str) {
+        let feed = TestQueue::new("CarrierFeedQueue").await;
+        let scan = Scan::parse_body(
+            &json!({
+                "carrier": "ups", "tracking_number": UPS, "code": "HANDOFF",
+                "occurred_at": "2026-11-26T07:05:00-06:00",
+                "description": "Package transferred to USPS for final delivery",
+                "location": {"city": "Austin", "state": "TX", "postal_code": "78744", "country": "US"},
+                "handoff": {"carrier": "usps", "tracking_number": USPS}
+            })
+            .to_string(),
+        )
+        .unwrap();
+        self.stack
+            .scan_ingest(&feed)
+            .ingest(&scan, label_time() + Duration::days(2))
+            .await
+            .unwrap();
+        let details = self
+            .stack
+            .store()
+            .order_with_timeline(order_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(details.order.shipment.unwrap().handoff.is_some());
+    }
+
+    /// Hands everything the stream carried since the last call to platform-sync.
+    async fn stream_to_queue(&mut self) {
+        let event = self.stream.next_event().await.unwrap();
+        assert!(!event.records.is_empty(), "the stream carried nothing");
+        // Through the Lambda entry point, as the event source mapping's JSON.
+        let event = serde_json::to_value(event).unwrap();
+        let response = self.sync.handle(event, label_time()).await.unwrap();
+        assert_eq!(response, json!({"batchItemFailures": []}));
+    }
+
+    /// The jobs waiting on the sync queue.
+    async fn queued(&self) -> Vec<Value> {
+        self.queue
+            .peek(&self.queue.url)
+            .await
+            .into_iter()
+            .map(|(body, _)| serde_json::from_str(&body).unwrap())
+            .collect()
+    }
+
+    /// One delivery of the sync queue, as Lambda's event source mapping makes it.
+    async fn deliver(&self) -> usize {
+        self.queue
+            .deliver_once(10, |event| async move {
+                self.sync
+                    .handle(serde_json::to_value(event).unwrap(), label_time())
+                    .await
+                    .map(|v| serde_json::from_value(v).unwrap())
+                    .unwrap()
+            })
+            .await
+    }
+
+    async fn record(
+        &self,
+        order_id: &str,
+        platform: OrderSource,
+        carrier: &str,
+        number: &str,
+    ) -> SyncRecord {
+        self.stack
+            .store()
+            .sync_record(&SyncKey {
+                order_id: order_id.into(),
+                platform,
+                carrier: carrier.into(),
+                tracking_number: number.into(),
+            })
+            .await
+            .unwrap()
+            .expect("a sync record")
+    }
+
+    async fn details(&self, order_id: &str) -> Value {
+        let event = ApiEvent::from_json(GET_ORDER)
+            .merchant(MERCHANT)
+            .path_param("order_id", order_id);
+        let (status, body) = read_response(
+            self.stack
+                .orders_api()
+                .handle(event.request(), label_time() + Duration::days(3))
+                .await,
+        );
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+}
+
+fn operations(requests: &[Recorded]) -> Vec<String> {
+    requests.iter().map(Recorded::operation).collect()
+}
+
+fn assert_shopify_request(request: &Recorded, query: &str, variables: Value) {
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, graphql_path());
+    assert_eq!(
+        request.header("x-shopify-access-token"),
+        Some(SHOPIFY_TOKEN)
+    );
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    assert_eq!(
+        request.body,
+        json!({"query": query, "variables": variables})
+    );
+}
+
+#[tokio::test]
+async fn shopify_label_is_pushed_once_as_a_fulfillment_with_carrier_number_and_link() {
+    let mut h = Harness::new().await;
+    let order_id = h.shopify_order().await;
+    h.label(&order_id).await;
+    h.stream_to_queue().await;
+
+    let jobs = h.queued().await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0]["kind"], "label");
+    assert_eq!(jobs[0]["external_order_id"], SHOPIFY_ORDER_GID);
+    // The samples in events/platform-sync are this very order's records, so they cannot drift.
+    assert_eq!(order_id, SAMPLE_ORDER_ID);
+    assert_eq!(jobs[0], job_sample());
+    assert_eq!(h.deliver().await, 1);
+
+    let requests = h.store.requests();
+    assert_eq!(
+        operations(&requests),
+        ["FulfillmentState", "CreateFulfillment"]
+    );
+    assert_shopify_request(
+        &requests[0],
+        FULFILLMENT_STATE_QUERY,
+        json!({"id": SHOPIFY_ORDER_GID}),
+    );
+    assert_shopify_request(
+        &requests[1],
+        FULFILLMENT_CREATE_MUTATION,
+        json!({"fulfillment": {
+            "lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": FULFILLMENT_ORDER_ID}],
+            "trackingInfo": {"company": "UPS", "number": UPS, "url": UPS_URL},
+            "notifyCustomer": true
+        }}),
+    );
+    assert!(FULFILLMENT_CREATE_MUTATION.contains("fulfillmentCreate(fulfillment: $fulfillment)"));
+
+    let record = h.record(&order_id, OrderSource::Shopify, "ups", UPS).await;
+    assert_eq!(record.status, SyncStatus::Sent);
+    assert_eq!(record.attempts, 1);
+    assert_eq!(
+        record.remote_ref.as_deref(),
+        Some("gid://shopify/Fulfillment/7701")
+    );
+
+    // SQS redelivers the job, and the stream hands over the same record again (the sample
+    // event is that record): the sync record turns both into no-ops, and Shopify hears
+    // nothing more.
+    h.store.clear_requests();
+    h.queue
+        .send(&serde_json::to_string(&jobs[0]).unwrap())
+        .await;
+    assert_eq!(h.deliver().await, 1);
+    assert_eq!(
+        h.sync.handle(stream_sample(), label_time()).await.unwrap(),
+        json!({"batchItemFailures": []})
+    );
+    assert_eq!(h.deliver().await, 1);
+    assert!(h.store.requests().is_empty(), "{:?}", h.store.requests());
+    assert_eq!(h.deliver().await, 0);
+    assert!(h.queue.peek(&h.queue.dead_letter_url).await.is_empty());
+    assert_eq!(h.store.fulfillments().len(), 1);
+}
+
+#[tokio::test]
+async fn usps_handoff_moves_the_shopify_fulfillment_to_the_final_mile_number() {
+    let mut h = Harness::new().await;
+    let order_id = h.shopify_order().await;
+    h.label(&order_id).await;
+    h.stream_to_queue().await;
+    assert_eq!(h.deliver().await, 1);
+    h.store.clear_requests();
+
+    h.handoff_to_usps(&order_id).await;
+    h.stream_to_queue().await;
+    let jobs = h.queued().await;
+    assert_eq!(
+        jobs.len(),
+        1,
+        "only the hand-off event asks for a sync: {jobs:?}"
+    );
+    assert_eq!(jobs[0]["kind"], "handoff");
+    assert_eq!(h.deliver().await, 1);
+
+    let requests = h.store.requests();
+    assert_eq!(
+        operations(&requests),
+        ["FulfillmentState", "UpdateTracking"]
+    );
+    assert_shopify_request(
+        &requests[1],
+        TRACKING_UPDATE_MUTATION,
+        json!({
+            "fulfillmentId": "gid://shopify/Fulfillment/7701",
+            "trackingInfoInput": {"company": "USPS", "number": USPS, "url": USPS_URL},
+            "notifyCustomer": true
+        }),
+    );
+    assert_eq!(
+        h.store.fulfillments(),
+        [(
+            "gid://shopify/Fulfillment/7701".to_owned(),
+            vec![USPS.to_owned()]
+        )]
+    );
+    let record = h
+        .record(&order_id, OrderSource::Shopify, "usps", USPS)
+        .await;
+    assert_eq!(record.status, SyncStatus::Sent);
+}
+
+#[tokio::test]
+async fn amazon_label_and_handoff_confirm_one_package_through_the_sp_api() {
+    let mut h = Harness::new().await;
+    let order_id = h.api_order("A-1001", "amazon", Some(AMAZON_ORDER)).await;
+    h.label(&order_id).await;
+    h.stream_to_queue().await;
+    assert_eq!(h.deliver().await, 1);
+    h.handoff_to_usps(&order_id).await;
+    h.stream_to_queue().await;
+    assert_eq!(h.deliver().await, 1);
+
+    let requests = h.store.requests();
+    let shape: Vec<_> = requests
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    let items = format!("GET /orders/v0/orders/{AMAZON_ORDER}/orderItems");
+    let confirm = format!("POST /orders/v0/orders/{AMAZON_ORDER}/shipmentConfirmation");
+    assert_eq!(
+        shape,
+        [&items, &confirm, &items, &confirm].map(String::as_str)
+    );
+    for request in &requests {
+        assert_eq!(request.header("x-amz-access-token"), Some(AMAZON_TOKEN));
+    }
+    assert_eq!(requests[1].header("content-type"), Some("application/json"));
+    let package = |carrier: &str, number: &str| {
+        json!({
+            "marketplaceId": MARKETPLACE,
+            "packageDetail": {
+                "packageReferenceId": "1",
+                "carrierCode": carrier,
+                "shippingMethod": "ground",
+                "trackingNumber": number,
+                "shipDate": "2026-11-24T16:00:00Z",
+                "orderItems": [{"orderItemId": AMAZON_ORDER_ITEM_ID, "quantity": 2}]
+            }
+        })
+    };
+    assert_eq!(requests[1].body, package("UPS", UPS));
+    // Same package reference: Amazon edits the package instead of adding a second one.
+    assert_eq!(requests[3].body, package("USPS", USPS));
+
+    let label = h.record(&order_id, OrderSource::Amazon, "ups", UPS).await;
+    assert_eq!(label.status, SyncStatus::Sent);
+    let handoff = h.record(&order_id, OrderSource::Amazon, "usps", USPS).await;
+    assert_eq!(handoff.status, SyncStatus::Sent);
+}
+
+#[tokio::test]
+async fn manual_and_spreadsheet_orders_are_not_synced_and_their_details_say_so() {
+    let mut h = Harness::new().await;
+    let manual = h.api_order("M-1", "manual", None).await;
+    let excel = h.api_order("X-1", "excel", None).await;
+    h.label(&manual).await;
+    let (status, body) =
+        upload_label(&h.stack, &excel, "ups", "1Z949AA10123456784", label_time()).await;
+    assert_eq!(status, 201, "{body}");
+    h.stream_to_queue().await;
+
+    assert!(
+        h.queued().await.is_empty(),
+        "no job for manual or spreadsheet orders"
+    );
+    assert_eq!(h.deliver().await, 0);
+    assert!(h.store.requests().is_empty());
+    for order_id in [&manual, &excel] {
+        let details = h.details(order_id).await;
+        assert_eq!(details["store_sync"]["automatic"], false);
+        assert!(details["store_sync"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("share the tracking details with your customer"));
+    }
+    let shopify = h.shopify_order().await;
+    assert_eq!(h.details(&shopify).await["store_sync"]["automatic"], true);
+}
+
+#[tokio::test]
+async fn store_faults_are_retried_through_sqs_and_end_in_the_dead_letter_queue() {
+    let mut h = Harness::new().await;
+    let order_id = h.shopify_order().await;
+    h.label(&order_id).await;
+    h.stream_to_queue().await;
+    h.store.fail_next(&[500; 20]);
+
+    let mut deliveries = 0;
+    for _ in 0..h.queue.max_receive_count + 3 {
+        if h.deliver().await == 0 {
+            break;
+        }
+        deliveries += 1;
+    }
+    assert_eq!(deliveries, h.queue.max_receive_count);
+    assert_eq!(h.store.requests().len(), h.queue.max_receive_count);
+    let dead = h.queue.peek(&h.queue.dead_letter_url).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        serde_json::from_str::<Value>(&dead[0].0).unwrap(),
+        job_sample()
+    );
+
+    let record = h.record(&order_id, OrderSource::Shopify, "ups", UPS).await;
+    assert_eq!(record.status, SyncStatus::Failed);
+    assert_eq!(record.attempts as usize, h.queue.max_receive_count);
+    assert!(record.last_error.unwrap().contains("500"));
+    assert!(h.store.fulfillments().is_empty());
+}
+
+#[tokio::test]
+async fn throttled_sync_is_retried_and_sent_exactly_once() {
+    let mut h = Harness::new().await;
+    let order_id = h.shopify_order().await;
+    h.label(&order_id).await;
+    h.stream_to_queue().await;
+    h.store.fail_next(&[429]);
+
+    assert_eq!(h.deliver().await, 1);
+    assert_eq!(
+        h.record(&order_id, OrderSource::Shopify, "ups", UPS)
+            .await
+            .status,
+        SyncStatus::Failed
+    );
+    assert_eq!(h.deliver().await, 1);
+    assert_eq!(h.deliver().await, 0);
+
+    assert_eq!(
+        operations(&h.store.requests()),
+        ["FulfillmentState", "FulfillmentState", "CreateFulfillment"]
+    );
+    let record = h.record(&order_id, OrderSource::Shopify, "ups", UPS).await;
+    assert_eq!(record.status, SyncStatus::Sent);
+    assert_eq!(record.attempts, 2);
+    assert_eq!(record.last_error, None);
+}
+
+#[tokio::test]
+async fn the_same_job_twice_in_one_batch_is_pushed_once() {
+    let mut h = Harness::new().await;
+    let order_id = h.shopify_order().await;
+    h.label(&order_id).await;
+    h.stream_to_queue().await;
+    // The stream delivered the label record twice (it is at least once).
+    assert_eq!(
+        h.sync.handle(stream_sample(), label_time()).await.unwrap(),
+        json!({"batchItemFailures": []})
+    );
+    assert_eq!(h.queued().await.len(), 2);
+
+    // Both copies run concurrently: one claims the sync, the other finds it in flight and
+    // is retried, and on its retry finds it sent.
+    assert_eq!(h.deliver().await, 2);
+    assert_eq!(h.deliver().await, 1);
+    assert_eq!(h.deliver().await, 0);
+    assert_eq!(
+        operations(&h.store.requests()),
+        ["FulfillmentState", "CreateFulfillment"]
+    );
+    let record = h.record(&order_id, OrderSource::Shopify, "ups", UPS).await;
+    assert_eq!(record.status, SyncStatus::Sent);
+    assert_eq!(record.attempts, 1);
+}
+
+#[tokio::test]
+async fn a_push_shopify_applied_but_whose_reply_was_lost_is_not_sent_again() {
+    let mut h = Harness::new().await;
+    let order_id = h.shopify_order().await;
+    h.label(&order_id).await;
+    h.stream_to_queue().await;
+    h.store.lose_next_reply();
+
+    assert_eq!(h.deliver().await, 1);
+    assert_eq!(h.deliver().await, 1);
+    assert_eq!(h.deliver().await, 0);
+
+    assert_eq!(
+        operations(&h.store.requests()),
+        ["FulfillmentState", "CreateFulfillment", "FulfillmentState"],
+        "the retry finds the fulfillment with our number and creates none"
+    );
+    assert_eq!(h.store.fulfillments().len(), 1);
+    let record = h.record(&order_id, OrderSource::Shopify, "ups", UPS).await;
+    assert_eq!(record.status, SyncStatus::Sent);
+    assert_eq!(
+        record.remote_ref.as_deref(),
+        Some("gid://shopify/Fulfillment/7701")
+    );
+}
+
+#[tokio::test]
+async fn a_refused_sync_and_a_malformed_job_go_to_the_dead_letter_queue_at_once() {
+    let mut h = Harness::new().await;
+    let order_id = h.shopify_order().await;
+    h.label(&order_id).await;
+    h.stream_to_queue().await;
+    h.store.refuse_next("Fulfillment order 6601 is closed.");
+    h.queue.send("{\"kind\": \"label\"").await;
+
+    assert_eq!(h.deliver().await, 2);
+    assert_eq!(h.deliver().await, 0, "neither is retried");
+    let mut dead = h.queue.peek(&h.queue.dead_letter_url).await;
+    dead.sort();
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    let reasons: Vec<String> = dead.iter().map(|(_, e)| e.clone().unwrap()).collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("Shopify refused fulfillmentCreate")
+                && r.contains("Fulfillment order 6601 is closed.")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("not a sync job")),
+        "{reasons:?}"
+    );
+    let record = h.record(&order_id, OrderSource::Shopify, "ups", UPS).await;
+    assert_eq!(record.status, SyncStatus::Failed);
+}
+
+#[tokio::test]
+async fn a_sync_claim_holds_for_its_lease_and_a_sent_sync_is_never_claimed_again() {
+    use tracking_aws::store::sync::ClaimOutcome;
+    let stack = TestStack::new().await;
+    let store = stack.store();
+    let key = SyncKey {
+        order_id: SAMPLE_ORDER_ID.into(),
+        platform: OrderSource::Shopify,
+        carrier: "ups".into(),
+        tracking_number: UPS.into(),
+    };
+    let lease = Duration::seconds(platform_sync::SYNC_LEASE_SECONDS);
+    let t0 = label_time();
+    let claim = |at| {
+        let store = store.clone();
+        let key = key.clone();
+        async move { store.claim_sync(&key, at, lease).await.unwrap() }
+    };
+
+    assert!(matches!(claim(t0).await, ClaimOutcome::Claimed(r) if r.attempts == 1));
+    // A worker still inside its lease (a crash leaves it held until it runs out).
+    assert!(matches!(
+        claim(t0 + Duration::seconds(30)).await,
+        ClaimOutcome::InFlight(_)
+    ));
+    assert!(matches!(claim(t0 + lease).await, ClaimOutcome::Claimed(r) if r.attempts == 2));
+    // A failure releases the lease at once.
+    store
+        .mark_sync_failed(&key, "Shopify answered 503", t0 + lease)
+        .await
+        .unwrap();
+    assert!(matches!(claim(t0 + lease).await, ClaimOutcome::Claimed(r) if r.attempts == 3));
+    store
+        .mark_sync_sent(&key, Some("gid://shopify/Fulfillment/1"), t0 + lease)
+        .await
+        .unwrap();
+    // Sent is final: no later claim, and a stale worker's failure report changes nothing.
+    store
+        .mark_sync_failed(&key, "late report", t0 + lease * 2)
+        .await
+        .unwrap();
+    match claim(t0 + lease * 10).await {
+        ClaimOutcome::AlreadySent(record) => {
+            assert_eq!(record.status, SyncStatus::Sent);
+            assert_eq!(record.attempts, 3);
+            assert_eq!(
+                record.remote_ref.as_deref(),
+                Some("gid://shopify/Fulfillment/1")
+            );
+            assert_eq!(record.last_error, None);
+        }
+        other => panic!("a sent sync was claimed again: {other:?}"),
+    }
+}
+
+// ---- Shopify order intake -------------------------------------------------------------
+
+fn signed(mut event: ApiEvent, body: &str) -> ApiEvent {
+    event = event.body_text(body);
+    event.0["headers"]["x-shopify-hmac-sha256"] =
+        store_webhooks::signature::sign(TEST_SECRET.as_bytes(), body.as_bytes()).into();
+    event
+}
+
+fn sample_body() -> String {
+    ApiEvent::from_json(SHOPIFY_ORDERS_CREATE).0["body"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn webhook(stack: &TestStack, event: &ApiEvent) -> (u16, Value) {
+    read_response(
+        StoreWebhooks::new(stack.store(), webhook_config())
+            .handle(event.request(), label_time())
+            .await,
+    )
+}
+
+#[tokio::test]
+async fn signed_orders_create_webhook_makes_one_order_however_often_shopify_retries() {
+    let stack = TestStack::new().await;
+    let event = ApiEvent::from_json(SHOPIFY_ORDERS_CREATE);
+    let (status, first) = webhook(&stack, &event).await;
+    assert_eq!(status, 201, "{first}");
+    for _ in 0..2 {
+        let (status, again) = webhook(&stack, &event).await;
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(again["order_id"], first["order_id"]);
+    }
+    assert_eq!(stack.item_count().await, 1);
+
+    let order = stack
+        .store()
+        .get_order(first["order_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .order;
+    assert_eq!(order.merchant_id, MERCHANT);
+    assert_eq!(order.details.order_number, "1001");
+    assert_eq!(order.details.source, OrderSource::Shopify);
+    assert_eq!(
+        order.details.external_order_id.as_deref(),
+        Some(SHOPIFY_ORDER_GID)
+    );
+    assert_eq!(order.details.customer.email.as_str(), "ada@example.com");
+    assert_eq!(order.details.ship_to.country, "US");
+}
+
+#[tokio::test]
+async fn a_base64_encoded_body_is_verified_over_its_decoded_bytes() {
+    let stack = TestStack::new().await;
+    let mut event = ApiEvent::from_json(SHOPIFY_ORDERS_CREATE);
+    let signature = event.0["headers"]["x-shopify-hmac-sha256"].clone();
+    event = event.body_binary(sample_body().as_bytes());
+    event.0["headers"]["x-shopify-hmac-sha256"] = signature;
+    assert_eq!(event.0["isBase64Encoded"], true);
+    let (status, body) = webhook(&stack, &event).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(stack.item_count().await, 1);
+}
+
+#[tokio::test]
+async fn a_bad_or_missing_signature_is_401_and_writes_nothing() {
+    let stack = TestStack::new().await;
+    let sample = ApiEvent::from_json(SHOPIFY_ORDERS_CREATE);
+
+    let tampered = sample
+        .clone()
+        .body_text(&sample_body().replace("1 Main St", "9 Elm St"));
+    let mut wrong_secret = sample.clone();
+    wrong_secret.0["headers"]["x-shopify-hmac-sha256"] =
+        store_webhooks::signature::sign(b"someone else's secret", sample_body().as_bytes()).into();
+    let mut missing = sample.clone();
+    missing.0["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("x-shopify-hmac-sha256");
+    let mut garbage = sample.clone();
+    garbage.0["headers"]["x-shopify-hmac-sha256"] = "not-a-signature".into();
+
+    for event in [tampered, wrong_secret, missing, garbage] {
+        let (status, body) = webhook(&stack, &event).await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_signature");
+    }
+    assert_eq!(stack.item_count().await, 0);
+}
+
+#[tokio::test]
+async fn an_unknown_shop_is_404_and_writes_nothing() {
+    let stack = TestStack::new().await;
+    let mut event = ApiEvent::from_json(SHOPIFY_ORDERS_CREATE);
+    event.0["headers"]["x-shopify-shop-domain"] = "someone-else.myshopify.com".into();
+    let (status, body) = webhook(&stack, &event).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "unknown_shop");
+    assert_eq!(stack.item_count().await, 0);
+}
+
+#[tokio::test]
+async fn an_order_we_cannot_ship_or_read_is_a_4xx_with_a_reason_and_writes_nothing() {
+    let stack = TestStack::new().await;
+    let mut pickup: Value = serde_json::from_str(&sample_body()).unwrap();
+    pickup["shipping_address"] = Value::Null;
+    let event = signed(
+        ApiEvent::from_json(SHOPIFY_ORDERS_CREATE),
+        &pickup.to_string(),
+    );
+    let (status, body) = webhook(&stack, &event).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "validation_failed");
+    let fields: Vec<_> = body["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "shipping_address.address1",
+            "shipping_address.city",
+            "shipping_address.country_code"
+        ]
+    );
+
+    let event = signed(ApiEvent::from_json(SHOPIFY_ORDERS_CREATE), "{\"id\": 5531,");
+    let (status, body) = webhook(&stack, &event).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "malformed_json");
+
+    let mut topic = ApiEvent::from_json(SHOPIFY_ORDERS_CREATE);
+    topic.0["headers"]["x-shopify-topic"] = "orders/updated".into();
+    let (status, body) = webhook(&stack, &topic).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "unsupported_topic");
+    assert_eq!(stack.item_count().await, 0);
+}
+
+#[tokio::test]
+async fn amazon_access_token_comes_from_login_with_amazon_and_is_reused_while_fresh() {
+    let mut h = Harness::with_lwa().await;
+    let order_id = h.api_order("A-2001", "amazon", Some(AMAZON_ORDER)).await;
+    h.label(&order_id).await;
+    h.stream_to_queue().await;
+    assert_eq!(h.deliver().await, 1);
+    h.handoff_to_usps(&order_id).await;
+    h.stream_to_queue().await;
+    assert_eq!(h.deliver().await, 1);
+
+    let requests = h.store.requests();
+    let paths: Vec<_> = requests.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths.iter().filter(|p| **p == LWA_TOKEN_PATH).count(),
+        1,
+        "{paths:?}"
+    );
+    let token_request = &requests[0];
+    assert_eq!(token_request.path, LWA_TOKEN_PATH);
+    assert_eq!(
+        token_request.header("content-type"),
+        Some("application/x-www-form-urlencoded;charset=UTF-8")
+    );
+    assert_eq!(
+        token_request.body,
+        json!(
+            "grant_type=refresh_token&refresh_token=Atzr%7Ctest-refresh\
+               &client_id=amzn1.application-oa2-client.test&client_secret=test-client-secret"
+        )
+    );
+    for request in &requests[1..] {
+        assert_eq!(request.header("x-amz-access-token"), Some(LWA_ACCESS_TOKEN));
+    }
+    assert_eq!(
+        requests.len(),
+        5,
+        "one token, then items and confirmation twice"
+    );
+}

@@ -11,6 +11,8 @@ use crate::runtime::Runtime;
 
 const CARRIER_FEED: &str = include_str!("../../events/scan-ingest/carrier-feed-batch.json");
 const IMPORT_ORDERS: &str = include_str!("../../events/orders-api/import-orders.json");
+const SHOPIFY_WEBHOOK: &str =
+    include_str!("../../events/store-webhooks/shopify-orders-create.json");
 
 const MERCHANT: &str = "dev.demo-merchant.merchant";
 const OPERATIONS: &str = "dev.jetpack-ops.operations";
@@ -113,7 +115,7 @@ pub async fn play(base_url: &str, runtime: &Runtime) -> anyhow::Result<()> {
             "/orders",
             MERCHANT,
             &order_body(
-                "1001",
+                "1000",
                 "manual",
                 None,
                 ("Ada Lovelace", "ada@example.com"),
@@ -121,13 +123,13 @@ pub async fn play(base_url: &str, runtime: &Runtime) -> anyhow::Result<()> {
             ),
         )
         .await?;
-    println!("    POST /orders (manual 1001): {status}");
+    println!("    POST /orders (manual 1000): {status}");
     let (status, _) = client
         .post(
             "/orders",
             MERCHANT,
             &order_body(
-                "1001",
+                "1000",
                 "manual",
                 None,
                 ("Ada Lovelace", "ada@example.com"),
@@ -174,20 +176,29 @@ pub async fn play(base_url: &str, runtime: &Runtime) -> anyhow::Result<()> {
             .collect();
         println!("      row {}: {}", row["row"], reasons.join("; "));
     }
-    let (_, shopify) = client
-        .post(
-            "/orders",
-            MERCHANT,
-            &order_body(
-                "#SHOP-5531",
-                "shopify",
-                Some("gid://shopify/Order/5531"),
-                ("Grace Hopper", "grace@example.com"),
-                ("Arlington", "VA", "22202"),
-            ),
-        )
-        .await?;
-    println!("    POST /orders (Shopify #SHOP-5531): created");
+    // Shopify's orders/create webhook, signed with the shop's secret, exactly as recorded
+    // in events/; Shopify retries webhooks, so it is delivered twice.
+    let webhook: Value = serde_json::from_str(SHOPIFY_WEBHOOK)?;
+    let mut shopify = Value::Null;
+    for attempt in ["delivered", "retried by Shopify"] {
+        let mut request = client
+            .http
+            .post(format!("{}/webhooks/shopify/orders-create", client.base))
+            .header("content-type", "application/json")
+            .body(webhook["body"].as_str().unwrap_or_default().to_owned());
+        for (name, value) in webhook["headers"].as_object().into_iter().flatten() {
+            if name.starts_with("x-shopify-") {
+                request = request.header(name.as_str(), value.as_str().unwrap_or_default());
+            }
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        shopify = response.json().await.unwrap_or(Value::Null);
+        println!(
+            "    POST /webhooks/shopify/orders-create ({attempt}): {status} order {}",
+            text(&shopify["order_number"])
+        );
+    }
 
     let manual_id = manual["order_id"].as_str().context("order id")?.to_owned();
     let stalled_id = imported["rows"][0]["order_id"]

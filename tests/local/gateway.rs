@@ -245,6 +245,7 @@ async fn dispatch(
         "orders-api" => runtime.orders.handle(request, now).await,
         "label-upload" => runtime.labels.handle(request, now).await,
         "claims-intake" => runtime.claims.handle(request, now).await,
+        "store-webhooks" => runtime.webhooks.handle(request, now).await,
         other => {
             let mut response = lambda_http::Response::new(lambda_http::Body::Text(
                 json!({"message": format!("function {other} is not wired into the local runner")})
@@ -269,6 +270,9 @@ async fn local_route(
             .ok()
             .map(|t| t.with_timezone(&chrono::Utc))
     };
+    if method == "POST" && path.starts_with("/_local/shopify/") {
+        return Some(shopify_stand_in(runtime, path, body));
+    }
     match (method, path) {
         ("POST", "/_local/clock") => Some(match parse_time("now") {
             Some(at) => {
@@ -312,6 +316,65 @@ async fn local_route(
         }
         _ => None,
     }
+}
+
+/// Enough of Shopify's Admin GraphQL API for store sync to be seen working locally: one
+/// open fulfillment order per order, fulfillments created and their tracking updated.
+fn shopify_stand_in(runtime: &Runtime, path: &str, body: &[u8]) -> Response<Full<Bytes>> {
+    let shop = path
+        .trim_start_matches("/_local/shopify/")
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let request: Value = serde_json::from_slice(body).unwrap_or_default();
+    let query = request["query"].as_str().unwrap_or("");
+    let variables = &request["variables"];
+    let mut fulfillments = runtime.shop.lock().unwrap_or_else(|p| p.into_inner());
+    let data = if query.contains("fulfillmentCreate") {
+        let order = variables["fulfillment"]["lineItemsByFulfillmentOrder"][0]
+            ["fulfillmentOrderId"]
+            .as_str()
+            .unwrap_or("")
+            .replace("FulfillmentOrder", "Order");
+        let number = variables["fulfillment"]["trackingInfo"]["number"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        let id = format!(
+            "gid://shopify/Fulfillment/{}",
+            fulfillments.values().map(Vec::len).sum::<usize>() + 1
+        );
+        eprintln!("local: Shopify {shop} <- fulfillmentCreate {order} tracking {number}");
+        fulfillments
+            .entry(order)
+            .or_default()
+            .push((id.clone(), number));
+        json!({"fulfillmentCreate": {"fulfillment": {"id": id, "status": "SUCCESS"}, "userErrors": []}})
+    } else if query.contains("fulfillmentTrackingInfoUpdate") {
+        let id = variables["fulfillmentId"].as_str().unwrap_or("").to_owned();
+        let number = variables["trackingInfoInput"]["number"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        eprintln!("local: Shopify {shop} <- fulfillmentTrackingInfoUpdate {id} tracking {number}");
+        for entries in fulfillments.values_mut() {
+            for entry in entries.iter_mut().filter(|(fid, _)| *fid == id) {
+                entry.1 = number.clone();
+            }
+        }
+        json!({"fulfillmentTrackingInfoUpdate": {"fulfillment": {"id": id}, "userErrors": []}})
+    } else {
+        let order = variables["id"].as_str().unwrap_or("").to_owned();
+        let known: Vec<Value> = fulfillments
+            .get(&order)
+            .into_iter()
+            .flatten()
+            .map(|(id, number)| json!({"id": id, "trackingInfo": [{"number": number}]}))
+            .collect();
+        let open = order.replace("Order", "FulfillmentOrder");
+        json!({"order": {"fulfillmentOrders": {"nodes": [{"id": open, "status": if known.is_empty() { "OPEN" } else { "CLOSED" }}]}, "fulfillments": known}})
+    };
+    json_response(StatusCode::OK, &json!({ "data": data }))
 }
 
 #[cfg(test)]

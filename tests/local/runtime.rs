@@ -59,9 +59,13 @@ pub struct Runtime {
     pub claims: claims_intake::ClaimsIntake,
     pub scans: scan_ingest::ScanIngest<scan_ingest::SqsDeadLetters>,
     pub notifier: notifier::Notifier<notifier::ses::SesMailer>,
+    pub sync: platform_sync::PlatformSync<platform_sync::amazon::StaticAccessToken>,
+    pub webhooks: store_webhooks::StoreWebhooks,
     dynamodb: aws_sdk_dynamodb::Client,
     table: String,
     pub nightly: nightly_completion::Nightly<nightly_completion::SqsContinuation>,
+    /// The local Shopify stand-in's fulfillments: order gid -> (fulfillment id, tracking number).
+    pub shop: std::sync::Mutex<HashMap<String, Vec<(String, String)>>>,
     /// Messages handed to functions and not yet finished: the demo waits for zero.
     in_flight: AtomicUsize,
     mails_seen: AtomicUsize,
@@ -81,8 +85,14 @@ impl Runtime {
         let config = Config::from_env()?;
         let notify = notifier::config::NotifierConfig::from_env()?;
         let unsubscribe_key = orders_api::UnsubscribeKey::new(&required("UNSUBSCRIBE_SECRET")?)?;
+        let sync_config = platform_sync::config::SyncConfig::from_env()?;
+        let webhook_config = store_webhooks::WebhookConfig::from_env()?;
         let sdk = tracking_aws::sdk_config().await;
         let store = OrderStore::from_sdk(&sdk, &config.table_name);
+        let http = platform_sync::push::http_client()?;
+        // Locally the Amazon token is a fixed one; a deployment trades an LWA refresh token.
+        let amazon_token =
+            platform_sync::amazon::StaticAccessToken(sync_config.amazon_access_token.clone());
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let queue_url = |name: &str| {
             resources
@@ -100,6 +110,24 @@ impl Runtime {
                 notifier::ses::SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), &notify.sender),
                 notify,
             ),
+            sync: platform_sync::PlatformSync::new(
+                store.clone(),
+                platform_sync::SyncQueues::new(
+                    aws_sdk_sqs::Client::new(&sdk),
+                    &sync_config.queue_url,
+                    &sync_config.dead_letter_url,
+                ),
+                platform_sync::shopify::ShopifyClient::new(
+                    http.clone(),
+                    sync_config.shopify.clone(),
+                ),
+                platform_sync::amazon::AmazonClient::new(
+                    http,
+                    sync_config.amazon.clone(),
+                    amazon_token,
+                ),
+            ),
+            webhooks: store_webhooks::StoreWebhooks::new(store.clone(), webhook_config),
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             table: config.table_name.clone(),
             labels: label_upload::LabelUpload::new(store.clone()),
@@ -124,6 +152,7 @@ impl Runtime {
             ),
             sqs,
             resources,
+            shop: std::sync::Mutex::new(HashMap::new()),
             in_flight: AtomicUsize::new(0),
             mails_seen: AtomicUsize::new(0),
         })
@@ -154,7 +183,11 @@ impl Runtime {
         let runtime = self.clone();
         tokio::spawn(async move { runtime.schedule_nightly().await });
         let runtime = self.clone();
-        tokio::spawn(async move { runtime.follow_stream().await });
+        tokio::spawn(async move { runtime.poll("StoreSyncQueue", 10).await });
+        let runtime = self.clone();
+        tokio::spawn(async move { runtime.follow_stream(Consumer::Notifier).await });
+        let runtime = self.clone();
+        tokio::spawn(async move { runtime.follow_stream(Consumer::PlatformSync).await });
         tokio::spawn(async move { self.collect_mail().await });
     }
 
@@ -183,18 +216,7 @@ impl Runtime {
                         .iter()
                         .filter_map(|r| r.message_id.clone())
                         .collect();
-                    match queue_name {
-                        // An invocation error retries the whole batch, as Lambda does.
-                        "CarrierFeedQueue" => self
-                            .scans
-                            .handle(event, self.clock.now())
-                            .await
-                            .unwrap_or_else(|error| {
-                                eprintln!("local: scan-ingest failed the batch: {error:#}");
-                                failed_all(&ids)
-                            }),
-                        _ => self.continue_nightly(event).await,
-                    }
+                    self.handle_queue_batch(queue_name, event, &ids).await
                 },
             )
             .await;
@@ -207,6 +229,32 @@ impl Runtime {
                 }
             }
         }
+    }
+
+    /// One queue batch into the function the template wires to that queue. An invocation
+    /// error retries the whole batch, as Lambda does.
+    async fn handle_queue_batch(
+        &self,
+        queue_name: &str,
+        event: aws_lambda_events::event::sqs::SqsEvent,
+        ids: &[String],
+    ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
+        let outcome = match queue_name {
+            "CarrierFeedQueue" => self.scans.handle(event, self.clock.now()).await,
+            "StoreSyncQueue" => self
+                .sync
+                .handle(
+                    serde_json::to_value(&event).unwrap_or_default(),
+                    self.clock.now(),
+                )
+                .await
+                .and_then(|response| Ok(serde_json::from_value(response)?)),
+            _ => Ok(self.continue_nightly(event).await),
+        };
+        outcome.unwrap_or_else(|error| {
+            eprintln!("local: the {queue_name} function failed its batch: {error:#}");
+            failed_all(ids)
+        })
     }
 
     async fn continue_nightly(
@@ -239,7 +287,7 @@ impl Runtime {
 
     /// The table's stream into its consumers, as Lambda's DynamoDB event source mapping
     /// does: in order, a failed record and those after it delivered again.
-    async fn follow_stream(&self) {
+    async fn follow_stream(&self, consumer: Consumer) {
         let mut reader =
             match integration_tests::streams::StreamReader::for_table(&self.dynamodb, &self.table)
                 .await
@@ -262,7 +310,18 @@ impl Runtime {
             }
             let _busy = InFlight::enter(&self.in_flight);
             let event = integration_tests::streams::event_of(pending.clone());
-            match self.notifier.handle(event, self.clock.now()).await {
+            let handled = match consumer {
+                Consumer::Notifier => self.notifier.handle(event, self.clock.now()).await,
+                Consumer::PlatformSync => self
+                    .sync
+                    .handle(
+                        serde_json::to_value(&event).unwrap_or_default(),
+                        self.clock.now(),
+                    )
+                    .await
+                    .and_then(|response| Ok(serde_json::from_value(response)?)),
+            };
+            match handled {
                 Ok(response) => {
                     let retry_from = response
                         .batch_item_failures
@@ -283,7 +342,7 @@ impl Runtime {
                     }
                 }
                 Err(error) => {
-                    eprintln!("local: notifier failed the batch: {error:#}");
+                    eprintln!("local: {consumer:?} failed the batch: {error:#}");
                     tokio::time::sleep(Duration::from_secs(2)).await;
                 }
             }
@@ -350,7 +409,11 @@ impl Runtime {
     pub async fn drain(&self) {
         for _ in 0..120 {
             let mut waiting = 0;
-            for name in ["CarrierFeedQueue", "NightlyContinuationQueue"] {
+            for name in [
+                "CarrierFeedQueue",
+                "NightlyContinuationQueue",
+                "StoreSyncQueue",
+            ] {
                 if let Some(queue) = self.queue(name) {
                     waiting += queue_depth(&self.sqs, &queue.url).await;
                 }
@@ -361,6 +424,13 @@ impl Runtime {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
+}
+
+/// The table stream's two consumers, as in the template (DynamoDB allows two per shard).
+#[derive(Debug, Clone, Copy)]
+enum Consumer {
+    Notifier,
+    PlatformSync,
 }
 
 /// Counts a batch as in a handler for as long as the guard lives.

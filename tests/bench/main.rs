@@ -420,7 +420,7 @@ async fn main() -> anyhow::Result<()> {
         .filter(|s| *s <= largest)
         .collect();
     nightly_cost_growth(&sizes, &mut results).await;
-    feed_throughput(arg("--scans", 2_000), &mut results).await;
+    feed_throughput(arg("--scans", 10_000), &mut results).await;
 
     results.insert("machine", json!({"cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), "stack": "moto server on loopback"}));
     let path = std::path::Path::new("target/bench/results.json");

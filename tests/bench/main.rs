@@ -57,32 +57,33 @@ async fn seed(stack: &TestStack, prefix: &str, count: u64, label_at: Option<Date
                 let order_number = format!("{prefix}-{n}");
                 let details = draft(&order_number).parse().expect("bench order is valid");
                 let created = label_at.unwrap_or_else(|| ct(2026, 11, 1, 9)) - Duration::hours(1);
-                let _ = store
-                    .create_order(Order::new("bench-merchant", details, created))
-                    .await;
+                let mut order = Order::new("bench-merchant", details, created);
+                // A labeled order is written whole, with its tracking claim, rather than
+                // through the label transaction: the local DynamoDB copies the whole table
+                // for every transaction, which would make seeding quadratic.
                 if let Some(at) = label_at {
-                    let read = store
-                        .get_order(&tracking_domain::order::order_id(
-                            "bench-merchant",
-                            &order_number,
-                        ))
-                        .await
-                        .ok()
-                        .flatten();
-                    if let Some(read) = read {
-                        let label = label_upload::LabelRequest {
-                            carrier: Some("ups".into()),
-                            service: Some("ground".into()),
-                            tracking_number: Some(ups_number(n + prefix.len() as u64 * 1_000_000)),
-                            label_source: Some("jetpack".into()),
-                        }
-                        .parse()
-                        .expect("bench label is valid");
-                        let (updated, event) = label_upload::apply_label(&read.order, &label, at);
-                        if let Err(error) = store.attach_label(&read, updated, event).await {
-                            eprintln!("  seeding {order_number}: {error:?}");
-                        }
+                    let label = label_upload::LabelRequest {
+                        carrier: Some("ups".into()),
+                        service: Some("ground".into()),
+                        tracking_number: Some(ups_number(n + prefix.len() as u64 * 1_000_000)),
+                        label_source: Some("jetpack".into()),
                     }
+                    .parse()
+                    .expect("bench label is valid");
+                    order = label_upload::apply_label(&order, &label, at).0;
+                    let target = tracking_aws::store::TrackingRef {
+                        order_id: order.order_id.clone(),
+                        merchant_id: order.merchant_id.clone(),
+                    };
+                    if let Err(error) = store
+                        .claim_tracking("ups", label.tracking_number.as_str(), &target)
+                        .await
+                    {
+                        eprintln!("  seeding {order_number}: {error:?}");
+                    }
+                }
+                if let Err(error) = store.create_order(order).await {
+                    eprintln!("  seeding {order_number}: {error:?}");
                 }
             }
         })

@@ -393,9 +393,37 @@ impl OrderStore {
     ) -> Result<Option<OrderWithTimeline>, StoreError> {
         let mut order = None;
         let mut events = Vec::new();
+        for item in self
+            .partition_items(order_id, "order with timeline")
+            .await?
+        {
+            match item.get("sk") {
+                Some(AttributeValue::S(sk)) if sk == "ORDER" => {
+                    order = Some(from_item::<OrderItem>(item)?);
+                }
+                Some(AttributeValue::S(sk)) if sk.starts_with("EVENT#") => {
+                    events.push(from_item::<EventItem>(item)?.event);
+                }
+                _ => {}
+            }
+        }
+        Ok(order.map(|item| OrderWithTimeline {
+            order: item.order,
+            version: item.version,
+            timeline: Timeline::new(events),
+        }))
+    }
+
+    /// Every item of an order's partition (order, timeline, claims, subscriptions...), read
+    /// consistently in one Query. One page holds an order with hundreds of events; the
+    /// loop only matters for pathological feeds and keeps them correct, not truncated.
+    pub(crate) async fn partition_items(
+        &self,
+        order_id: &str,
+        purpose: &'static str,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        let mut items = Vec::new();
         let mut start_key = None;
-        // One page holds an order with hundreds of events; the loop only matters for
-        // pathological feeds and keeps them correct rather than truncated.
         loop {
             let output = self
                 .client
@@ -407,28 +435,13 @@ impl OrderStore {
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await
-                .context("query order partition")?;
-            for item in output.items.unwrap_or_default() {
-                match item.get("sk") {
-                    Some(AttributeValue::S(sk)) if sk == "ORDER" => {
-                        order = Some(from_item::<OrderItem>(item)?);
-                    }
-                    Some(AttributeValue::S(sk)) if sk.starts_with("EVENT#") => {
-                        events.push(from_item::<EventItem>(item)?.event);
-                    }
-                    _ => {}
-                }
-            }
+                .with_context(|| format!("{purpose}: query order partition"))?;
+            items.extend(output.items.unwrap_or_default());
             start_key = output.last_evaluated_key;
             if start_key.is_none() {
-                break;
+                return Ok(items);
             }
         }
-        Ok(order.map(|item| OrderWithTimeline {
-            order: item.order,
-            version: item.version,
-            timeline: Timeline::new(events),
-        }))
     }
 
     /// Which order a carrier's tracking number belongs to: one GetItem. The carrier is a

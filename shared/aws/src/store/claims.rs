@@ -215,37 +215,18 @@ impl OrderStore {
         let mut order = None;
         let mut events = Vec::new();
         let mut claims = Vec::new();
-        let mut start_key = None;
-        // As in `order_with_timeline`: one page in practice, but never a truncated read.
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(order_pk(order_id)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .context("query order partition for claims")?;
-            for item in output.items.unwrap_or_default() {
-                match item.get("sk") {
-                    Some(AttributeValue::S(sk)) if sk == "ORDER" => {
-                        order = Some(from_item::<OrderItem>(item)?);
-                    }
-                    Some(AttributeValue::S(sk)) if sk.starts_with("EVENT#") => {
-                        events.push(from_item::<EventItem>(item)?.event);
-                    }
-                    Some(AttributeValue::S(sk)) if sk.starts_with("CLAIM#") => {
-                        claims.push(from_item::<ClaimItem>(item)?.claim);
-                    }
-                    _ => {}
+        for item in self.partition_items(order_id, "order with claims").await? {
+            match item.get("sk") {
+                Some(AttributeValue::S(sk)) if sk == "ORDER" => {
+                    order = Some(from_item::<OrderItem>(item)?);
                 }
-            }
-            start_key = output.last_evaluated_key;
-            if start_key.is_none() {
-                break;
+                Some(AttributeValue::S(sk)) if sk.starts_with("EVENT#") => {
+                    events.push(from_item::<EventItem>(item)?.event);
+                }
+                Some(AttributeValue::S(sk)) if sk.starts_with("CLAIM#") => {
+                    claims.push(from_item::<ClaimItem>(item)?.claim);
+                }
+                _ => {}
             }
         }
         claims.sort_by(|a, b| (b.created_at, &b.claim_id).cmp(&(a.created_at, &a.claim_id)));

@@ -385,37 +385,21 @@ impl OrderStore {
         let mut order = None;
         let mut events = Vec::new();
         let mut subscriptions = Vec::new();
-        let mut start_key = None;
-        // As in `order_with_timeline`: one page in practice, but never a truncated read.
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(order_pk(order_id)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .context("query order partition for a notification")?;
-            for item in output.items.unwrap_or_default() {
-                match item.get("sk") {
-                    Some(AttributeValue::S(sk)) if sk == "ORDER" => {
-                        order = Some(from_item::<OrderItem>(item)?.order);
-                    }
-                    Some(AttributeValue::S(sk)) if is_event_key(sk) => {
-                        events.push(from_item::<EventItem>(item)?.event);
-                    }
-                    Some(AttributeValue::S(sk)) if sk.starts_with(SUBSCRIPTION_PREFIX) => {
-                        subscriptions.push(from_item::<SubscriptionItem>(item)?.subscription);
-                    }
-                    _ => {}
+        for item in self
+            .partition_items(order_id, "notification context")
+            .await?
+        {
+            match item.get("sk") {
+                Some(AttributeValue::S(sk)) if sk == "ORDER" => {
+                    order = Some(from_item::<OrderItem>(item)?.order);
                 }
-            }
-            start_key = output.last_evaluated_key;
-            if start_key.is_none() {
-                break;
+                Some(AttributeValue::S(sk)) if is_event_key(sk) => {
+                    events.push(from_item::<EventItem>(item)?.event);
+                }
+                Some(AttributeValue::S(sk)) if sk.starts_with(SUBSCRIPTION_PREFIX) => {
+                    subscriptions.push(from_item::<SubscriptionItem>(item)?.subscription);
+                }
+                _ => {}
             }
         }
         Ok(order.map(|order| NotificationContext {

@@ -427,6 +427,33 @@ async fn concurrent_scans_for_one_order_never_lose_an_update() {
 }
 
 #[tokio::test]
+async fn a_batch_is_worked_on_concurrently_not_one_message_after_another() {
+    let stack = TestStack::new().await;
+    let queue = TestQueue::new("CarrierFeedQueue").await;
+    labeled_order(&stack, "1001").await;
+    let start = Utc.with_ymd_and_hms(2026, 11, 26, 8, 0, 0).unwrap();
+    let bodies: Vec<String> = (0..10)
+        .map(|i| {
+            json!({"carrier": "ups", "tracking_number": UPS, "code": "IN_TRANSIT",
+                "occurred_at": (start + Duration::hours(i)).to_rfc3339()})
+            .to_string()
+        })
+        .collect();
+    stack.requests.reset();
+    stack
+        .scan_ingest(&queue)
+        .handle(sqs_event(&bodies), received_at())
+        .await
+        .unwrap();
+    // Ten messages each start with a tracking lookup; concurrently, several are on the wire at once.
+    assert!(
+        stack.requests.max_in_flight() >= 5,
+        "at most {} requests in flight",
+        stack.requests.max_in_flight()
+    );
+}
+
+#[tokio::test]
 async fn malformed_message_goes_to_the_dead_letter_queue_at_once_without_blocking_its_batch() {
     let stack = TestStack::new().await;
     let queue = TestQueue::new("CarrierFeedQueue").await;

@@ -28,12 +28,22 @@ use tracking_aws::{Config, OrderStore};
 pub struct RequestCounter {
     counts: Arc<Mutex<HashMap<String, usize>>>,
     capacity_units: Arc<Mutex<f64>>,
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    max_in_flight: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl RequestCounter {
     pub fn reset(&self) {
         self.counts.lock().unwrap().clear();
         *self.capacity_units.lock().unwrap() = 0.0;
+        self.max_in_flight
+            .store(self.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+
+    /// The most requests that were on the wire at once since the last reset: proof that
+    /// work was issued concurrently, whatever the server's speed.
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight.load(Ordering::SeqCst)
     }
 
     /// Read and write capacity units consumed since the last reset.
@@ -136,6 +146,19 @@ impl Intercept for RequestCounter {
                 .entry(metadata.name().to_owned())
                 .or_default() += 1;
         }
+        let now_in_flight = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight
+            .fetch_max(now_in_flight, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn read_after_transmit(
+        &self,
+        _context: &aws_sdk_dynamodb::config::interceptors::BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
         Ok(())
     }
 }

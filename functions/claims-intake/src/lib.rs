@@ -36,9 +36,6 @@ use tracking_http::{
 
 use request::{claim_id, ClaimRequest, IdempotencyKey, Submission};
 
-pub const DEFAULT_PAGE_SIZE: i32 = 25;
-pub const MAX_PAGE_SIZE: i32 = 100;
-
 /// Lost races (a concurrent copy of the request, a scan moving the order) settle on the
 /// re-read; a few attempts cover even a burst of them.
 const MAX_ATTEMPTS: usize = 5;
@@ -429,20 +426,7 @@ impl ClaimsIntake {
                 })
             })
             .transpose()?;
-        let limit = match query_param(request, "limit") {
-            None => DEFAULT_PAGE_SIZE,
-            Some(raw) => raw
-                .trim()
-                .parse::<i32>()
-                .ok()
-                .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid_limit",
-                        format!("limit must be a whole number from 1 to {MAX_PAGE_SIZE}."),
-                    )
-                })?,
-        };
+        let limit = tracking_http::page_limit(request)?;
         let query = ClaimQuery {
             state,
             limit,

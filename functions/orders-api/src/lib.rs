@@ -25,9 +25,6 @@ use tracking_http::{
 
 pub use notifier::unsubscribe::UnsubscribeKey;
 
-pub const DEFAULT_PAGE_SIZE: i32 = 25;
-pub const MAX_PAGE_SIZE: i32 = 100;
-
 /// Rows written at once during an import: enough to finish 5,000 rows in seconds,
 /// few enough not to trip on-demand throttling of a fresh table.
 const IMPORT_CONCURRENCY: usize = 16;
@@ -252,20 +249,7 @@ impl OrdersApi {
                 })
             })
             .transpose()?;
-        let limit = match query_param(request, "limit") {
-            None => DEFAULT_PAGE_SIZE,
-            Some(raw) => raw
-                .trim()
-                .parse::<i32>()
-                .ok()
-                .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid_limit",
-                        format!("limit must be a whole number from 1 to {MAX_PAGE_SIZE}."),
-                    )
-                })?,
-        };
+        let limit = tracking_http::page_limit(request)?;
         let query = ListQuery {
             status,
             shipment_status,

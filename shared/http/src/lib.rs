@@ -223,6 +223,28 @@ pub fn query_param(request: &Request, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Page size of list routes when the client names none, and the most it may ask for.
+pub const DEFAULT_PAGE_SIZE: i32 = 25;
+pub const MAX_PAGE_SIZE: i32 = 100;
+
+/// The `limit` query parameter of a list route, within 1..=[`MAX_PAGE_SIZE`].
+pub fn page_limit(request: &Request) -> Result<i32, ApiError> {
+    match query_param(request, "limit") {
+        None => Ok(DEFAULT_PAGE_SIZE),
+        Some(raw) => raw
+            .trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_limit",
+                    format!("limit must be a whole number from 1 to {MAX_PAGE_SIZE}."),
+                )
+            }),
+    }
+}
+
 pub fn body_bytes(request: &Request) -> &[u8] {
     match request.body() {
         Body::Empty => &[],

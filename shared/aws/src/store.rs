@@ -597,15 +597,30 @@ impl OrderStore {
         event: TimelineEvent,
     ) -> Result<bool, StoreError> {
         let item = to_item(&EventItem::new(order_id, event))?;
-        let result = self
+        self.put_if(item, "attribute_not_exists(pk)", None, "put timeline event")
+            .await
+    }
+
+    /// A put refused by its condition is `Ok(false)`: to the callers that is an answer (a
+    /// duplicate, a number already taken), not a failure. A put that meets a transaction
+    /// on the same item lost a race, like a version mismatch.
+    async fn put_if(
+        &self,
+        item: HashMap<String, AttributeValue>,
+        condition: &str,
+        value: Option<(&str, AttributeValue)>,
+        what: &'static str,
+    ) -> Result<bool, StoreError> {
+        let mut request = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
+            .condition_expression(condition);
+        if let Some((name, value)) = value {
+            request = request.expression_attribute_values(name, value);
+        }
+        match request.send().await {
             Ok(_) => Ok(true),
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
                 Ok(false)
@@ -613,7 +628,7 @@ impl OrderStore {
             Err(SdkError::ServiceError(e)) if e.err().is_transaction_conflict_exception() => {
                 Err(StoreError::Contention)
             }
-            Err(e) => Err(anyhow!(e).context("put timeline event").into()),
+            Err(e) => Err(anyhow!(e).context(what).into()),
         }
     }
 
@@ -632,25 +647,13 @@ impl OrderStore {
             lookup_pk: lookup_pk(&target.merchant_id, tracking_number),
             target: target.clone(),
         })?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR order_id = :order_id")
-            .expression_attribute_values(":order_id", AttributeValue::S(target.order_id.clone()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(false)
-            }
-            Err(SdkError::ServiceError(e)) if e.err().is_transaction_conflict_exception() => {
-                Err(StoreError::Contention)
-            }
-            Err(e) => Err(anyhow!(e).context("claim tracking number").into()),
-        }
+        self.put_if(
+            item,
+            "attribute_not_exists(pk) OR order_id = :order_id",
+            Some((":order_id", AttributeValue::S(target.order_id.clone()))),
+            "claim tracking number",
+        )
+        .await
     }
 
     /// Writes an order read at `expected`; [`StoreError::Contention`] if it moved since.
@@ -660,24 +663,18 @@ impl OrderStore {
         expected: u64,
     ) -> Result<(), StoreError> {
         let item = to_item(&OrderItem::new(order.clone(), expected + 1))?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("version = :expected")
-            .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e))
-                if e.err().is_conditional_check_failed_exception()
-                    || e.err().is_transaction_conflict_exception() =>
-            {
-                Err(StoreError::Contention)
-            }
-            Err(e) => Err(anyhow!(e).context("put order at version").into()),
+        let written = self
+            .put_if(
+                item,
+                "version = :expected",
+                Some((":expected", AttributeValue::N(expected.to_string()))),
+                "put order at version",
+            )
+            .await?;
+        if written {
+            Ok(())
+        } else {
+            Err(StoreError::Contention)
         }
     }
 

@@ -105,23 +105,7 @@ impl SyncQueues {
     }
 
     async fn dead_letter(&self, body: &str, reason: &str) -> anyhow::Result<()> {
-        let reason: String = reason.chars().take(256).collect();
-        self.sqs
-            .send_message()
-            .queue_url(&self.dead_letter_url)
-            .message_body(body)
-            .message_attributes(
-                "error",
-                aws_sdk_sqs::types::MessageAttributeValue::builder()
-                    .data_type("String")
-                    .string_value(reason)
-                    .build()
-                    .context("build dead-letter attribute")?,
-            )
-            .send()
-            .await
-            .context("send to the sync dead-letter queue")?;
-        Ok(())
+        tracking_aws::queues::send_dead_letter(&self.sqs, &self.dead_letter_url, body, reason).await
     }
 }
 

@@ -41,23 +41,7 @@ impl SqsDeadLetters {
 
 impl DeadLetters for SqsDeadLetters {
     async fn send(&self, body: &str, reason: &str) -> anyhow::Result<()> {
-        let reason: String = reason.chars().take(256).collect();
-        self.client
-            .send_message()
-            .queue_url(&self.queue_url)
-            .message_body(body)
-            .message_attributes(
-                "error",
-                aws_sdk_sqs::types::MessageAttributeValue::builder()
-                    .data_type("String")
-                    .string_value(reason)
-                    .build()
-                    .context("build dead-letter attribute")?,
-            )
-            .send()
-            .await
-            .context("send to the dead-letter queue")?;
-        Ok(())
+        tracking_aws::queues::send_dead_letter(&self.client, &self.queue_url, body, reason).await
     }
 }
 

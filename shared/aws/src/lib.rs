@@ -3,6 +3,7 @@
 //! Kept apart from `tracking-domain` so the rules stay pure and the I/O stays here.
 
 pub mod config;
+pub mod queues;
 pub mod store;
 pub mod telemetry;
 

@@ -167,7 +167,7 @@ impl TimelineEvent {
     /// The event's time in the offset its source reported.
     pub fn local_time(&self) -> DateTime<FixedOffset> {
         let offset = FixedOffset::east_opt(self.utc_offset_minutes.saturating_mul(60))
-            .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset is valid"));
+            .unwrap_or_else(|| chrono::Offset::fix(&Utc));
         self.occurred_at.with_timezone(&offset)
     }
 

@@ -20,6 +20,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import run_simple
 
+import moto_partition_query
+
 
 class Serialised:
     """WSGI middleware: one request inside moto at a time, body fully produced under the lock."""
@@ -36,6 +38,8 @@ class Serialised:
 def main() -> None:
     host, port = sys.argv[1], int(sys.argv[2])
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Safe only because requests are serialised: the patch keeps per-query state on the table.
+    moto_partition_query.install()
     app = DomainDispatcherApplication(create_backend_app)
     # Requests still arrive on threads (the SDK keeps several connections open); only
     # moto's work is serialised.

@@ -14,13 +14,20 @@ The patch changes where the candidate items come from, never which items are ret
   * a Query on an index still visits every item (an index partition is not stored
     anywhere), but skips the whole-table sort that moto redoes on the matches afterwards.
 
-Everything else (Scan, exports, PartiQL) still gets moto's sorted list. The patch is
-applied only to the moto version it was written against; any other version runs
-unpatched, just slower.
+An index Query therefore still grows with the table locally (it no longer sorts it); only
+the request counts, not the local timings, show that an index read is bounded in DynamoDB.
+
+Everything else (Scan, exports, PartiQL, and any other thread) still gets moto's sorted
+list: the hint lives in a thread-local naming the table and is cleared however the query
+ends. A partition key that is not a plain string, number or binary value (which DynamoDB
+rejects anyway) takes moto's own path, so even such a request is answered as moto would.
+The patch is applied only to the moto version it was written against; any other version
+runs unpatched, just slower.
 """
 
 import inspect
 import sys
+import threading
 
 PATCHED_MOTO_VERSION = "5.2.5"
 
@@ -41,9 +48,10 @@ def install() -> bool:
     query_signature = inspect.signature(moto_query)
 
     def all_items(self):
-        candidates = getattr(self, "_query_candidates", None)
-        if candidates is None:
+        hint = getattr(QUERY_HINT, "hint", None)
+        if hint is None or hint[0] is not self:
             return moto_all_items(self)
+        candidates = hint[1]
         if candidates is ALL_UNSORTED:
             if self.range_key_attr:
                 return [item for partition in self.items.values() for item in partition.values()]
@@ -58,13 +66,13 @@ def install() -> bool:
         arguments = query_signature.bind(self, *args, **kwargs).arguments
         hash_key = arguments.get("hash_key")
         if arguments.get("index_name"):
-            self._query_candidates = ALL_UNSORTED
-        elif hash_key is not None:
-            self._query_candidates = hash_key
+            QUERY_HINT.hint = (self, ALL_UNSORTED)
+        elif hash_key is not None and getattr(hash_key, "type", None) in KEY_TYPES:
+            QUERY_HINT.hint = (self, hash_key)
         try:
             return moto_query(self, *args, **kwargs)
         finally:
-            self._query_candidates = None
+            QUERY_HINT.hint = None
 
     Table.all_items = all_items
     Table.query = query
@@ -72,3 +80,5 @@ def install() -> bool:
 
 
 ALL_UNSORTED = object()
+KEY_TYPES = ("S", "N", "B")
+QUERY_HINT = threading.local()

@@ -38,7 +38,6 @@ class Serialised:
 def main() -> None:
     host, port = sys.argv[1], int(sys.argv[2])
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    # Safe only because requests are serialised: the patch keeps per-query state on the table.
     moto_partition_query.install()
     app = DomainDispatcherApplication(create_backend_app)
     # Requests still arrive on threads (the SDK keeps several connections open); only

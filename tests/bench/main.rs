@@ -274,7 +274,8 @@ async fn feed_throughput(scans: u64, results: &mut BTreeMap<String, Value>) {
     let feed = TestQueue::new("CarrierFeedQueue").await;
     // Ten scans per parcel, about a real journey's worth: every scan re-reads its parcel's
     // whole timeline, so piling a feed onto a few parcels would measure long timelines.
-    let orders = (scans / 10).max(100);
+    // The timed comparisons below take about 500 parcels of their own beyond the feed.
+    let orders = (scans / 10).max(500);
     seed(&stack, "feed", orders, Some(ct(2026, 11, 24, 12))).await;
     let numbers: Vec<String> = (0..orders).map(|n| ups_number(n + 4 * 1_000_000)).collect();
     let ingest = stack.scan_ingest(&feed);
@@ -287,37 +288,26 @@ async fn feed_throughput(scans: u64, results: &mut BTreeMap<String, Value>) {
     }
     let elapsed = started.elapsed().as_secs_f64();
 
-    // One batch of 10 against one message: concurrency inside a batch means 10 messages
-    // should take far less than 10x one.
-    let single_started = Instant::now();
-    for (i, number) in numbers.iter().take(20).enumerate() {
-        let _ = ingest
-            .handle(
-                sqs_event(&[scan_body(number, 10_000 + i as i64)]),
-                ct(2026, 11, 27, 9),
-            )
-            .await;
-    }
-    let single_ms = single_started.elapsed().as_secs_f64() * 1000.0 / 20.0;
-    let batch_started = Instant::now();
-    for round in 0..20 {
-        let batch: Vec<String> = (0..10)
-            .map(|i| scan_body(&numbers[20 + i], 20_000 + round * 10 + i as i64))
-            .collect();
-        let _ = ingest.handle(sqs_event(&batch), ct(2026, 11, 27, 9)).await;
-    }
-    let batch_ms = batch_started.elapsed().as_secs_f64() * 1000.0 / 20.0;
+    // Every timed message below scans a parcel of its own that has had exactly the feed's
+    // ten scans, so one message and a batch do the same work per scan.
+    let mut fresh_parcels = numbers.iter();
+    let (single_ms, batch_ms) = time_single_against_batch(&ingest, &mut fresh_parcels).await;
     stack.requests.reset();
-    let batch: Vec<String> = (0..10)
-        .map(|i| scan_body(&numbers[40 + i], 30_000 + i as i64))
+    let batch: Vec<String> = fresh_parcels
+        .by_ref()
+        .take(10)
+        .map(|number| scan_body(number, TIMED_SCAN_MINUTE))
         .collect();
     let _ = ingest.handle(sqs_event(&batch), ct(2026, 11, 27, 9)).await;
     let concurrent = stack.requests.max_in_flight();
-    let (relayed_single_ms, relayed_batch_ms) = batch_against_single_with_round_trip(
-        &stack,
-        &feed,
-        &numbers[60..80],
-        std::time::Duration::from_millis(RELAY_ONE_WAY_MS),
+    let (relayed_single_ms, relayed_batch_ms) = time_single_against_batch(
+        &with_round_trip(
+            &stack,
+            &feed,
+            std::time::Duration::from_millis(RELAY_ONE_WAY_MS),
+        )
+        .await,
+        &mut fresh_parcels,
     )
     .await;
     println!("\nCarrier feed through scan-ingest (batches of 10)");
@@ -338,19 +328,60 @@ async fn feed_throughput(scans: u64, results: &mut BTreeMap<String, Value>) {
     results.insert("feed_throughput".into(), json!({"round_trip_ms": 2 * RELAY_ONE_WAY_MS, "single_message_ms_with_round_trip": relayed_single_ms, "batch_of_10_ms_with_round_trip": relayed_batch_ms, "max_requests_in_flight_batch_of_10": concurrent, "scans": scans, "parcels": orders, "seconds": elapsed, "scans_per_second": scans as f64 / elapsed, "single_message_ms": single_ms, "batch_of_10_ms": batch_ms}));
 }
 
+/// Rounds timed for one message and for a batch of 10, after one untimed round of each
+/// (which opens the connections a warm Lambda already holds).
+const TIMED_ROUNDS: usize = 20;
+
+/// Minutes after the feed's first scan at which timed scans happen: after all of it.
+const TIMED_SCAN_MINUTE: i64 = 24 * 60;
+
+/// Median milliseconds of one message alone and of a batch of 10; each scan takes the next
+/// parcel from `parcels`, so no parcel's timeline grows longer than the others'.
+async fn time_single_against_batch<'a, D: scan_ingest::DeadLetters>(
+    ingest: &scan_ingest::ScanIngest<D>,
+    parcels: &mut impl Iterator<Item = &'a String>,
+) -> (f64, f64) {
+    let mut timed = |size: usize| {
+        let batch: Vec<String> = parcels
+            .by_ref()
+            .take(size)
+            .map(|number| scan_body(number, TIMED_SCAN_MINUTE))
+            .collect();
+        assert_eq!(
+            batch.len(),
+            size,
+            "the bench seeds enough parcels for every timed scan"
+        );
+        batch
+    };
+    let mut medians = Vec::new();
+    for size in [1, 10] {
+        let mut millis = Vec::new();
+        for round in 0..=TIMED_ROUNDS {
+            let event = sqs_event(&timed(size));
+            let started = Instant::now();
+            let _ = ingest.handle(event, ct(2026, 11, 27, 9)).await;
+            if round > 0 {
+                millis.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        medians.push(median(millis));
+    }
+    (medians[0], medians[1])
+}
+
 /// Half the round trip the relay adds: 10 ms is a DynamoDB request seen from a Lambda on a
 /// busy day, a little above its single-digit-millisecond norm.
 const RELAY_ONE_WAY_MS: u64 = 5;
 
-/// Mean time of one message and of a batch of 10 when every DynamoDB request also pays a
-/// network round trip: a function that overlaps a batch's requests keeps the batch far
-/// below ten times one message, even though the local stack itself answers serially.
-async fn batch_against_single_with_round_trip(
+/// scan-ingest on the same table, with every DynamoDB request paying a network round trip
+/// through the latency relay: a function that overlaps a batch's requests keeps the batch
+/// far below ten times one message, even though the local stack itself answers serially.
+async fn with_round_trip(
     stack: &TestStack,
     feed: &TestQueue,
-    parcels: &[String],
     one_way: std::time::Duration,
-) -> (f64, f64) {
+) -> scan_ingest::ScanIngest<scan_ingest::SqsDeadLetters> {
     let endpoint =
         std::env::var("AWS_ENDPOINT_URL").expect("the local stack exports AWS_ENDPOINT_URL");
     let upstream: std::net::SocketAddr = endpoint
@@ -367,34 +398,10 @@ async fn batch_against_single_with_round_trip(
             .endpoint_url(format!("http://{relay}"))
             .build(),
     );
-    let ingest = scan_ingest::ScanIngest::new(
+    scan_ingest::ScanIngest::new(
         tracking_aws::store::OrderStore::new(client, &stack.table),
         scan_ingest::SqsDeadLetters::new(feed.sqs.clone(), &feed.dead_letter_url),
-    );
-    let rounds = 10;
-    let single_started = Instant::now();
-    for (i, number) in parcels.iter().take(rounds).enumerate() {
-        let _ = ingest
-            .handle(
-                sqs_event(&[scan_body(number, 40_000 + i as i64)]),
-                ct(2026, 11, 27, 9),
-            )
-            .await;
-    }
-    let single_ms = single_started.elapsed().as_secs_f64() * 1000.0 / rounds as f64;
-    let batch_started = Instant::now();
-    for round in 0..rounds {
-        let batch: Vec<String> = parcels
-            .iter()
-            .skip(rounds)
-            .take(10)
-            .enumerate()
-            .map(|(i, number)| scan_body(number, 50_000 + (round * 10 + i) as i64))
-            .collect();
-        let _ = ingest.handle(sqs_event(&batch), ct(2026, 11, 27, 9)).await;
-    }
-    let batch_ms = batch_started.elapsed().as_secs_f64() * 1000.0 / rounds as f64;
-    (single_ms, batch_ms)
+    )
 }
 
 /// Each function with the event it is started on (from `events/`).
@@ -479,6 +486,8 @@ async fn cold_starts(runs: usize, results: &mut BTreeMap<String, Value>) -> anyh
     Ok(())
 }
 
+const SECTIONS: [&str; 5] = ["cold_start", "cost", "nightly", "growth", "feed"];
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -489,21 +498,34 @@ async fn main() -> anyhow::Result<()> {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    // `--only feed,nightly` reruns some sections (cold_start, cost, nightly, growth, feed).
+    // `--only feed,nightly` reruns some sections.
     let only: Option<Vec<String>> = args
         .iter()
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1))
         .map(|list| list.split(',').map(str::to_owned).collect());
+    if let Some(unknown) = only
+        .iter()
+        .flatten()
+        .find(|name| !SECTIONS.contains(&name.as_str()))
+    {
+        anyhow::bail!(
+            "--only: no section {unknown:?}; sections: {}",
+            SECTIONS.join(",")
+        );
+    }
     let wanted = |section: &str| only.as_ref().is_none_or(|s| s.iter().any(|w| w == section));
     let path = std::path::Path::new("target/bench/results.json");
     // A partial run keeps the other sections of the last run, so the file stays whole.
-    let mut results: BTreeMap<String, Value> = match &only {
-        Some(_) => std::fs::read_to_string(path)
-            .ok()
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .unwrap_or_default(),
-        None => BTreeMap::new(),
+    let mut results: BTreeMap<String, Value> = match (&only, std::fs::read_to_string(path)) {
+        (Some(_), Ok(text)) => serde_json::from_str(&text).unwrap_or_else(|error| {
+            eprintln!(
+                "  {} is not a bench result ({error}); starting afresh",
+                path.display()
+            );
+            BTreeMap::new()
+        }),
+        _ => BTreeMap::new(),
     };
     if wanted("cold_start") {
         cold_starts(arg("--runs", 5) as usize, &mut results).await?;

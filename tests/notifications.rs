@@ -42,6 +42,7 @@ const UNSUBSCRIBE_MERCHANT: &str = include_str!("../events/orders-api/unsubscrib
 const UNSUBSCRIBE_LINK: &str = include_str!("../events/orders-api/unsubscribe-link.json");
 const FILE_CLAIM: &str = include_str!("../events/claims-intake/file-claim.json");
 const CARRIER_FEED: &str = include_str!("../events/scan-ingest/carrier-feed-batch.json");
+const GET_ORDER: &str = include_str!("../events/orders-api/get-order.json");
 const STREAM_INSERT: &str = include_str!("../events/notifier/stream-insert.json");
 
 const SENDER: &str = "Tracking <tracking@notify.example.com>";
@@ -269,10 +270,14 @@ impl Fixture {
     }
 
     async fn scan(&self, body: &str) {
+        self.scan_arriving(body, after_delivery()).await;
+    }
+
+    async fn scan_arriving(&self, body: &str, now: DateTime<Utc>) {
         let scan = Scan::parse_body(body).unwrap();
         self.stack
             .scan_ingest(&self.feed)
-            .ingest(&scan, after_delivery())
+            .ingest(&scan, now)
             .await
             .unwrap();
     }
@@ -723,6 +728,56 @@ async fn a_journey_mails_each_subscriber_once_per_notifiable_event_even_when_red
     assert!(f.mails_to(&everything)[0]
         .text
         .contains("every order of your account"));
+}
+
+#[tokio::test]
+async fn a_scan_arriving_after_a_later_one_is_not_mailed() {
+    let mut f = Fixture::new().await;
+    let team = unique_address("ops", "merchant.example");
+    let order_id = f.order_with("1001", "ada@example.com").await;
+    assert_eq!(f.subscribe(&order_id, &team).await.0, 201);
+    f.label(&order_id, "ups", UPS).await;
+    let feed = feed_bodies();
+    let (handoff, out_for_delivery, delivered) = (&feed[3], &feed[4], &feed[5]);
+    f.scan_arriving(handoff, after_delivery() - Duration::hours(2))
+        .await;
+    f.scan_arriving(delivered, after_delivery() - Duration::hours(1))
+        .await;
+    f.deliver().await;
+    // The morning's out-for-delivery scan reaches us after the afternoon's delivery.
+    f.scan_arriving(out_for_delivery, after_delivery()).await;
+    f.deliver().await;
+
+    assert_eq!(
+        f.subjects_to(&team),
+        [
+            "Order 1001 is packed and labeled",
+            "Order 1001 was handed to USPS",
+            "Order 1001: Delivered",
+        ]
+    );
+    // The timeline still shows the scan where it occurred.
+    let (status, details) = f
+        .call(
+            ApiEvent::from_json(GET_ORDER)
+                .merchant(&f.merchant)
+                .path_param("order_id", &order_id),
+            after_delivery(),
+        )
+        .await;
+    assert_eq!(status, 200, "{details}");
+    let codes: Vec<&str> = details["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["code"].as_str())
+        .collect();
+    let position = |code: &str| codes.iter().position(|c| *c == code);
+    assert!(
+        position("OUT_FOR_DELIVERY") < position("DELIVERED")
+            && position("HANDOFF") < position("OUT_FOR_DELIVERY"),
+        "{codes:?}"
+    );
 }
 
 #[tokio::test]

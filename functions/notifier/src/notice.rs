@@ -6,7 +6,8 @@
 //! exists), completion, a stall, tracking expiry, a late first scan (the first sign a
 //! parcel may not have left: the team can chase the carrier days before a stall), and a
 //! filed claim. Not mailed: scans that leave the status as it was, anything after a final
-//! status (nothing moves it), and the derived "order received" row.
+//! status (nothing moves it), a scan that arrives no earlier than a scan that occurred
+//! after it (its news is already out of date), and the derived "order received" row.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -59,6 +60,15 @@ pub fn notice_for(event: &TimelineEvent, timeline: &Timeline) -> Option<Notice> 
                 }
             }
             let next = event.status?;
+            // A scan that arrives after a later one (or with it, in one feed batch) is
+            // history by the time it lands: the team has the newer status already, and
+            // mailing "Out for Delivery" after "Delivered" would only confuse.
+            let overtaken = events[index + 1..]
+                .iter()
+                .any(|later| later.status.is_some() && later.recorded_at <= event.recorded_at);
+            if overtaken {
+                return None;
+            }
             let before = status_before(&events[..index]);
             let after = advance(Some(before), next);
             (after != before).then(|| Notice::StatusChange {
@@ -240,6 +250,63 @@ mod tests {
             scan(ScanCode::InTransit, 3),
         ];
         assert_eq!(notices(&journey)[3], None);
+    }
+
+    fn arriving_at(mut event: TimelineEvent, hour: u32) -> TimelineEvent {
+        event.recorded_at = at(hour);
+        event
+    }
+
+    #[test]
+    fn a_scan_overtaken_by_a_later_one_is_not_mailed() {
+        // Out for delivery at 05:00 reaches us at 07:00, after the 06:00 delivery did.
+        let journey = [
+            scan(ScanCode::Pickup, 2),
+            scan(ScanCode::Delivered, 6),
+            arriving_at(scan(ScanCode::OutForDelivery, 5), 7),
+        ];
+        assert_eq!(notices(&journey)[2], None);
+        // The same two scans in one feed batch: only the delivery is news.
+        let batch = [
+            scan(ScanCode::Pickup, 2),
+            arriving_at(scan(ScanCode::OutForDelivery, 5), 6),
+            scan(ScanCode::Delivered, 6),
+        ];
+        let got = notices(&batch);
+        assert_eq!(got[1], None);
+        assert!(matches!(
+            got[2],
+            Some(Notice::StatusChange {
+                status: ShipmentStatus::Delivered,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn an_exception_cleared_before_it_arrived_is_not_mailed() {
+        let journey = [
+            scan(ScanCode::Pickup, 2),
+            scan(ScanCode::OutForDelivery, 4),
+            arriving_at(scan(ScanCode::DeliveryAttempted, 3), 5),
+        ];
+        assert_eq!(notices(&journey)[2], None);
+    }
+
+    #[test]
+    fn a_delayed_scan_is_mailed_when_nothing_later_has_arrived() {
+        // Occurred at 03:00, reached us at 05:00, but it is still the newest news.
+        let journey = [
+            scan(ScanCode::Pickup, 2),
+            arriving_at(scan(ScanCode::OutForDelivery, 3), 5),
+        ];
+        assert!(matches!(
+            notices(&journey)[1],
+            Some(Notice::StatusChange {
+                status: ShipmentStatus::OutForDelivery,
+                ..
+            })
+        ));
     }
 
     #[test]

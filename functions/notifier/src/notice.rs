@@ -1,13 +1,13 @@
 //! Which timeline events are worth an email, and to whom. Pure: no I/O.
 //!
-//! Mailed: every change of shipment status (judged where the event sits in the order the
-//! events occurred, so a duplicate or a scan that repeats the status is silent), every
+//! Mailed: every change of shipment status (judged over the events that had arrived when
+//! this one did, in the order they occurred, so a duplicate, a scan that repeats the status
+//! and a scan overtaken by a later one are silent), every
 //! hand-off, the label (the status moves to "At Depot" and the first tracking link
 //! exists), completion, a stall, tracking expiry, a late first scan (the first sign a
 //! parcel may not have left: the team can chase the carrier days before a stall), and a
 //! filed claim. Not mailed: scans that leave the status as it was, anything after a final
-//! status (nothing moves it), a scan that arrives no earlier than a scan that occurred
-//! after it (its news is already out of date), and the derived "order received" row.
+//! status (nothing moves it), and the derived "order received" row.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -59,18 +59,27 @@ pub fn notice_for(event: &TimelineEvent, timeline: &Timeline) -> Option<Notice> 
                     return Some(Notice::Handoff(handoff.clone()));
                 }
             }
-            let next = event.status?;
-            // A scan that arrives after a later one (or with it, in one feed batch) is
-            // history by the time it lands: the team has the newer status already, and
-            // mailing "Out for Delivery" after "Delivered" would only confuse.
-            let overtaken = events[index + 1..]
-                .iter()
-                .any(|later| later.status.is_some() && later.recorded_at <= event.recorded_at);
-            if overtaken {
-                return None;
-            }
-            let before = status_before(&events[..index]);
-            let after = advance(Some(before), next);
+            event.status?;
+            // Judged against what had reached us when the scan did: a scan that arrives
+            // after a later one ("Out for Delivery" after "Delivered") is put in its
+            // place on the timeline but is no news. Scans arriving together (one feed
+            // batch) count as arriving in the order they occurred.
+            let arrived_first = |i: usize, other: &TimelineEvent| {
+                other.recorded_at < event.recorded_at
+                    || (other.recorded_at == event.recorded_at && i < index)
+            };
+            let before = status_of(
+                events
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, other)| arrived_first(*i, other)),
+            );
+            let after = status_of(
+                events
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, other)| *i == index || arrived_first(*i, other)),
+            );
             (after != before).then(|| Notice::StatusChange {
                 status: after,
                 label: timeline.event_label(index),
@@ -79,12 +88,11 @@ pub fn notice_for(event: &TimelineEvent, timeline: &Timeline) -> Option<Notice> 
     }
 }
 
-/// The status the events so far add up to, by the timeline's own rules: "Received"
-/// until a label or scan says otherwise.
-fn status_before(events: &[TimelineEvent]) -> ShipmentStatus {
+/// The status some of the timeline's events add up to (taken in the order they occurred),
+/// by the timeline's own rules: "Received" until a label or scan says otherwise.
+fn status_of<'a>(events: impl Iterator<Item = (usize, &'a TimelineEvent)>) -> ShipmentStatus {
     events
-        .iter()
-        .filter_map(|e| e.status)
+        .filter_map(|(_, e)| e.status)
         .fold(ShipmentStatus::Received, |current, next| {
             advance(Some(current), next)
         })
@@ -266,21 +274,50 @@ mod tests {
             arriving_at(scan(ScanCode::OutForDelivery, 5), 7),
         ];
         assert_eq!(notices(&journey)[2], None);
-        // The same two scans in one feed batch: only the delivery is news.
-        let batch = [
+    }
+
+    #[test]
+    fn scans_arriving_together_are_news_in_the_order_they_occurred() {
+        // One feed batch: the pickup and the in-transit scans after it. The pickup is the
+        // change; the rest repeat it.
+        let batch: Vec<_> = [
+            scan(ScanCode::InTransit, 4),
             scan(ScanCode::Pickup, 2),
-            arriving_at(scan(ScanCode::OutForDelivery, 5), 6),
-            scan(ScanCode::Delivered, 6),
-        ];
+            scan(ScanCode::InTransit, 3),
+        ]
+        .into_iter()
+        .map(|e| arriving_at(e, 5))
+        .collect();
         let got = notices(&batch);
-        assert_eq!(got[1], None);
-        assert!(matches!(
-            got[2],
-            Some(Notice::StatusChange {
-                status: ShipmentStatus::Delivered,
-                ..
-            })
-        ));
+        assert_eq!(
+            got,
+            [
+                None,
+                Some(Notice::StatusChange {
+                    status: ShipmentStatus::InTransit,
+                    label: "Pick Up Scan from Dock"
+                }),
+                None
+            ]
+        );
+        let both_final_mile = [
+            arriving_at(scan(ScanCode::Delivered, 6), 7),
+            arriving_at(scan(ScanCode::OutForDelivery, 5), 7),
+        ];
+        assert!(notices(&both_final_mile).iter().all(Option::is_some));
+    }
+
+    #[test]
+    fn a_scan_arriving_after_a_later_one_of_the_same_status_is_silent() {
+        // The in-transit scan was mailed; the pickup that reaches us afterwards repeats it.
+        let journey = [
+            label(),
+            arriving_at(scan(ScanCode::InTransit, 3), 3),
+            arriving_at(scan(ScanCode::Pickup, 2), 4),
+        ];
+        let got = notices(&journey);
+        assert!(got[1].is_some());
+        assert_eq!(got[2], None);
     }
 
     #[test]

@@ -68,18 +68,8 @@ pub fn notice_for(event: &TimelineEvent, timeline: &Timeline) -> Option<Notice> 
                 other.recorded_at < event.recorded_at
                     || (other.recorded_at == event.recorded_at && i < index)
             };
-            let before = status_of(
-                events
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, other)| arrived_first(*i, other)),
-            );
-            let after = status_of(
-                events
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, other)| *i == index || arrived_first(*i, other)),
-            );
+            let before = status_of(events, arrived_first);
+            let after = status_of(events, |i, other| i == index || arrived_first(i, other));
             (after != before).then(|| Notice::StatusChange {
                 status: after,
                 label: timeline.event_label(index),
@@ -88,10 +78,16 @@ pub fn notice_for(event: &TimelineEvent, timeline: &Timeline) -> Option<Notice> 
     }
 }
 
-/// The status some of the timeline's events add up to (taken in the order they occurred),
+/// The status the events `included` picks add up to, taken in the order they occurred,
 /// by the timeline's own rules: "Received" until a label or scan says otherwise.
-fn status_of<'a>(events: impl Iterator<Item = (usize, &'a TimelineEvent)>) -> ShipmentStatus {
+fn status_of(
+    events: &[TimelineEvent],
+    included: impl Fn(usize, &TimelineEvent) -> bool,
+) -> ShipmentStatus {
     events
+        .iter()
+        .enumerate()
+        .filter(|(i, e)| included(*i, e))
         .filter_map(|(_, e)| e.status)
         .fold(ShipmentStatus::Received, |current, next| {
             advance(Some(current), next)

@@ -714,17 +714,8 @@ impl OrderStore {
                 .expression_attribute_values(":ss", AttributeValue::S(shipment.as_str().into()));
         }
         let output = request.send().await.context("query order list")?;
-        let orders = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| Ok(from_item::<OrderItem>(item)?.order))
-            .collect::<Result<Vec<_>, StoreError>>()
-            .map_err(|e| anyhow!(e))?;
-        let next_cursor = output
-            .last_evaluated_key
-            .map(|key| encode_cursor(&partition, key))
-            .transpose()?;
+        let (orders, next_cursor) =
+            page_of(output, &partition, |item: OrderItem| item.order).map_err(|e| anyhow!(e))?;
         Ok(OrderPage {
             orders,
             next_cursor,
@@ -923,6 +914,26 @@ fn from_item<T: for<'de> Deserialize<'de>>(
     item: HashMap<String, AttributeValue>,
 ) -> Result<T, StoreError> {
     Ok(serde_dynamo::from_item(item).context("deserialize item")?)
+}
+
+/// A list page's items, each read as `Item` and kept as `keep` says, and the cursor to the
+/// next page (bound to `partition`), if DynamoDB says there is one.
+fn page_of<Item: serde::de::DeserializeOwned, Kept>(
+    output: aws_sdk_dynamodb::operation::query::QueryOutput,
+    partition: &str,
+    keep: impl Fn(Item) -> Kept,
+) -> Result<(Vec<Kept>, Option<String>), StoreError> {
+    let kept = output
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .map(|item| Ok(keep(from_item::<Item>(item)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let next_cursor = output
+        .last_evaluated_key
+        .map(|key| encode_cursor(partition, key))
+        .transpose()?;
+    Ok((kept, next_cursor))
 }
 
 fn encode_cursor(partition: &str, key: HashMap<String, AttributeValue>) -> anyhow::Result<String> {

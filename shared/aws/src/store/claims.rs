@@ -33,8 +33,8 @@ use tracking_domain::order::Order;
 use tracking_domain::timeline::{Timeline, TimelineEvent};
 
 use super::{
-    encode_cursor, from_item, order_pk, timestamp, to_item, Cursor, EventItem, ListError,
-    OrderItem, OrderStore, StoreError, INDEX_CLAIMS_BY_MERCHANT,
+    from_item, order_pk, page_of, timestamp, to_item, Cursor, EventItem, ListError, OrderItem,
+    OrderStore, StoreError, INDEX_CLAIMS_BY_MERCHANT,
 };
 
 /// Where a claim stands with the carrier. Intake only ever creates `Open` claims; the
@@ -400,17 +400,8 @@ impl OrderStore {
                 .expression_attribute_values(":state", AttributeValue::S(state.as_str().into()));
         }
         let output = request.send().await.context("query claims index")?;
-        let claims = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| Ok(from_item::<ClaimItem>(item)?.claim))
-            .collect::<Result<Vec<_>, StoreError>>()
-            .map_err(|e| anyhow!(e))?;
-        let next_cursor = output
-            .last_evaluated_key
-            .map(|key| encode_cursor(&partition, key))
-            .transpose()?;
+        let (claims, next_cursor) =
+            page_of(output, &partition, |item: ClaimItem| item.claim).map_err(|e| anyhow!(e))?;
         Ok(ClaimPage {
             claims,
             next_cursor,
@@ -447,6 +438,7 @@ fn decode_claims_cursor(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::encode_cursor;
 
     fn page_key(merchant: &str) -> HashMap<String, AttributeValue> {
         HashMap::from([

@@ -22,14 +22,15 @@ use platform_sync::{PlatformSync, SyncQueues};
 use serde_json::{json, Value};
 use store_webhooks::{StoreWebhooks, WebhookConfig, WebhookSecret};
 use tracking_aws::store::sync::{SyncKey, SyncRecord, SyncStatus};
+use tracking_domain::connections::AmazonSeller;
 use tracking_domain::feed::Scan;
 use tracking_domain::order::OrderSource;
 
 use self::fake_store::{
     FakeStore, Recorded, AMAZON_ORDER_ITEM_ID, FULFILLMENT_ORDER_ID, LWA_ACCESS_TOKEN,
-    LWA_TOKEN_PATH,
+    LWA_TOKEN_PATH, RDT_PREFIX,
 };
-use crate::{order_body, tuesday_morning, upload_label, CREATE_ORDER, GET_ORDER};
+use crate::{order_body, tuesday_morning, upload_label, CREATE_ORDER, GET_ORDER, SEARCH_ORDERS};
 
 pub const SHOPIFY_ORDERS_CREATE: &str =
     include_str!("../events/store-webhooks/shopify-orders-create.json");
@@ -48,6 +49,33 @@ const UPS_URL: &str = "https://www.ups.com/track?tracknum=1Z999AA10123456784";
 const USPS: &str = "9400111899223197428497";
 const USPS_URL: &str =
     "https://tools.usps.com/go/TrackConfirmAction?tLabels=9400111899223197428497";
+
+/// A second merchant with an Amazon seller account of its own.
+const OTHER_SELLER_MERCHANT: &str = "merchant-bolt";
+const OTHER_SELLER_TOKEN: &str = "Atza|bolt-access-token";
+const OTHER_SELLER_MARKETPLACE: &str = "A2EUQ1WTGCTBG2";
+const OTHER_SELLER_ORDER: &str = "111-4455667-8899001";
+
+/// What platform-sync is told about sellers: both merchants above, each its own account.
+fn amazon_sellers() -> std::collections::BTreeMap<String, AmazonSeller> {
+    [
+        (
+            MERCHANT.to_owned(),
+            AmazonSeller {
+                seller_id: integration_tests::TEST_SELLER_ID.into(),
+                marketplace_id: MARKETPLACE.into(),
+            },
+        ),
+        (
+            OTHER_SELLER_MERCHANT.to_owned(),
+            AmazonSeller {
+                seller_id: "A2BOLTSELLER".into(),
+                marketplace_id: OTHER_SELLER_MARKETPLACE.into(),
+            },
+        ),
+    ]
+    .into()
+}
 
 const SAMPLE_ORDER_ID: &str = "ord_cbfba8658e1a28567cda6e50";
 
@@ -156,7 +184,16 @@ struct Harness {
 impl Harness {
     async fn new() -> Self {
         Self::with_amazon_tokens(|_| {
-            AmazonTokens::Static(StaticAccessToken(Some(Secret::new(AMAZON_TOKEN))))
+            AmazonTokens::Static(StaticAccessToken(
+                [
+                    (MERCHANT.to_owned(), Secret::new(AMAZON_TOKEN)),
+                    (
+                        OTHER_SELLER_MERCHANT.to_owned(),
+                        Secret::new(OTHER_SELLER_TOKEN),
+                    ),
+                ]
+                .into(),
+            ))
         })
         .await
     }
@@ -170,7 +207,8 @@ impl Harness {
                     token_url: format!("{base_url}{LWA_TOKEN_PATH}"),
                     client_id: "amzn1.application-oa2-client.test".into(),
                     client_secret: Secret::new("test-client-secret"),
-                    refresh_token: Secret::new("Atzr|test-refresh"),
+                    refresh_tokens: [(MERCHANT.to_owned(), Secret::new("Atzr|test-refresh"))]
+                        .into(),
                 },
             ))
         })
@@ -201,7 +239,7 @@ impl Harness {
                 http,
                 AmazonConfig {
                     api_base: store.base_url.clone(),
-                    marketplace_id: MARKETPLACE.into(),
+                    sellers: amazon_sellers(),
                 },
                 tokens(&store.base_url),
             ),
@@ -255,11 +293,17 @@ impl Harness {
     }
 
     async fn handoff_to_usps(&self, order_id: &str) {
+        self.scan_with_usps_handoff(order_id, "HANDOFF", "2026-11-26T07:05:00-06:00")
+            .await;
+    }
+
+    /// A scan of `code` that carries the USPS final-mile number, as many feeds send it.
+    async fn scan_with_usps_handoff(&self, order_id: &str, code: &str, occurred_at: &str) {
         let feed = TestQueue::new("CarrierFeedQueue").await;
         let scan = Scan::parse_body(
             &json!({
-                "carrier": "ups", "tracking_number": UPS, "code": "HANDOFF",
-                "occurred_at": "2026-11-26T07:05:00-06:00",
+                "carrier": "ups", "tracking_number": UPS, "code": code,
+                "occurred_at": occurred_at,
                 "description": "Package transferred to USPS for final delivery",
                 "location": {"city": "Austin", "state": "TX", "postal_code": "78744", "country": "US"},
                 "handoff": {"carrier": "usps", "tracking_number": USPS}
@@ -480,6 +524,44 @@ async fn usps_handoff_moves_the_shopify_fulfillment_to_the_final_mile_number() {
 }
 
 #[tokio::test]
+async fn a_handoff_reported_on_an_ordinary_scan_reaches_the_store_once() {
+    let mut h = Harness::new().await;
+    let order_id = h.shopify_order().await;
+    h.label(&order_id).await;
+    h.stream_to_queue().await;
+    assert_eq!(h.deliver().await, 1);
+    h.store.clear_requests();
+
+    h.scan_with_usps_handoff(&order_id, "IN_TRANSIT", "2026-11-26T07:05:00-06:00")
+        .await;
+    h.stream_to_queue().await;
+    let jobs = h.queued().await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0]["kind"], "handoff");
+    assert_eq!(jobs[0]["tracking"]["tracking_number"], USPS);
+    assert_eq!(h.deliver().await, 1);
+    assert_eq!(
+        operations(&h.store.requests()),
+        ["FulfillmentState", "UpdateTracking"]
+    );
+    assert_eq!(
+        h.store.fulfillments(),
+        [(
+            "gid://shopify/Fulfillment/7701".to_owned(),
+            vec![USPS.to_owned()]
+        )]
+    );
+
+    // Feeds repeat the number on the scans after it: no job, no store call.
+    h.store.clear_requests();
+    h.scan_with_usps_handoff(&order_id, "OUT_FOR_DELIVERY", "2026-11-27T08:10:00-06:00")
+        .await;
+    h.stream_to_queue().await;
+    assert!(h.queued().await.is_empty());
+    assert!(h.store.requests().is_empty());
+}
+
+#[tokio::test]
 async fn amazon_label_and_handoff_confirm_one_package_through_the_sp_api() {
     let mut h = Harness::new().await;
     let order_id = h.api_order("A-1001", "amazon", Some(AMAZON_ORDER)).await;
@@ -614,6 +696,51 @@ async fn throttled_sync_is_retried_and_sent_exactly_once() {
     assert_eq!(record.status, SyncStatus::Sent);
     assert_eq!(record.attempts, 2);
     assert_eq!(record.last_error, None);
+}
+
+#[tokio::test]
+async fn a_stores_retry_after_keeps_the_job_out_of_sight_that_long_and_loses_nothing() {
+    let mut h = Harness::new().await;
+    let order_id = h.api_order("A-1", "amazon", Some(AMAZON_ORDER)).await;
+    h.label(&order_id).await;
+    h.stream_to_queue().await;
+    h.store.throttle_next(3);
+
+    let event = h.queue.receive_event(10).await.expect("the sync job");
+    let response = h
+        .sync
+        .handle(serde_json::to_value(event).unwrap(), label_time())
+        .await
+        .unwrap();
+    assert_eq!(response["batchItemFailures"].as_array().unwrap().len(), 1);
+    assert!(
+        h.queue.receive_event(10).await.is_none(),
+        "the job waits out the store's Retry-After"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let event = h.queue.receive_event(10).await.expect("the job comes back");
+    assert_eq!(
+        event.records[0]
+            .attributes
+            .get("ApproximateReceiveCount")
+            .map(String::as_str),
+        Some("2")
+    );
+    let response = h
+        .sync
+        .handle(serde_json::to_value(event).unwrap(), label_time())
+        .await
+        .unwrap();
+    assert_eq!(response, json!({"batchItemFailures": []}));
+    let record = h.record(&order_id, OrderSource::Amazon, "ups", UPS).await;
+    assert_eq!(record.status, SyncStatus::Sent);
+    let confirmations = h
+        .store
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/shipmentConfirmation"))
+        .count();
+    assert_eq!(confirmations, 1);
 }
 
 #[tokio::test]
@@ -938,5 +1065,266 @@ async fn amazon_access_token_comes_from_login_with_amazon_and_is_reused_while_fr
         requests.len(),
         5,
         "one token, then items and confirmation twice"
+    );
+}
+
+/// An order of `merchant` naming Amazon order `amazon_order`, written straight to the
+/// table as intake wrote store orders before it checked connections.
+async fn legacy_amazon_order(h: &Harness, merchant: &str, amazon_order: &str) -> String {
+    let mut body = order_body("L-1");
+    body["source"] = "amazon".into();
+    body["external_order_id"] = amazon_order.into();
+    let draft: tracking_domain::order::OrderDraft = serde_json::from_value(body).unwrap();
+    let order = tracking_domain::order::Order::new(
+        merchant,
+        draft.parse().unwrap(),
+        label_time() - Duration::hours(2),
+    );
+    let order_id = order.order_id.clone();
+    h.stack.store().create_order(order).await.unwrap();
+    order_id
+}
+
+#[tokio::test]
+async fn a_merchant_cannot_name_a_store_it_is_not_connected_to_nor_reach_anothers_store() {
+    let mut h = Harness::new().await;
+    let intruder = "merchant-intruder";
+    for (source, external) in [("amazon", AMAZON_ORDER), ("shopify", SHOPIFY_ORDER_GID)] {
+        let mut body = order_body("X-1");
+        body["source"] = source.into();
+        body["external_order_id"] = external.into();
+        let event = ApiEvent::from_json(CREATE_ORDER)
+            .merchant(intruder)
+            .body_json(&body);
+        let (status, reply) = read_response(
+            h.stack
+                .orders_api()
+                .handle(event.request(), label_time())
+                .await,
+        );
+        assert_eq!(status, 422, "{reply}");
+        assert_eq!(reply["error"]["code"], "store_not_connected");
+        assert!(reply["error"]["message"].as_str().unwrap().contains(source));
+    }
+    let csv = format!(
+        "order_number,source,external_order_id,customer_name,customer_email,ship_to_line1,ship_to_city,ship_to_country\n\
+         X-2,amazon,{AMAZON_ORDER},Eve,eve@example.com,1 Main St,Austin,US\n\
+         X-3,manual,,Eve,eve@example.com,1 Main St,Austin,US\n"
+    );
+    let event = ApiEvent::from_json(crate::IMPORT_ORDERS)
+        .merchant(intruder)
+        .body_text(&csv);
+    let (status, reply) = read_response(
+        h.stack
+            .orders_api()
+            .handle(event.request(), label_time())
+            .await,
+    );
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["created"], 1, "{reply}");
+    assert_eq!(reply["rows"][0]["row"], 2);
+    assert_eq!(reply["rows"][0]["code"], "store_not_connected");
+    assert_eq!(reply["rows"][0]["errors"][0]["field"], "source");
+    assert_eq!(reply["rows"][1]["result"], "created");
+    assert_eq!(
+        h.stack.item_count().await,
+        1,
+        "only the manual row was written"
+    );
+
+    // Even an order that names the other seller's order (stored before intake checked
+    // connections) reaches no store: the push has no connection of its merchant to use.
+    let order_id = legacy_amazon_order(&h, intruder, AMAZON_ORDER).await;
+    h.label(&order_id).await;
+    h.stream_to_queue().await;
+    assert_eq!(h.queued().await.len(), 1);
+    h.deliver().await;
+    assert!(
+        h.store.requests().is_empty(),
+        "no request may reach a store: {:?}",
+        h.store.requests()
+    );
+    let dead = h.queue.peek(&h.queue.dead_letter_url).await;
+    assert_eq!(dead.len(), 1);
+    let reason = dead[0].1.clone().unwrap_or_default();
+    assert!(
+        reason.contains("not connected to an Amazon seller account"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn each_seller_is_confirmed_with_its_own_token_and_marketplace_only() {
+    let mut h = Harness::new().await;
+    let acme = h.api_order("A-1", "amazon", Some(AMAZON_ORDER)).await;
+    let bolt = legacy_amazon_order(&h, OTHER_SELLER_MERCHANT, OTHER_SELLER_ORDER).await;
+    h.label(&acme).await;
+    h.stream_to_queue().await;
+    let (status, body) =
+        upload_label(&h.stack, &bolt, "ups", "1ZWX0692YP40636269", label_time()).await;
+    assert_eq!(status, 201, "{body}");
+    h.stream_to_queue().await;
+    assert_eq!(h.deliver().await, 2);
+
+    let requests = h.store.requests();
+    assert_eq!(requests.len(), 4, "items and confirmation per seller");
+    for request in &requests {
+        let (token, marketplace) = if request.path.contains(AMAZON_ORDER) {
+            (AMAZON_TOKEN, MARKETPLACE)
+        } else {
+            assert!(
+                request.path.contains(OTHER_SELLER_ORDER),
+                "{}",
+                request.path
+            );
+            (OTHER_SELLER_TOKEN, OTHER_SELLER_MARKETPLACE)
+        };
+        assert_eq!(
+            request.header("x-amz-access-token"),
+            Some(token),
+            "{}",
+            request.path
+        );
+        if request.method == "POST" {
+            assert_eq!(request.body["marketplaceId"], marketplace);
+        }
+    }
+}
+
+/// An SP-API `Order` as `getOrders` returns it with a Restricted Data Token.
+fn amazon_listing(order_id: &str, buyer: &str) -> Value {
+    json!({
+        "AmazonOrderId": order_id, "PurchaseDate": "2026-11-24T14:02:11Z",
+        "LastUpdateDate": "2026-11-24T14:05:40Z", "OrderStatus": "Unshipped",
+        "FulfillmentChannel": "MFN", "SalesChannel": "Amazon.com", "OrderType": "StandardOrder",
+        "MarketplaceId": MARKETPLACE, "NumberOfItemsUnshipped": 1,
+        "BuyerInfo": {"BuyerEmail": format!("{buyer}@marketplace.amazon.com"), "BuyerName": buyer},
+        "ShippingAddress": {"Name": buyer, "AddressLine1": "500 Congress Ave", "City": "Austin",
+                            "StateOrRegion": "TX", "PostalCode": "78701", "CountryCode": "US",
+                            "AddressType": "Residential"}
+    })
+}
+
+async fn search(h: &Harness, merchant: &str, term: &str) -> Vec<Value> {
+    let event = ApiEvent::from_json(SEARCH_ORDERS)
+        .merchant(merchant)
+        .query(&[("q", term)]);
+    let (status, body) = read_response(
+        h.stack
+            .orders_api()
+            .handle(event.request(), label_time())
+            .await,
+    );
+    assert_eq!(status, 200, "{body}");
+    body["orders"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn connected_sellers_orders_are_polled_in_once_each_with_their_own_credentials() {
+    let h = Harness::new().await;
+    let second = "902-1111111-2222222";
+    h.store
+        .add_amazon_order(AMAZON_TOKEN, amazon_listing(AMAZON_ORDER, "Ada"));
+    h.store
+        .add_amazon_order(AMAZON_TOKEN, amazon_listing(second, "Grace"));
+    // Listed without its restricted data: cannot become an order, and does not stop the rest.
+    h.store.add_amazon_order(
+        AMAZON_TOKEN,
+        json!({"AmazonOrderId": "902-9999999-0000000"}),
+    );
+    h.store.add_amazon_order(
+        OTHER_SELLER_TOKEN,
+        amazon_listing(OTHER_SELLER_ORDER, "Linus"),
+    );
+    let poll = |at: &str| json!({"amazon_order_poll": {"scheduled_time": at}});
+
+    let report = h
+        .sync
+        .handle(poll("2026-11-24T16:00:00Z"), label_time())
+        .await
+        .unwrap();
+    assert_eq!(
+        report,
+        json!({"created": 3, "already_known": 0, "unusable": 1})
+    );
+    let found = search(&h, MERCHANT, AMAZON_ORDER).await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["source"], "amazon");
+    assert_eq!(search(&h, MERCHANT, second).await.len(), 1);
+    assert_eq!(
+        search(&h, OTHER_SELLER_MERCHANT, OTHER_SELLER_ORDER)
+            .await
+            .len(),
+        1
+    );
+    assert!(
+        search(&h, MERCHANT, OTHER_SELLER_ORDER).await.is_empty(),
+        "another seller's order is filed under its own merchant"
+    );
+    for request in h.store.requests() {
+        let token = request.header("x-amz-access-token").unwrap_or_default();
+        let seller_token = token.strip_prefix(RDT_PREFIX).unwrap_or(token);
+        assert!(
+            [AMAZON_TOKEN, OTHER_SELLER_TOKEN].contains(&seller_token),
+            "{request:?}"
+        );
+        if request.path.starts_with("/orders/v0/orders?") {
+            assert!(token.starts_with(RDT_PREFIX), "orders are read with an RDT");
+            let marketplace = if seller_token == AMAZON_TOKEN {
+                MARKETPLACE
+            } else {
+                OTHER_SELLER_MARKETPLACE
+            };
+            assert!(
+                request
+                    .path
+                    .contains(&format!("MarketplaceIds={marketplace}")),
+                "{}",
+                request.path
+            );
+        }
+    }
+    let first_read = h
+        .store
+        .requests()
+        .into_iter()
+        .find(|r| r.path.starts_with("/orders/v0/orders?") && !r.path.contains("NextToken"))
+        .unwrap();
+    assert!(
+        first_read
+            .path
+            .contains("LastUpdatedAfter=2026-11-23T16%3A00%3A00Z"),
+        "a first poll reads a day back: {}",
+        first_read.path
+    );
+
+    h.store.clear_requests();
+    let items = h.stack.item_count().await;
+    let report = h
+        .sync
+        .handle(poll("2026-11-24T16:15:00Z"), label_time())
+        .await
+        .unwrap();
+    assert_eq!(
+        report,
+        json!({"created": 0, "already_known": 3, "unusable": 1})
+    );
+    assert_eq!(
+        h.stack.item_count().await,
+        items,
+        "a second poll creates nothing"
+    );
+    let reread = h
+        .store
+        .requests()
+        .into_iter()
+        .find(|r| r.path.starts_with("/orders/v0/orders?") && !r.path.contains("NextToken"))
+        .unwrap();
+    assert!(
+        reread
+            .path
+            .contains("LastUpdatedAfter=2026-11-24T15%3A50%3A00Z"),
+        "the next poll reads from its cursor, less the overlap: {}",
+        reread.path
     );
 }

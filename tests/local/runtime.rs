@@ -92,7 +92,7 @@ impl Runtime {
         let http = platform_sync::push::http_client()?;
         // Locally the Amazon token is a fixed one; a deployment trades an LWA refresh token.
         let amazon_token =
-            platform_sync::amazon::StaticAccessToken(sync_config.amazon_access_token.clone());
+            platform_sync::amazon::StaticAccessToken(sync_config.amazon_access_tokens.clone());
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let queue_url = |name: &str| {
             resources

@@ -51,13 +51,16 @@ struct Fulfillment {
 #[derive(Default)]
 struct State {
     requests: Vec<Recorded>,
-    /// Statuses to answer the next requests with, before any store logic runs.
-    fail_next: VecDeque<u16>,
+    /// Statuses (and a `Retry-After` in seconds) to answer the next requests with, before
+    /// any store logic runs.
+    fail_next: VecDeque<(u16, Option<u32>)>,
     /// Apply the next mutation, then answer 500 anyway.
     lose_next_reply: bool,
     /// Answer the next mutation with this user error.
     refuse_next: Option<String>,
     fulfillments: Vec<Fulfillment>,
+    /// Amazon orders waiting to ship, per seller (by the seller's access token).
+    amazon_orders: BTreeMap<String, Vec<Value>>,
 }
 
 #[derive(Clone)]
@@ -70,6 +73,8 @@ pub const FULFILLMENT_ORDER_ID: &str = "gid://shopify/FulfillmentOrder/6601";
 pub const AMAZON_ORDER_ITEM_ID: &str = "68828574383266";
 pub const LWA_TOKEN_PATH: &str = "/auth/o2/token";
 pub const LWA_ACCESS_TOKEN: &str = "Atza|from-lwa-refresh";
+/// What a Restricted Data Token looks like here: this prefix and the access token that got it.
+pub const RDT_PREFIX: &str = "Atz.sprdt|";
 
 impl FakeStore {
     pub fn start() -> Self {
@@ -96,7 +101,20 @@ impl FakeStore {
     }
 
     pub fn fail_next(&self, statuses: &[u16]) {
-        self.state.lock().unwrap().fail_next.extend(statuses);
+        self.state
+            .lock()
+            .unwrap()
+            .fail_next
+            .extend(statuses.iter().map(|s| (*s, None)));
+    }
+
+    /// Answers the next request with 429 and `Retry-After: seconds`.
+    pub fn throttle_next(&self, seconds: u32) {
+        self.state
+            .lock()
+            .unwrap()
+            .fail_next
+            .push_back((429, Some(seconds)));
     }
 
     pub fn lose_next_reply(&self) {
@@ -105,6 +123,17 @@ impl FakeStore {
 
     pub fn refuse_next(&self, message: &str) {
         self.state.lock().unwrap().refuse_next = Some(message.to_owned());
+    }
+
+    /// An order the seller holding `access_token` has waiting to ship.
+    pub fn add_amazon_order(&self, access_token: &str, order: Value) {
+        self.state
+            .lock()
+            .unwrap()
+            .amazon_orders
+            .entry(access_token.to_owned())
+            .or_default()
+            .push(order);
     }
 
     /// Tracking numbers per Shopify fulfillment, as the shop now shows them.
@@ -126,9 +155,12 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
     let mut reader = BufReader::new(stream);
     // Keep-alive: reqwest reuses connections, so serve requests until the client closes.
     while let Some(request) = read_request(&mut reader) {
-        let (status, body) = answer(state, request);
+        let (status, retry_after, body) = answer(state, request);
+        let retry_after = retry_after
+            .map(|seconds| format!("retry-after: {seconds}\r\n"))
+            .unwrap_or_default();
         let reply = format!(
-            "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\n{retry_after}content-length: {}\r\n\r\n{body}",
             reason(status),
             body.len()
         );
@@ -188,11 +220,15 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-fn answer(state: &Mutex<State>, request: Recorded) -> (u16, String) {
+fn answer(state: &Mutex<State>, request: Recorded) -> (u16, Option<u32>, String) {
     let mut state = state.lock().unwrap();
     state.requests.push(request.clone());
-    if let Some(status) = state.fail_next.pop_front() {
-        return (status, json!({"errors": "injected failure"}).to_string());
+    if let Some((status, retry_after)) = state.fail_next.pop_front() {
+        return (
+            status,
+            retry_after,
+            json!({"errors": "injected failure"}).to_string(),
+        );
     }
     let (status, body) = if request.path == LWA_TOKEN_PATH {
         (
@@ -200,21 +236,21 @@ fn answer(state: &Mutex<State>, request: Recorded) -> (u16, String) {
             json!({"access_token": LWA_ACCESS_TOKEN, "refresh_token": "Atzr|rotated-but-unused",
                    "token_type": "bearer", "expires_in": 3600}),
         )
-    } else if request.path.contains("/orders/v0/orders/") {
+    } else if request.path.contains("/orders/v0/orders") || request.path.starts_with("/tokens/") {
         amazon(&mut state, &request)
     } else {
         shopify(&mut state, &request)
     };
     let is_write = request.method == "POST" && request.operation() != "FulfillmentState";
     if is_write && std::mem::take(&mut state.lose_next_reply) {
-        return (500, json!({"errors": "reply lost"}).to_string());
+        return (500, None, json!({"errors": "reply lost"}).to_string());
     }
     let body = if body.is_null() {
         String::new()
     } else {
         body.to_string()
     };
-    (status, body)
+    (status, None, body)
 }
 
 fn shopify(state: &mut State, request: &Recorded) -> (u16, Value) {
@@ -291,7 +327,40 @@ fn shopify(state: &mut State, request: &Recorded) -> (u16, Value) {
     }
 }
 
-fn amazon(_state: &mut State, request: &Recorded) -> (u16, Value) {
+fn amazon(state: &mut State, request: &Recorded) -> (u16, Value) {
+    let token = request.header("x-amz-access-token").unwrap_or_default();
+    if request.method == "POST" && request.path == "/tokens/2021-03-01/restrictedDataToken" {
+        return (
+            200,
+            json!({"restrictedDataToken": format!("{RDT_PREFIX}{token}"), "expiresIn": 3600}),
+        );
+    }
+    if request.method == "GET" && request.path.starts_with("/orders/v0/orders?") {
+        // The address and buyer email are restricted data: only a Restricted Data Token
+        // reads them, and only the orders of the seller it was issued to.
+        let Some(seller_token) = token.strip_prefix(RDT_PREFIX) else {
+            return (
+                403,
+                json!({"errors": [{"code": "Unauthorized", "message": "restricted data needs an RDT"}]}),
+            );
+        };
+        let orders = state
+            .amazon_orders
+            .get(seller_token)
+            .cloned()
+            .unwrap_or_default();
+        // One order a page, so paging is exercised: NextToken is the next index.
+        let index: usize = query_value(&request.path, "NextToken")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        let page: Vec<Value> = orders.get(index).cloned().into_iter().collect();
+        let next = (index + 1 < orders.len()).then(|| (index + 1).to_string());
+        return (
+            200,
+            json!({"payload": {"Orders": page, "NextToken": next,
+                               "LastUpdatedBefore": "2026-12-01T11:58:00Z"}}),
+        );
+    }
     if request.method == "GET" && request.path.ends_with("/orderItems") {
         let order_id = request
             .path
@@ -314,4 +383,12 @@ fn amazon(_state: &mut State, request: &Recorded) -> (u16, Value) {
         404,
         json!({"errors": [{"code": "NotFound", "message": "no such resource"}]}),
     )
+}
+
+fn query_value(path: &str, name: &str) -> Option<String> {
+    let query = path.split_once('?')?.1;
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == name).then(|| value.to_owned())
+    })
 }

@@ -21,6 +21,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::Value;
 use tracking_aws::{Config, OrderStore};
+use tracking_domain::connections::{AmazonSeller, StoreConnections};
 
 /// Counts DynamoDB requests by operation name, as they go on the wire (retries included),
 /// and the capacity units DynamoDB reports consumed (it asks every request for them).
@@ -315,10 +316,22 @@ impl TestStack {
         }
     }
 
+    /// The functions' configuration for this table. `merchant-acme` (the sample events'
+    /// merchant) is connected to the Shopify shop and the Amazon seller account the store
+    /// samples name; every other merchant is connected to nothing.
     pub fn config(&self) -> Config {
         Config {
             table_name: self.table.clone(),
             origin_country: "US".into(),
+            connections: test_connections(),
+        }
+    }
+
+    /// Configuration with other store connections, for tenancy tests.
+    pub fn config_with(&self, connections: StoreConnections) -> Config {
+        Config {
+            connections,
+            ..self.config()
         }
     }
 
@@ -578,6 +591,25 @@ impl TestQueue {
             .expect("deliver a batch")
     }
 
+    /// Receives up to `batch_size` messages as Lambda's SQS event, leaving what becomes of
+    /// them (delete, visibility) to the test: for handlers that set their own retry delay.
+    pub async fn receive_event(
+        &self,
+        batch_size: i32,
+    ) -> Option<aws_lambda_events::event::sqs::SqsEvent> {
+        let received = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(batch_size)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        let messages = received.messages.unwrap_or_default();
+        (!messages.is_empty()).then(|| sqs_event_of(&messages, &self.arn).unwrap())
+    }
+
     /// Messages waiting in a queue: (body, "error" attribute).
     pub async fn peek(&self, url: &str) -> Vec<(String, Option<String>)> {
         let received = self
@@ -635,23 +667,7 @@ where
     if messages.is_empty() {
         return Ok(0);
     }
-    let records: Vec<Value> = messages
-        .iter()
-        .map(|m| {
-            serde_json::json!({
-                "messageId": m.message_id,
-                "receiptHandle": m.receipt_handle,
-                "body": m.body,
-                "attributes": m.attributes.as_ref().map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect::<HashMap<_, _>>()).unwrap_or_default(),
-                "messageAttributes": {},
-                "md5OfBody": m.md5_of_body,
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": "us-east-1",
-            })
-        })
-        .collect();
-    let event = serde_json::from_value(serde_json::json!({ "Records": records }))?;
+    let event = sqs_event_of(&messages, arn)?;
     let response = handler(event).await;
     let failed: Vec<&str> = response
         .batch_item_failures
@@ -683,6 +699,32 @@ where
     Ok(messages.len())
 }
 
+/// Lambda's SQS event for received messages, system attributes included.
+pub fn sqs_event_of(
+    messages: &[aws_sdk_sqs::types::Message],
+    arn: &str,
+) -> anyhow::Result<aws_lambda_events::event::sqs::SqsEvent> {
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "messageId": m.message_id,
+                "receiptHandle": m.receipt_handle,
+                "body": m.body,
+                "attributes": m.attributes.as_ref().map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect::<HashMap<_, _>>()).unwrap_or_default(),
+                "messageAttributes": {},
+                "md5OfBody": m.md5_of_body,
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": "us-east-1",
+            })
+        })
+        .collect();
+    Ok(serde_json::from_value(
+        serde_json::json!({ "Records": records }),
+    )?)
+}
+
 fn json_redrive(dead_letter_arn: &str, max_receive_count: usize) -> String {
     serde_json::json!({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receive_count}).to_string()
 }
@@ -706,3 +748,22 @@ impl TestStack {
     }
 }
 pub mod streams;
+
+pub const TEST_SHOP: &str = "acme.myshopify.com";
+pub const TEST_MERCHANT: &str = "merchant-acme";
+pub const TEST_SELLER_ID: &str = "A2ACMESELLER";
+pub const TEST_MARKETPLACE: &str = "ATVPDKIKX0DER";
+
+pub fn test_connections() -> StoreConnections {
+    StoreConnections::new(
+        [(TEST_SHOP.to_owned(), TEST_MERCHANT.to_owned())].into(),
+        [(
+            TEST_MERCHANT.to_owned(),
+            AmazonSeller {
+                seller_id: TEST_SELLER_ID.into(),
+                marketplace_id: TEST_MARKETPLACE.into(),
+            },
+        )]
+        .into(),
+    )
+}

@@ -107,6 +107,14 @@ impl OrdersApi {
     ) -> Result<Response<Body>, ApiError> {
         let draft: OrderDraft = json_body(request)?;
         let details = draft.parse().map_err(field_errors)?;
+        self.config
+            .connections
+            .check(&caller.merchant_id, details.source)
+            .map_err(|refusal| ApiError::Unprocessable {
+                code: "store_not_connected",
+                message: refusal.to_string(),
+                details: serde_json::Value::Null,
+            })?;
         let order = Order::new(&caller.merchant_id, details, now);
         tracing::info!(order_id = %order.order_id, "creating order");
         match self.store.create_order(order).await.map_err(store_error)? {
@@ -139,22 +147,45 @@ impl OrdersApi {
         let mut results: Vec<RowResult> = Vec::with_capacity(rows.len());
         let mut to_create = Vec::new();
         for row in rows {
-            match row.draft.parse() {
-                Err(errors) => results.push(RowResult::failed(row.row, None, errors)),
-                Ok(details) => match first_row_of.get(&details.order_number) {
-                    Some(first) => results.push(RowResult::failed(
+            let details = match row.draft.parse() {
+                Ok(details) => details,
+                Err(errors) => {
+                    results.push(RowResult::failed(
                         row.row,
-                        Some(details.order_number.clone()),
-                        vec![FieldError::new(
-                            "order_number",
-                            format!("repeats row {first}"),
-                        )],
-                    )),
-                    None => {
-                        first_row_of.insert(details.order_number.clone(), row.row);
-                        to_create.push((row.row, Order::new(&caller.merchant_id, details, now)));
-                    }
-                },
+                        "validation_failed",
+                        None,
+                        errors,
+                    ));
+                    continue;
+                }
+            };
+            if let Err(refusal) = self
+                .config
+                .connections
+                .check(&caller.merchant_id, details.source)
+            {
+                results.push(RowResult::failed(
+                    row.row,
+                    "store_not_connected",
+                    Some(details.order_number),
+                    vec![FieldError::new("source", refusal.to_string())],
+                ));
+                continue;
+            }
+            match first_row_of.get(&details.order_number) {
+                Some(first) => results.push(RowResult::failed(
+                    row.row,
+                    "repeated_in_file",
+                    Some(details.order_number.clone()),
+                    vec![FieldError::new(
+                        "order_number",
+                        format!("repeats row {first}"),
+                    )],
+                )),
+                None => {
+                    first_row_of.insert(details.order_number.clone(), row.row);
+                    to_create.push((row.row, Order::new(&caller.merchant_id, details, now)));
+                }
             }
         }
         let store = &self.store;
@@ -166,6 +197,7 @@ impl OrdersApi {
                     Ok(CreateOutcome::AlreadyExists(o)) => RowResult::ok(row, o, "already_exists"),
                     Ok(CreateOutcome::Conflict(o)) => RowResult::failed(
                         row,
+                        "order_number_taken",
                         Some(order_number),
                         vec![FieldError::new(
                             "order_number",
@@ -179,6 +211,7 @@ impl OrdersApi {
                         tracing::error!(row, error = ?error, "import row failed");
                         RowResult::failed(
                             row,
+                            "not_saved",
                             Some(order_number),
                             vec![FieldError::new(
                                 "row",
@@ -321,6 +354,9 @@ pub(crate) fn store_error(error: StoreError) -> ApiError {
 struct RowResult {
     row: usize,
     result: &'static str,
+    /// Why a row failed, as a stable code (the errors say it in words).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     order_number: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -334,16 +370,23 @@ impl RowResult {
         Self {
             row,
             result,
+            code: None,
             order_number: Some(order.details.order_number),
             order_id: Some(order.order_id),
             errors: Vec::new(),
         }
     }
 
-    fn failed(row: usize, order_number: Option<String>, errors: Vec<FieldError>) -> Self {
+    fn failed(
+        row: usize,
+        code: &'static str,
+        order_number: Option<String>,
+        errors: Vec<FieldError>,
+    ) -> Self {
         Self {
             row,
             result: "error",
+            code: Some(code),
             order_number,
             order_id: None,
             errors,

@@ -11,13 +11,15 @@
 //! [`AccessTokenProvider`]: `crate::lwa` refreshes it from the seller's refresh token (what
 //! a deployment uses); [`StaticAccessToken`] serves a fixed one (tests, local runs).
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 use tracking_domain::carriers::Carrier;
+use tracking_domain::connections::AmazonSeller;
 
 use crate::job::{SyncJob, Tracking};
-use crate::push::{classify_status, transport_error, PushError, Secret};
+use crate::push::{successful_body, transport_error, PushError, Secret};
 use crate::Pushed;
 
 pub const DEFAULT_API_BASE: &str = "https://sellingpartnerapi-na.amazon.com";
@@ -30,21 +32,25 @@ const MAX_ITEM_PAGES: usize = 10;
 
 /// Where the SP-API access token comes from.
 pub trait AccessTokenProvider: Send + Sync {
-    /// The token for the seller account of `merchant_id`.
+    /// The token for the seller account of `merchant_id`, and only that account: a
+    /// merchant without credentials of its own gets a refusal, never another's token.
     fn access_token(
         &self,
         merchant_id: &str,
     ) -> impl Future<Output = Result<Secret, PushError>> + Send;
 }
 
-/// One token for every merchant (`AMAZON_ACCESS_TOKEN`); none configured refuses the job.
-#[derive(Debug, Clone)]
-pub struct StaticAccessToken(pub Option<Secret>);
+/// Fixed access tokens per merchant (`AMAZON_ACCESS_TOKENS`; tests and short local runs,
+/// LWA tokens last an hour).
+#[derive(Debug, Clone, Default)]
+pub struct StaticAccessToken(pub BTreeMap<String, Secret>);
 
 impl AccessTokenProvider for StaticAccessToken {
-    async fn access_token(&self, _merchant_id: &str) -> Result<Secret, PushError> {
-        self.0.clone().ok_or_else(|| {
-            PushError::rejected("no Amazon SP-API access token is configured (AMAZON_ACCESS_TOKEN)")
+    async fn access_token(&self, merchant_id: &str) -> Result<Secret, PushError> {
+        self.0.get(merchant_id).cloned().ok_or_else(|| {
+            PushError::rejected(format!(
+                "no Amazon SP-API access token is configured for merchant {merchant_id}"
+            ))
         })
     }
 }
@@ -53,8 +59,8 @@ impl AccessTokenProvider for StaticAccessToken {
 pub struct AmazonConfig {
     /// `AMAZON_SP_API_BASE`: the regional SP-API endpoint.
     pub api_base: String,
-    /// `AMAZON_MARKETPLACE_ID`: e.g. `ATVPDKIKX0DER` (amazon.com).
-    pub marketplace_id: String,
+    /// `AMAZON_SELLERS`: each merchant's seller account and marketplace.
+    pub sellers: BTreeMap<String, AmazonSeller>,
 }
 
 pub struct AmazonClient<T> {
@@ -179,6 +185,23 @@ impl<T: AccessTokenProvider> AmazonClient<T> {
         }
     }
 
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) fn tokens(&self) -> &T {
+        &self.tokens
+    }
+
+    pub(crate) fn api_base(&self) -> &str {
+        &self.config.api_base
+    }
+
+    /// Every merchant with a seller account, for the order poll.
+    pub fn sellers(&self) -> impl Iterator<Item = (&str, &AmazonSeller)> {
+        self.config.sellers.iter().map(|(m, s)| (m.as_str(), s))
+    }
+
     fn url(&self, order_id: &str, operation: &str) -> Result<reqwest::Url, PushError> {
         let base = self.config.api_base.trim_end_matches('/');
         reqwest::Url::parse(&format!("{base}/orders/v0/orders/{order_id}/{operation}")).map_err(
@@ -186,12 +209,17 @@ impl<T: AccessTokenProvider> AmazonClient<T> {
         )
     }
 
+    /// The seller account of the order's own merchant; see `tracking_domain::connections`.
+    pub fn seller_of(&self, merchant_id: &str) -> Result<&AmazonSeller, PushError> {
+        self.config.sellers.get(merchant_id).ok_or_else(|| {
+            PushError::rejected(format!(
+                "merchant {merchant_id} is not connected to an Amazon seller account (AMAZON_SELLERS)"
+            ))
+        })
+    }
+
     pub async fn push(&self, job: &SyncJob) -> Result<Pushed, PushError> {
-        if self.config.marketplace_id.trim().is_empty() {
-            return Err(PushError::rejected(
-                "no Amazon marketplace is configured (AMAZON_MARKETPLACE_ID)",
-            ));
-        }
+        let seller = self.seller_of(&job.merchant_id)?;
         let order_id = checked_order_id(&job.external_order_id)?;
         let token = self.tokens.access_token(&job.merchant_id).await?;
         let items = self.order_items(order_id, &token).await?;
@@ -200,7 +228,7 @@ impl<T: AccessTokenProvider> AmazonClient<T> {
                 "Amazon lists no items on order {order_id}"
             )));
         }
-        let body = confirmation(job, &self.config.marketplace_id, items);
+        let body = confirmation(job, &seller.marketplace_id, items);
         let response = self
             .http
             .post(self.url(order_id, "shipmentConfirmation")?)
@@ -210,11 +238,7 @@ impl<T: AccessTokenProvider> AmazonClient<T> {
             .send()
             .await
             .map_err(|e| transport_error("Amazon", e))?;
-        let status = response.status();
-        if !status.is_success() {
-            let bytes = response.bytes().await.unwrap_or_default();
-            return Err(classify_status("Amazon", status, &bytes));
-        }
+        successful_body("Amazon", response).await?;
         Ok(Pushed::sent(Some(format!(
             "{order_id}/package/{PACKAGE_REFERENCE_ID}"
         ))))
@@ -240,14 +264,7 @@ impl<T: AccessTokenProvider> AmazonClient<T> {
                 .send()
                 .await
                 .map_err(|e| transport_error("Amazon", e))?;
-            let status = response.status();
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| transport_error("Amazon", e))?;
-            if !status.is_success() {
-                return Err(classify_status("Amazon", status, &bytes));
-            }
+            let bytes = successful_body("Amazon", response).await?;
             let page: OrderItemsResponse = serde_json::from_slice(&bytes).map_err(|e| {
                 PushError::Retryable(
                     anyhow::Error::new(e).context("Amazon order items came back unreadable"),

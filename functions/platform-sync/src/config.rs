@@ -17,10 +17,11 @@ pub struct SyncConfig {
     pub dead_letter_url: String,
     pub shopify: ShopifyConfig,
     pub amazon: AmazonConfig,
-    /// `AMAZON_ACCESS_TOKEN`: a fixed LWA access token (tests, local runs); ignored when
-    /// `amazon_lwa` is configured.
-    pub amazon_access_token: Option<Secret>,
-    /// `AMAZON_LWA_*`: what a deployment uses to keep the access token fresh.
+    /// `AMAZON_ACCESS_TOKENS`: fixed LWA access tokens per merchant (tests, local runs);
+    /// ignored when `amazon_lwa` is configured.
+    pub amazon_access_tokens: BTreeMap<String, Secret>,
+    /// `AMAZON_LWA_CLIENT_*` and `AMAZON_REFRESH_TOKENS`: what a deployment uses to keep
+    /// each seller's access token fresh.
     pub amazon_lwa: Option<LwaCredentials>,
 }
 
@@ -36,7 +37,27 @@ impl SyncConfig {
         let required = |name: &str| {
             optional(name).with_context(|| format!("environment variable {name} is not set"))
         };
-        let shops = shop_map("SHOPIFY_SHOPS", optional("SHOPIFY_SHOPS"))?;
+        let shops = tracking_aws::config::shop_map(optional("SHOPIFY_SHOPS").as_deref())?;
+        let sellers = tracking_aws::config::amazon_sellers(optional("AMAZON_SELLERS").as_deref())?;
+        // Credentials of a merchant with no seller account would be used for nothing, or
+        // worse, be a sign the two maps were keyed differently: fail at cold start.
+        let merchant_secrets = |name: &str| -> anyhow::Result<BTreeMap<String, Secret>> {
+            let Some(raw) = optional(name) else {
+                return Ok(BTreeMap::new());
+            };
+            let map: BTreeMap<String, String> = serde_json::from_str(&raw)
+                .with_context(|| format!("{name} must be a JSON object of merchant id -> token"))?;
+            map.into_iter()
+                .map(|(merchant, token)| {
+                    if !sellers.contains_key(&merchant) || token.trim().is_empty() {
+                        bail!("{name} has a token for {merchant:?}, which AMAZON_SELLERS does not connect to a seller account");
+                    }
+                    Ok((merchant, Secret::new(token.trim())))
+                })
+                .collect()
+        };
+        let amazon_access_tokens = merchant_secrets("AMAZON_ACCESS_TOKENS")?;
+        let refresh_tokens = merchant_secrets("AMAZON_REFRESH_TOKENS")?;
         let access_tokens: BTreeMap<String, Secret> =
             shop_map("SHOPIFY_ACCESS_TOKENS", optional("SHOPIFY_ACCESS_TOKENS"))?
                 .into_iter()
@@ -65,15 +86,16 @@ impl SyncConfig {
         }
         // A refresh token without the client that may use it is a half-done setup: fail
         // at cold start rather than on the first Amazon order.
-        let amazon_lwa = match optional("AMAZON_LWA_REFRESH_TOKEN") {
-            None => None,
-            Some(refresh_token) => Some(LwaCredentials {
+        let amazon_lwa = if refresh_tokens.is_empty() {
+            None
+        } else {
+            Some(LwaCredentials {
                 token_url: optional("AMAZON_LWA_TOKEN_URL")
                     .unwrap_or_else(|| lwa::DEFAULT_TOKEN_URL.to_owned()),
                 client_id: required("AMAZON_LWA_CLIENT_ID")?,
                 client_secret: Secret::new(required("AMAZON_LWA_CLIENT_SECRET")?),
-                refresh_token: Secret::new(refresh_token),
-            }),
+                refresh_tokens,
+            })
         };
         Ok(Self {
             queue_url: required("STORE_SYNC_QUEUE_URL")?,
@@ -86,9 +108,9 @@ impl SyncConfig {
             },
             amazon: AmazonConfig {
                 api_base: amazon_base,
-                marketplace_id: optional("AMAZON_MARKETPLACE_ID").unwrap_or_default(),
+                sellers,
             },
-            amazon_access_token: optional("AMAZON_ACCESS_TOKEN").map(Secret::new),
+            amazon_access_tokens,
             amazon_lwa,
         })
     }
@@ -148,21 +170,54 @@ mod tests {
         assert!(config.shopify.notify_customer);
         assert_eq!(config.shopify.api_base, shopify::DEFAULT_API_BASE);
         assert_eq!(config.amazon.api_base, amazon::DEFAULT_API_BASE);
-        assert!(config.amazon_access_token.is_none());
+        assert!(config.amazon_access_tokens.is_empty());
         assert!(config.amazon_lwa.is_none());
     }
+
+    const SELLERS: (&str, &str) = (
+        "AMAZON_SELLERS",
+        r#"{"merchant-acme": {"seller_id": "A2ACME", "marketplace_id": "ATVPDKIKX0DER"}}"#,
+    );
 
     #[test]
     fn a_refresh_token_needs_its_client() {
         let mut vars = QUEUES.to_vec();
-        vars.push(("AMAZON_LWA_REFRESH_TOKEN", "Atzr|seller"));
+        vars.push(SELLERS);
+        vars.push((
+            "AMAZON_REFRESH_TOKENS",
+            r#"{"merchant-acme": "Atzr|seller"}"#,
+        ));
         let err = config(&vars).unwrap_err();
         assert!(err.to_string().contains("AMAZON_LWA_CLIENT_ID"), "{err}");
         vars.push(("AMAZON_LWA_CLIENT_ID", "amzn1.application-oa2-client.1"));
         vars.push(("AMAZON_LWA_CLIENT_SECRET", "secret"));
         let lwa = config(&vars).unwrap().amazon_lwa.unwrap();
         assert_eq!(lwa.token_url, lwa::DEFAULT_TOKEN_URL);
+        assert!(lwa.refresh_tokens.contains_key("merchant-acme"));
         assert!(!format!("{lwa:?}").contains("Atzr|seller"));
+    }
+
+    #[test]
+    fn amazon_credentials_belong_to_a_connected_seller() {
+        let mut vars = QUEUES.to_vec();
+        vars.push(SELLERS);
+        vars.push(("AMAZON_ACCESS_TOKENS", r#"{"merchant-bolt": "Atza|bolt"}"#));
+        let err = config(&vars).unwrap_err();
+        assert!(err.to_string().contains("merchant-bolt"), "{err}");
+        let vars: Vec<_> = QUEUES
+            .iter()
+            .copied()
+            .chain([
+                SELLERS,
+                ("AMAZON_ACCESS_TOKENS", r#"{"merchant-acme": "Atza|acme"}"#),
+            ])
+            .collect();
+        let parsed = config(&vars).unwrap();
+        assert_eq!(
+            parsed.amazon.sellers["merchant-acme"].marketplace_id,
+            "ATVPDKIKX0DER"
+        );
+        assert!(parsed.amazon_access_tokens.contains_key("merchant-acme"));
     }
 
     #[test]

@@ -114,10 +114,17 @@ impl Skip {
 }
 
 /// The job a timeline event asks for on `order`, if any.
+/// Whether an event can tell a store something: a label, or any scan reporting a
+/// hand-off (see `TimelineEvent::reported_handoff`).
+pub fn is_tracking_event(event: &TimelineEvent) -> bool {
+    event.kind == EventType::LabelCreated || event.reported_handoff().is_some()
+}
+
 pub fn job_for_event(order: &Order, event: &TimelineEvent) -> Result<SyncJob, Skip> {
-    if !matches!(event.kind, EventType::LabelCreated | EventType::Handoff) {
+    if !is_tracking_event(event) {
         return Err(Skip::NotATrackingEvent);
     }
+    let handoff = event.reported_handoff();
     let source = order.details.source;
     if !source.syncs_tracking_to_store() {
         return Err(Skip::SourceDoesNotSync);
@@ -129,9 +136,9 @@ pub fn job_for_event(order: &Order, event: &TimelineEvent) -> Result<SyncJob, Sk
         .filter(|id| !id.trim().is_empty())
         .ok_or(Skip::NoExternalOrderId)?;
     let shipment = order.shipment.as_ref();
-    let label = match (event.kind, shipment) {
+    let label = match (handoff, shipment) {
         (_, Some(shipment)) => Tracking::new(shipment.carrier.code(), &shipment.tracking_number),
-        (EventType::LabelCreated, None) => Tracking::new(
+        (None, None) => Tracking::new(
             event.carrier.as_deref().ok_or(Skip::IncompleteEvent)?,
             event
                 .tracking_number
@@ -140,16 +147,13 @@ pub fn job_for_event(order: &Order, event: &TimelineEvent) -> Result<SyncJob, Sk
         ),
         _ => return Err(Skip::IncompleteEvent),
     };
-    let tracking = match event.kind {
-        EventType::Handoff => {
-            let handoff = event.handoff.as_ref().ok_or(Skip::IncompleteEvent)?;
-            Tracking::new(&handoff.carrier, &handoff.tracking_number)
-        }
-        _ => label.clone(),
+    let tracking = match handoff {
+        Some(handoff) => Tracking::new(&handoff.carrier, &handoff.tracking_number),
+        None => label.clone(),
     };
     Ok(SyncJob {
         version: JOB_VERSION,
-        kind: if event.kind == EventType::Handoff {
+        kind: if handoff.is_some() {
             SyncKind::Handoff
         } else {
             SyncKind::Label
@@ -290,6 +294,28 @@ mod tests {
         assert!(job.tracking.tracking_url.is_some());
         assert_eq!(job.label.tracking_number, UPS);
         assert_eq!(job.key().tracking_number, USPS);
+    }
+
+    #[test]
+    fn an_ordinary_scan_carrying_a_handoff_is_a_handoff_for_the_store_too() {
+        let order = order(OrderSource::Shopify, Some("gid://shopify/Order/5531"));
+        let mut scan = event(EventType::CarrierScan);
+        scan.code = "IN_TRANSIT".into();
+        scan.handoff = Some(Handoff {
+            carrier: "usps".into(),
+            tracking_number: USPS.into(),
+        });
+        let job = job_for_event(&order, &scan).unwrap();
+        assert_eq!(job.kind, SyncKind::Handoff);
+        assert_eq!(job.tracking.tracking_number, USPS);
+        assert_eq!(job.label.tracking_number, UPS);
+        // A milestone that happens to carry a number is not a carrier's word.
+        let mut stalled = scan.clone();
+        stalled.kind = EventType::Stalled;
+        assert_eq!(
+            job_for_event(&order, &stalled),
+            Err(Skip::NotATrackingEvent)
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! job at all; their details tell the merchant to share tracking themselves.
 
 pub mod amazon;
+pub mod amazon_orders;
 pub mod config;
 pub mod job;
 pub mod lwa;
@@ -32,14 +33,17 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use chrono::{DateTime, Duration, Utc};
 use futures::future::join_all;
 use tracing::Instrument;
-use tracking_aws::store::sync::{timeline_event_from_image, ClaimOutcome};
+use tracking_aws::queues::EventSource;
+use tracking_aws::store::sync::{timeline_event_from_image, ClaimOutcome, SyncStatus};
+use tracking_aws::store::CreateOutcome;
 use tracking_aws::OrderStore;
-use tracking_domain::order::OrderSource;
-use tracking_domain::timeline::EventType;
+use tracking_domain::connections::AmazonSeller;
+use tracking_domain::order::{Order, OrderSource};
 
 use crate::amazon::{AccessTokenProvider, AmazonClient};
-use crate::job::{job_for_event, parse_job, SyncJob};
-use crate::push::PushError;
+use crate::amazon_orders::PollRequest;
+use crate::job::{is_tracking_event, job_for_event, parse_job, SyncJob, SyncKind};
+use crate::push::{PushError, RetryAfter};
 use crate::shopify::ShopifyClient;
 
 /// How long a claim on a sync record holds. Longer than the function's timeout (30 s), so
@@ -107,6 +111,41 @@ impl SyncQueues {
     async fn dead_letter(&self, body: &str, reason: &str) -> anyhow::Result<()> {
         tracking_aws::queues::send_dead_letter(&self.sqs, &self.dead_letter_url, body, reason).await
     }
+
+    /// Keeps a failed job out of sight for as long as its store asked (`Retry-After`), or
+    /// a growing backoff: a throttled store is not hammered by SQS's fixed redelivery, and
+    /// the job is kept, not dropped.
+    async fn retry_later(&self, message: &SqsMessage, error: &anyhow::Error) -> anyhow::Result<()> {
+        let Some(receipt) = message.receipt_handle.as_deref() else {
+            return Ok(());
+        };
+        // anyhow finds a context value at any depth of the chain.
+        let asked = error
+            .downcast_ref::<RetryAfter>()
+            .map(|wait| i32::try_from(wait.seconds).unwrap_or(i32::MAX));
+        let wait = asked.unwrap_or_else(|| {
+            tracking_aws::queues::backoff_seconds(tracking_aws::queues::receive_count(message))
+        });
+        tracking_aws::queues::retry_later(&self.sqs, &self.queue_url, receipt, wait).await
+    }
+}
+
+/// What an Amazon order poll took in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PollReport {
+    pub created: usize,
+    /// Seen before (an overlap, a rerun, an update of an order we have).
+    pub already_known: usize,
+    /// Orders Amazon listed without what an order needs (logged by Amazon order id).
+    pub unusable: usize,
+}
+
+impl PollReport {
+    fn add(&mut self, other: &PollReport) {
+        self.created += other.created;
+        self.already_known += other.already_known;
+        self.unusable += other.unusable;
+    }
 }
 
 /// What became of one stream record.
@@ -139,25 +178,21 @@ enum Trigger {
     Stream,
     Queue,
     Empty,
+    AmazonOrderPoll,
 }
 
+/// The key of the scheduled Amazon order poll's input.
+pub const AMAZON_ORDER_POLL: &str = "amazon_order_poll";
+
 fn trigger(payload: &serde_json::Value) -> anyhow::Result<Trigger> {
-    let Some(first) = payload
-        .get("Records")
-        .and_then(|r| r.as_array())
-        .map(|records| records.first())
-    else {
-        anyhow::bail!("the event has no Records: neither a DynamoDB stream nor an SQS batch");
-    };
-    let source = first
-        .and_then(|r| r.get("eventSource").or_else(|| r.get("EventSource")))
-        .and_then(|s| s.as_str());
-    match (first, source) {
-        (None, _) => Ok(Trigger::Empty),
-        (Some(_), Some("aws:dynamodb")) => Ok(Trigger::Stream),
-        (Some(_), Some("aws:sqs")) => Ok(Trigger::Queue),
-        (Some(_), other) => anyhow::bail!("records from an unexpected source: {other:?}"),
+    if payload.get(AMAZON_ORDER_POLL).is_some() {
+        return Ok(Trigger::AmazonOrderPoll);
     }
+    Ok(match tracking_aws::queues::event_source(payload)? {
+        EventSource::Stream => Trigger::Stream,
+        EventSource::Queue => Trigger::Queue,
+        EventSource::Empty => Trigger::Empty,
+    })
 }
 
 impl<T: AccessTokenProvider> PlatformSync<T> {
@@ -194,8 +229,108 @@ impl<T: AccessTokenProvider> PlatformSync<T> {
                     serde_json::from_value(payload).context("read the SQS event")?;
                 serde_json::to_value(self.handle_jobs(event, now).await?)?
             }
+            Trigger::AmazonOrderPoll => {
+                let request: PollRequest =
+                    serde_json::from_value(payload[AMAZON_ORDER_POLL].clone())
+                        .context("read the Amazon order poll input")?;
+                let report = self
+                    .poll_amazon_orders(request.scheduled_time.unwrap_or(now))
+                    .await?;
+                serde_json::to_value(report)?
+            }
         };
         Ok(response)
+    }
+
+    /// Takes in every connected seller's new orders (see [`amazon_orders`]). One seller's
+    /// failure does not stop the others; the run fails at the end so the schedule's retry
+    /// polls again, which the cursors and idempotent intake make harmless.
+    pub async fn poll_amazon_orders(&self, now: DateTime<Utc>) -> anyhow::Result<PollReport> {
+        let sellers: Vec<_> = self.amazon.sellers().collect();
+        let results = join_all(
+            sellers
+                .iter()
+                .map(|(merchant_id, seller)| self.poll_seller(merchant_id, seller, now)),
+        )
+        .await;
+        let mut report = PollReport::default();
+        let mut failed = Vec::new();
+        for ((merchant_id, _), result) in sellers.iter().zip(results) {
+            match result {
+                Ok(seller_report) => report.add(&seller_report),
+                Err(error) => {
+                    tracing::error!(merchant_id, error = ?error, "Amazon order poll failed");
+                    failed.push(*merchant_id);
+                }
+            }
+        }
+        tracing::info!(
+            created = report.created,
+            already_known = report.already_known,
+            unusable = report.unusable,
+            "Amazon orders polled"
+        );
+        if failed.is_empty() {
+            Ok(report)
+        } else {
+            anyhow::bail!("the Amazon order poll failed for {}", failed.join(", "))
+        }
+    }
+
+    async fn poll_seller(
+        &self,
+        merchant_id: &str,
+        seller: &AmazonSeller,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<PollReport> {
+        let span = tracing::info_span!("amazon_poll", merchant_id, seller_id = %seller.seller_id);
+        async {
+            let cursor = self.store.poll_cursor("amazon", merchant_id).await?;
+            let after = amazon_orders::read_from(cursor.as_ref().map(|c| c.changed_after), now);
+            let orders = self
+                .amazon
+                .orders_to_ship(merchant_id, seller, after)
+                .await
+                .map_err(|e| match e {
+                    PushError::Retryable(cause) => cause,
+                    PushError::Rejected(reason) => anyhow::anyhow!(reason),
+                })?;
+            let mut report = PollReport::default();
+            for amazon_order in orders {
+                let amazon_order_id = amazon_order.amazon_order_id.clone();
+                match amazon_order.into_new_order() {
+                    Ok(details) => {
+                        let order = Order::new(merchant_id, details, now);
+                        match self.store.create_order(order).await? {
+                            CreateOutcome::Created(order) => {
+                                tracing::info!(order_id = %order.order_id, %amazon_order_id, "Amazon order taken in");
+                                report.created += 1;
+                            }
+                            CreateOutcome::AlreadyExists(_) | CreateOutcome::Conflict(_) => {
+                                report.already_known += 1;
+                            }
+                        }
+                    }
+                    Err(errors) => {
+                        // Retrying cannot add what Amazon did not send; the order shows up
+                        // in the log by its id for a person to create by hand.
+                        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+                        tracing::warn!(%amazon_order_id, ?fields, "Amazon order cannot be taken in");
+                        report.unusable += 1;
+                    }
+                }
+            }
+            if !self
+                .store
+                .advance_poll_cursor("amazon", merchant_id, cursor.as_ref(), now)
+                .await?
+            {
+                tracing::warn!("another poll moved the cursor first; it read the same orders");
+            }
+            Ok(report)
+        }
+        .instrument(span)
+        .await
     }
 
     /// Turns inserted label and hand-off events of store orders into sync jobs. A record
@@ -229,10 +364,7 @@ impl<T: AccessTokenProvider> PlatformSync<T> {
             return Ok(RecordOutcome::Ignored("not a timeline event"));
         };
         // Decided before the read: most events are scans, and they cost nothing here.
-        if !matches!(
-            streamed.event.kind,
-            EventType::LabelCreated | EventType::Handoff
-        ) {
+        if !is_tracking_event(&streamed.event) {
             return Ok(RecordOutcome::Ignored("not a label or hand-off event"));
         }
         let span = tracing::info_span!("stream_record", order_id = %streamed.order_id, event_id = %streamed.event.event_id);
@@ -242,6 +374,18 @@ impl<T: AccessTokenProvider> PlatformSync<T> {
                 return Ok(RecordOutcome::Ignored("order not found"));
             };
             match job_for_event(&order.order, &streamed.event) {
+                // Feeds repeat the final-mile number on every scan after the hand-off; one
+                // read of the sync record here saves a queued job that would do nothing.
+                Ok(job)
+                    if job.kind == SyncKind::Handoff
+                        && self
+                            .store
+                            .sync_record(&job.key())
+                            .await?
+                            .is_some_and(|record| record.status == SyncStatus::Sent) =>
+                {
+                    Ok(RecordOutcome::Ignored("hand-off already synced"))
+                }
                 Ok(job) => {
                     self.queues.enqueue(&job).await?;
                     tracing::info!(platform = job.platform.as_str(), tracking_number = %job.tracking.tracking_number, kind = ?job.kind, "sync job enqueued");
@@ -275,6 +419,10 @@ impl<T: AccessTokenProvider> PlatformSync<T> {
                     .filter(|id| !id.is_empty())
                     .context("a failed SQS message has no message id")?;
                 tracing::warn!(message_id = %id, error = format!("{error:#}"), "sync job will be retried");
+                if let Err(visibility) = self.queues.retry_later(message, &error).await {
+                    // SQS still redelivers after the visibility timeout; only the wait is lost.
+                    tracing::warn!(error = ?visibility, "could not set the retry delay");
+                }
                 response.add_failure(id);
             }
         }
@@ -376,6 +524,7 @@ impl<T: AccessTokenProvider> PlatformSync<T> {
 mod tests {
     use super::*;
     use serde_json::json;
+    use tracking_domain::timeline::EventType;
 
     #[test]
     fn payload_shape_tells_the_trigger() {
@@ -390,6 +539,11 @@ mod tests {
         assert_eq!(trigger(&queue).unwrap(), Trigger::Queue);
         assert_eq!(trigger(&json!({"Records": []})).unwrap(), Trigger::Empty);
         assert!(trigger(&json!({"detail-type": "Scheduled Event"})).is_err());
+        assert_eq!(
+            trigger(&json!({"amazon_order_poll": {"scheduled_time": "2026-12-01T12:00:00Z"}}))
+                .unwrap(),
+            Trigger::AmazonOrderPoll
+        );
         assert!(trigger(&json!({"Records": [{"eventSource": "aws:s3"}]})).is_err());
     }
 

@@ -5,12 +5,13 @@
 //! an hour (`expires_in`). It is cached per warm function and renewed a minute before it
 //! runs out, so a busy function asks LWA about once an hour.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
 use crate::amazon::AccessTokenProvider;
-use crate::push::{classify_status, transport_error, PushError, Secret};
+use crate::push::{successful_body, transport_error, PushError, Secret};
 
 pub const DEFAULT_TOKEN_URL: &str = "https://api.amazon.com/auth/o2/token";
 
@@ -25,14 +26,16 @@ pub struct LwaCredentials {
     pub client_id: String,
     /// `AMAZON_LWA_CLIENT_SECRET`.
     pub client_secret: Secret,
-    /// `AMAZON_LWA_REFRESH_TOKEN`: the seller's authorization of the application.
-    pub refresh_token: Secret,
+    /// `AMAZON_REFRESH_TOKENS`: merchant id -> that seller's authorization of the
+    /// application. One application serves every seller; each seller authorizes it once.
+    pub refresh_tokens: BTreeMap<String, Secret>,
 }
 
 pub struct LwaAccessToken {
     http: reqwest::Client,
     credentials: LwaCredentials,
-    cached: tokio::sync::Mutex<Option<(Secret, Instant)>>,
+    /// Per merchant: a token is only ever handed to jobs of the seller it was issued for.
+    cached: tokio::sync::Mutex<BTreeMap<String, (Secret, Instant)>>,
 }
 
 #[derive(Deserialize)]
@@ -54,14 +57,23 @@ impl LwaAccessToken {
         Self {
             http,
             credentials,
-            cached: tokio::sync::Mutex::new(None),
+            cached: tokio::sync::Mutex::new(BTreeMap::new()),
         }
     }
 
-    async fn refresh(&self) -> Result<(Secret, Instant), PushError> {
+    async fn refresh(&self, merchant_id: &str) -> Result<(Secret, Instant), PushError> {
+        let refresh_token = self
+            .credentials
+            .refresh_tokens
+            .get(merchant_id)
+            .ok_or_else(|| {
+                PushError::rejected(format!(
+                    "no Amazon refresh token is configured for merchant {merchant_id} (AMAZON_REFRESH_TOKENS)"
+                ))
+            })?;
         let body = form(&[
             ("grant_type", "refresh_token"),
-            ("refresh_token", self.credentials.refresh_token.expose()),
+            ("refresh_token", refresh_token.expose()),
             ("client_id", &self.credentials.client_id),
             ("client_secret", self.credentials.client_secret.expose()),
         ])?;
@@ -77,15 +89,8 @@ impl LwaAccessToken {
             .send()
             .await
             .map_err(|e| transport_error("Login with Amazon", e))?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error("Login with Amazon", e))?;
-        if !status.is_success() {
-            // A revoked or wrong refresh token is a 400 `invalid_grant`: no retry mends it.
-            return Err(classify_status("Login with Amazon", status, &bytes));
-        }
+        // A revoked or wrong refresh token is a 400 `invalid_grant`: no retry mends it.
+        let bytes = successful_body("Login with Amazon", response).await?;
         let token: TokenResponse = serde_json::from_slice(&bytes).map_err(|e| {
             PushError::Retryable(
                 anyhow::Error::new(e).context("Login with Amazon answered without a token"),
@@ -99,16 +104,16 @@ impl LwaAccessToken {
 }
 
 impl AccessTokenProvider for LwaAccessToken {
-    async fn access_token(&self, _merchant_id: &str) -> Result<Secret, PushError> {
+    async fn access_token(&self, merchant_id: &str) -> Result<Secret, PushError> {
         // Held across the refresh, so concurrent jobs of a batch share one LWA call.
         let mut cached = self.cached.lock().await;
-        if let Some((token, expires_at)) = cached.as_ref() {
+        if let Some((token, expires_at)) = cached.get(merchant_id) {
             if Instant::now() + RENEW_BEFORE < *expires_at {
                 return Ok(token.clone());
             }
         }
-        let (token, expires_at) = self.refresh().await?;
-        *cached = Some((token.clone(), expires_at));
+        let (token, expires_at) = self.refresh(merchant_id).await?;
+        cached.insert(merchant_id.to_owned(), (token.clone(), expires_at));
         Ok(token)
     }
 }

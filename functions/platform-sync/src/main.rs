@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
     let http = platform_sync::push::http_client()?;
     let amazon_tokens = match sync_config.amazon_lwa.clone() {
         Some(credentials) => AmazonTokens::Lwa(LwaAccessToken::new(http.clone(), credentials)),
-        None => AmazonTokens::Static(StaticAccessToken(sync_config.amazon_access_token.clone())),
+        None => AmazonTokens::Static(StaticAccessToken(sync_config.amazon_access_tokens.clone())),
     };
     let sync = PlatformSync::new(
         OrderStore::from_sdk(&sdk, &config.table_name),

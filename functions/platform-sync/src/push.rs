@@ -38,9 +38,37 @@ pub enum PushError {
     Rejected(String),
 }
 
+/// The store said when to come back (`Retry-After` on a 429 or 503), kept in a retryable
+/// error's cause chain so the queue handler can hide the job for exactly that long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the store asked to retry after {seconds} s")]
+pub struct RetryAfter {
+    pub seconds: u64,
+}
+
+/// `Retry-After` as seconds (its HTTP-date form is not used by either store's API).
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<RetryAfter> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .map(|seconds| RetryAfter { seconds })
+}
+
 impl PushError {
     pub fn retryable(message: impl Into<String>) -> Self {
         Self::Retryable(anyhow::anyhow!(message.into()))
+    }
+
+    /// Attaches the store's `Retry-After` to a retryable error; a refusal stays as it is.
+    pub fn waiting(self, wait: Option<RetryAfter>) -> Self {
+        match (self, wait) {
+            (Self::Retryable(cause), Some(wait)) => Self::Retryable(cause.context(wait)),
+            (other, _) => other,
+        }
     }
 
     pub fn rejected(message: impl Into<String>) -> Self {
@@ -87,6 +115,25 @@ pub fn classify_status(store: &str, status: StatusCode, body: &[u8]) -> PushErro
     }
 }
 
+/// A store's answer, read whole: its body when it succeeded, else the error its status
+/// calls for, carrying the store's `Retry-After` when it gave one.
+pub async fn successful_body(
+    store: &str,
+    response: reqwest::Response,
+) -> Result<Vec<u8>, PushError> {
+    let status = response.status();
+    let wait = retry_after(response.headers());
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| transport_error(store, e))?;
+    if status.is_success() {
+        Ok(bytes.to_vec())
+    } else {
+        Err(classify_status(store, status, &bytes).waiting(wait))
+    }
+}
+
 /// Connection failures and timeouts are the network's fault, never the request's.
 pub fn transport_error(store: &str, error: reqwest::Error) -> PushError {
     PushError::Retryable(anyhow::Error::new(error).context(format!("calling {store}")))
@@ -95,6 +142,30 @@ pub fn transport_error(store: &str, error: reqwest::Error) -> PushError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stores_retry_after_travels_with_the_retryable_error_only() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
+        let wait = retry_after(&headers);
+        assert_eq!(wait, Some(RetryAfter { seconds: 7 }));
+        let throttled = classify_status("Amazon", StatusCode::TOO_MANY_REQUESTS, b"").waiting(wait);
+        let PushError::Retryable(cause) = throttled else {
+            panic!("a 429 is retried")
+        };
+        let cause = cause.context("store push failed");
+        assert_eq!(
+            cause.downcast_ref::<RetryAfter>(),
+            Some(&RetryAfter { seconds: 7 })
+        );
+        let refused = classify_status("Amazon", StatusCode::BAD_REQUEST, b"").waiting(wait);
+        assert!(matches!(refused, PushError::Rejected(_)));
+        headers.insert(
+            reqwest::header::RETRY_AFTER,
+            "Wed, 21 Oct 2026 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&headers), None);
+    }
 
     #[test]
     fn throttling_faults_and_auth_are_retried_other_client_errors_are_not() {

@@ -18,7 +18,7 @@ use serde_json::json;
 use tracking_domain::carriers::Carrier;
 
 use crate::job::{SyncJob, SyncKind, Tracking};
-use crate::push::{classify_status, transport_error, PushError, Secret};
+use crate::push::{successful_body, transport_error, PushError, Secret};
 use crate::Pushed;
 
 /// Placeholder in `SHOPIFY_API_BASE` for the shop's domain (`acme.myshopify.com`).
@@ -365,14 +365,7 @@ impl Call<'_> {
             .send()
             .await
             .map_err(|e| transport_error("Shopify", e))?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error("Shopify", e))?;
-        if !status.is_success() {
-            return Err(classify_status("Shopify", status, &bytes));
-        }
+        let bytes = successful_body("Shopify", response).await?;
         let body: GraphQlResponse<T> = serde_json::from_slice(&bytes).map_err(|e| {
             PushError::Retryable(
                 anyhow::Error::new(e).context("Shopify answered with a body we cannot read"),

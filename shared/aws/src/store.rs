@@ -13,6 +13,7 @@
 //! and answers "which order is this scan for" with one GetItem.
 
 pub mod claims;
+pub mod polls;
 pub mod subscriptions;
 pub mod sync;
 

@@ -6,6 +6,7 @@
 pub mod calendar;
 pub mod carriers;
 pub mod claims;
+pub mod connections;
 pub mod email;
 pub mod feed;
 pub mod nightly;

@@ -164,6 +164,16 @@ pub struct TimelineEvent {
 }
 
 impl TimelineEvent {
+    /// The final-mile hand-off this event reports. Any carrier update carrying a
+    /// `handoff` counts, whatever its code: carriers and aggregators report the
+    /// final-mile number on ordinary scans too, and the timeline, the order, the emails
+    /// and store sync must all agree on what a hand-off is.
+    pub fn reported_handoff(&self) -> Option<&Handoff> {
+        self.handoff
+            .as_ref()
+            .filter(|_| self.kind.is_carrier_update())
+    }
+
     /// The event's time in the offset its source reported.
     pub fn local_time(&self) -> DateTime<FixedOffset> {
         let offset = FixedOffset::east_opt(self.utc_offset_minutes.saturating_mul(60))
@@ -341,7 +351,10 @@ impl Timeline {
     }
 
     pub fn latest_handoff(&self) -> Option<&Handoff> {
-        self.events.iter().rev().find_map(|e| e.handoff.as_ref())
+        self.events
+            .iter()
+            .rev()
+            .find_map(TimelineEvent::reported_handoff)
     }
 
     pub fn has(&self, kind: EventType) -> bool {

@@ -286,6 +286,123 @@ async fn five_thousand_row_import_is_handled_in_one_request() {
     assert_eq!(stack.requests.get("PutItem"), 5_000);
 }
 
+/// A workbook with one sheet, built in memory: `dimension` is the used range the sheet
+/// declares, `rows` its `<row>` elements.
+fn workbook(dimension: Option<&str>, rows: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    let rels = |target: &str, kind: &str| {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/{kind}" Target="{target}"/></Relationships>"#
+        )
+    };
+    let dimension = dimension
+        .map(|d| format!(r#"<dimension ref="{d}"/>"#))
+        .unwrap_or_default();
+    let parts = [
+        ("_rels/.rels", rels("xl/workbook.xml", "officeDocument")),
+        ("xl/workbook.xml", r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Orders" sheetId="1" r:id="rId1"/></sheets></workbook>"#.to_owned()),
+        ("xl/_rels/workbook.xml.rels", rels("worksheets/sheet1.xml", "worksheet")),
+        ("xl/worksheets/sheet1.xml", format!(r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">{dimension}<sheetData>{rows}</sheetData></worksheet>"#)),
+    ];
+    for (name, body) in parts {
+        zip.start_file(name, options).unwrap();
+        zip.write_all(body.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+fn sheet_row(row: usize, values: &[&str]) -> String {
+    let cells: String = values
+        .iter()
+        .zip('A'..)
+        .map(|(value, column)| {
+            format!(r#"<c r="{column}{row}" t="inlineStr"><is><t>{value}</t></is></c>"#)
+        })
+        .collect();
+    format!(r#"<row r="{row}">{cells}</row>"#)
+}
+
+const SHEET_HEADER: [&str; 6] = [
+    "order_number",
+    "customer_name",
+    "customer_email",
+    "ship_to_line1",
+    "ship_to_city",
+    "ship_to_country",
+];
+
+fn sheet_order(row: usize) -> String {
+    sheet_row(
+        row,
+        &[
+            &format!("H{row}"),
+            "Ada",
+            &format!("c{row}@example.com"),
+            "1 Main St",
+            "Austin",
+            "US",
+        ],
+    )
+}
+
+#[tokio::test]
+async fn sheet_declaring_16384_by_10001_cells_is_refused_with_422_and_writes_nothing() {
+    let stack = TestStack::new().await;
+    // A valid order in row 2, and one value at the sheet's far corner (XFD10001).
+    let rows = format!(
+        r#"{}{}<row r="10001"><c r="XFD10001" t="inlineStr"><is><t>x</t></is></c></row>"#,
+        sheet_row(1, &SHEET_HEADER),
+        sheet_order(2)
+    );
+    let items = stack.item_count().await;
+    for (dimension, declared) in [(Some("A1:XFD10001"), true), (None, false)] {
+        let xlsx = workbook(dimension, &rows);
+        assert!(xlsx.len() < 2048, "{} bytes", xlsx.len());
+        stack.requests.reset();
+        let event = ApiEvent::from_json(IMPORT_ORDERS).body_binary(&xlsx);
+        let (status, body) = read_response(
+            stack
+                .orders_api()
+                .handle(event.request(), tuesday_morning())
+                .await,
+        );
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["error"]["code"], "too_many_columns", "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("column BL"), "{message}");
+        assert_eq!(message.contains("used range"), declared, "{message}");
+        assert_eq!(body["error"]["details"]["max_columns"], 64);
+        assert_eq!(stack.requests.total(), 0, "a refused file reaches no table");
+    }
+    assert_eq!(stack.item_count().await, items);
+}
+
+#[tokio::test]
+async fn sheet_with_more_orders_than_the_limit_is_refused_whole_even_when_it_declares_fewer() {
+    let stack = TestStack::new().await;
+    let mut rows = sheet_row(1, &SHEET_HEADER);
+    for row in 2..=10_002 {
+        rows.push_str(&sheet_order(row));
+    }
+    let items = stack.item_count().await;
+    stack.requests.reset();
+    let event = ApiEvent::from_json(IMPORT_ORDERS).body_binary(&workbook(Some("A1:F2"), &rows));
+    let (status, body) = read_response(
+        stack
+            .orders_api()
+            .handle(event.request(), tuesday_morning())
+            .await,
+    );
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "too_many_rows");
+    assert_eq!(body["error"]["details"]["max_rows"], 10_000);
+    assert_eq!(stack.requests.total(), 0);
+    assert_eq!(stack.item_count().await, items);
+}
+
 #[tokio::test]
 async fn list_is_newest_first_filtered_and_paged_by_cursor_with_one_query_per_page() {
     let stack = TestStack::new().await;

@@ -489,6 +489,139 @@ async fn malformed_message_goes_to_the_dead_letter_queue_at_once_without_blockin
     assert!(found.timeline.events().iter().any(|e| e.code == "PICKUP"));
 }
 
+/// What a refused scan must leave untouched: the order item and every timeline row.
+async fn order_and_timeline(stack: &TestStack, order_id: &str) -> (u64, Value, Vec<String>) {
+    let found = stack
+        .store()
+        .order_with_timeline(order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let events = found
+        .timeline
+        .events()
+        .iter()
+        .map(|e| format!("{} {}", e.code, e.occurred_at.to_rfc3339()))
+        .collect();
+    (
+        found.version,
+        serde_json::to_value(&found.order).unwrap(),
+        events,
+    )
+}
+
+#[tokio::test]
+async fn scans_dated_a_day_ahead_or_a_month_before_the_label_are_dead_lettered_and_change_nothing()
+{
+    let stack = TestStack::new().await;
+    let queue = TestQueue::new("CarrierFeedQueue").await;
+    let order_id = labeled_order(&stack, "1001").await;
+    let ingest = stack.scan_ingest(&queue);
+    ingest_until_done(&ingest, sqs_event(&journey_bodies()[..1])).await;
+    let before = order_and_timeline(&stack, &order_id).await;
+    let items = stack.item_count().await;
+
+    let scan = |code: &str, at: DateTime<Utc>| {
+        json!({"carrier": "ups", "tracking_number": UPS, "code": code,
+            "occurred_at": at.to_rfc3339(), "event_id": format!("{code}-{}", at.timestamp())})
+        .to_string()
+    };
+    // Taken, this one would be the shipment's last update: delivered, days early.
+    let ahead = scan(
+        "DELIVERED",
+        received_at() + Duration::hours(24) + Duration::seconds(1),
+    );
+    let before_label = scan(
+        "IN_TRANSIT",
+        label_time() - Duration::days(30) - Duration::seconds(1),
+    );
+    for (body, reason, requests) in [
+        (&ahead, "more than 24 hours after the scan was received", 0),
+        (
+            &before_label,
+            "more than 30 days before the label was created",
+            1,
+        ),
+    ] {
+        stack.requests.reset();
+        queue.send(body).await;
+        let handled = queue
+            .deliver_once(10, |event| async {
+                let response = ingest.handle(event, received_at()).await.unwrap();
+                assert!(response.batch_item_failures.is_empty(), "not retried");
+                response
+            })
+            .await;
+        assert_eq!(handled, 1);
+        // The future check needs no lookup; the label check uses the one the feed makes anyway.
+        assert_eq!(
+            stack.requests.total(),
+            requests,
+            "{:?}",
+            stack.requests.snapshot()
+        );
+        let dead = queue.peek(&queue.dead_letter_url).await;
+        let (dead_body, dead_reason) = dead.iter().find(|(b, _)| b == body).unwrap();
+        assert_eq!(dead_body, body);
+        assert!(
+            dead_reason.as_deref().unwrap().contains(reason),
+            "{dead_reason:?}"
+        );
+    }
+    assert!(queue.peek(&queue.url).await.is_empty());
+    assert_eq!(queue.peek(&queue.dead_letter_url).await.len(), 2);
+    assert_eq!(order_and_timeline(&stack, &order_id).await, before);
+    assert_eq!(stack.item_count().await, items);
+    let shown = details(&stack, &order_id, received_at()).await;
+    assert_eq!(shown["shipment_status"], "in_transit");
+}
+
+#[tokio::test]
+async fn a_tracking_item_from_before_label_times_were_kept_is_judged_from_its_order() {
+    let stack = TestStack::new().await;
+    let queue = TestQueue::new("CarrierFeedQueue").await;
+    let order_id = labeled_order(&stack, "1001").await;
+    let tracking_key =
+        |update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder| {
+            update
+                .table_name(&stack.table)
+                .key(
+                    "pk",
+                    aws_sdk_dynamodb::types::AttributeValue::S(format!("TRACKING#ups#{UPS}")),
+                )
+                .key(
+                    "sk",
+                    aws_sdk_dynamodb::types::AttributeValue::S("TRACKING".into()),
+                )
+        };
+    tracking_key(stack.client.update_item())
+        .update_expression("REMOVE label_created_at")
+        .condition_expression("attribute_exists(label_created_at)")
+        .send()
+        .await
+        .unwrap();
+    let before = order_and_timeline(&stack, &order_id).await;
+    let old = json!({"carrier": "ups", "tracking_number": UPS, "code": "IN_TRANSIT",
+        "occurred_at": (label_time() - Duration::days(45)).to_rfc3339()});
+    let ingest = stack.scan_ingest(&queue);
+    stack.requests.reset();
+    let response = ingest
+        .handle(sqs_event(&[old.to_string()]), received_at())
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(
+        stack.requests.snapshot(),
+        [("GetItem".to_owned(), 2)].into()
+    );
+    assert_eq!(order_and_timeline(&stack, &order_id).await, before);
+    let dead = queue.peek(&queue.dead_letter_url).await;
+    assert!(
+        dead[0].1.as_deref().unwrap().contains("before the label"),
+        "{dead:?}"
+    );
+}
+
 #[tokio::test]
 async fn scan_for_an_unknown_tracking_number_is_retried_then_dead_lettered() {
     let stack = TestStack::new().await;

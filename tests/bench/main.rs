@@ -75,6 +75,7 @@ async fn seed(stack: &TestStack, prefix: &str, count: u64, label_at: Option<Date
                     let target = tracking_aws::store::TrackingRef {
                         order_id: order.order_id.clone(),
                         merchant_id: order.merchant_id.clone(),
+                        label_created_at: Some(at),
                     };
                     if let Err(error) = store
                         .claim_tracking("ups", label.tracking_number.as_str(), &target)
@@ -159,8 +160,9 @@ async fn cost_per_event(results: &mut BTreeMap<String, Value>) {
 
     let delivered = json!({"carrier": "ups", "tracking_number": tracking, "code": "DELIVERED",
         "occurred_at": (ct(2026, 11, 27, 0)).to_rfc3339(), "location": {"city": "Austin", "country": "US"}});
+    // Received after it happened: a scan dated over a day ahead of its arrival is refused.
     let _ = ingest
-        .handle(sqs_event(&[delivered.to_string()]), now)
+        .handle(sqs_event(&[delivered.to_string()]), ct(2026, 11, 27, 9))
         .await;
     stack.requests.reset();
     let event = ApiEvent::from_json(FILE_CLAIM)

@@ -140,8 +140,7 @@ impl OrdersApi {
         if bytes.len() > import::MAX_IMPORT_BYTES {
             return Err(ApiError::PayloadTooLarge);
         }
-        let rows = import::parse(bytes)
-            .map_err(|e| ApiError::bad_request("unreadable_file", e.to_string()))?;
+        let rows = import::parse(bytes).map_err(import_error)?;
         let mut first_row_of: std::collections::HashMap<String, usize> =
             std::collections::HashMap::new();
         let mut results: Vec<RowResult> = Vec::with_capacity(rows.len());
@@ -338,6 +337,24 @@ impl OrdersApi {
 /// A merchant sees only its own orders; operations staff see every merchant's.
 pub fn visible_to(caller: &Identity, order: &Order) -> bool {
     caller.role == tracking_http::Role::Operations || order.merchant_id == caller.merchant_id
+}
+
+/// A file past a limit is well-formed but more than an import takes (422, with the limits
+/// in `details`); a file we cannot read at all is a 400.
+fn import_error(error: import::ImportError) -> ApiError {
+    if error.is_limit() {
+        ApiError::Unprocessable {
+            code: error.code(),
+            message: error.to_string(),
+            details: serde_json::json!({
+                "max_rows": import::MAX_IMPORT_ROWS,
+                "max_columns": import::MAX_IMPORT_COLUMNS,
+                "max_unpacked_bytes": import::MAX_XLSX_UNPACKED_BYTES,
+            }),
+        }
+    } else {
+        ApiError::bad_request(error.code(), error.to_string())
+    }
 }
 
 pub(crate) fn store_error(error: StoreError) -> ApiError {

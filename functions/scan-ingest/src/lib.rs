@@ -14,7 +14,7 @@ use futures::future::join_all;
 use tracing::Instrument;
 use tracking_aws::store::{StoreError, TrackingRef};
 use tracking_aws::OrderStore;
-use tracking_domain::feed::Scan;
+use tracking_domain::feed::{FeedError, Scan};
 
 /// Re-reads after losing an optimistic-lock race before giving the message back to SQS.
 const MAX_REFRESH_ATTEMPTS: usize = 8;
@@ -54,6 +54,9 @@ pub enum Outcome {
     Duplicate,
     /// The message can never succeed and was moved to the dead-letter queue.
     DeadLettered(String),
+    /// The scan's date cannot be true for this parcel (see [`Scan::check_received_at`],
+    /// [`Scan::check_label`]); nothing was written. A message's handler dead-letters it.
+    Refused(FeedError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,23 +143,34 @@ impl<D: DeadLetters> ScanIngest<D> {
         );
         async {
             let body = message.body.as_deref().unwrap_or("");
-            let scan = match Scan::parse_body(body) {
-                Ok(scan) => scan,
+            let refused = match Scan::parse_body(body) {
                 Err(reason) => {
-                    let reason = reason.to_string();
                     tracing::warn!(%reason, "malformed carrier message: dead-lettering");
-                    self.dead_letters.send(body, &reason).await?;
-                    return Ok(Outcome::DeadLettered(reason));
+                    reason
                 }
+                Ok(scan) => match self.ingest(&scan, now).await? {
+                    Outcome::Refused(reason) => {
+                        tracing::warn!(%reason, "implausible scan date: dead-lettering");
+                        reason
+                    }
+                    outcome => return Ok(outcome),
+                },
             };
-            self.ingest(&scan, now).await
+            let reason = refused.to_string();
+            self.dead_letters.send(body, &reason).await?;
+            Ok(Outcome::DeadLettered(reason))
         }
         .instrument(span)
         .await
     }
 
-    /// Records one scan on its order's timeline.
+    /// Records one scan on its order's timeline, unless its date cannot be true: then
+    /// nothing is written and the outcome is [`Outcome::Refused`].
     pub async fn ingest(&self, scan: &Scan, now: DateTime<Utc>) -> Result<Outcome, RetryableError> {
+        // Before the lookup: a scan from the future is refused even for a number nobody has yet.
+        if let Err(reason) = scan.check_received_at(now) {
+            return Ok(Outcome::Refused(reason));
+        }
         let target = self
             .store
             .order_for_tracking(scan.carrier.as_str(), &scan.tracking_number)
@@ -167,6 +181,15 @@ impl<D: DeadLetters> ScanIngest<D> {
             })?;
         let span = tracing::info_span!("scan", order_id = %target.order_id, tracking_number = %scan.tracking_number, code = scan.code.as_str());
         async {
+            let label_created_at = self.label_created_at(&target).await?;
+            if let Some(Err(reason)) = label_created_at.map(|at| scan.check_label(at)) {
+                return Ok(Outcome::Refused(reason));
+            }
+            // A hand-off number claimed below inherits the label's time.
+            let target = TrackingRef {
+                label_created_at,
+                ..target
+            };
             let inserted = self
                 .store
                 .put_event(&target.order_id, scan.to_event(now))
@@ -186,6 +209,21 @@ impl<D: DeadLetters> ScanIngest<D> {
         }
         .instrument(span)
         .await
+    }
+
+    /// The tracking item carries its label's time, so judging a scan against it costs no
+    /// request. Items written before it did cost one GetItem of the order.
+    async fn label_created_at(
+        &self,
+        target: &TrackingRef,
+    ) -> Result<Option<DateTime<Utc>>, RetryableError> {
+        if let Some(at) = target.label_created_at {
+            return Ok(Some(at));
+        }
+        let order = self.store.get_order(&target.order_id).await?;
+        Ok(order
+            .and_then(|o| o.order.shipment)
+            .map(|shipment| shipment.label_created_at))
     }
 
     async fn claim_handoff(

@@ -234,6 +234,11 @@ impl EventItem {
 pub struct TrackingRef {
     pub order_id: String,
     pub merchant_id: String,
+    /// When the label this number belongs to was created (a final-mile number carries its
+    /// label's), so the feed can judge a scan's date with the lookup it makes anyway.
+    /// `None` on items written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_created_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -490,6 +495,7 @@ impl OrderStore {
             target: TrackingRef {
                 order_id: updated.order_id.clone(),
                 merchant_id: updated.merchant_id.clone(),
+                label_created_at: Some(shipment.label_created_at),
             },
         };
         let order_item = OrderItem::new(updated.clone(), read.version + 1);

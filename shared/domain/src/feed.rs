@@ -1,10 +1,24 @@
 //! The carrier feed: one scan per message, parsed into a valid scan or refused for good.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 
 use crate::carriers::{Carrier, TrackingNumber};
 use crate::timeline::{scan_event_id, EventType, Handoff, Location, ScanCode, TimelineEvent};
+
+/// How far after its arrival a scan may be dated. Carrier clocks drift by minutes and a
+/// wrong time-zone offset moves a time by at most 14 hours; a day ahead is a broken feed.
+/// Taken, such a scan would be the shipment's latest update (status is derived by
+/// occurrence time) and hide every real scan until its date passes.
+pub const MAX_SCAN_AHEAD_OF_RECEIPT: TimeDelta = TimeDelta::hours(24);
+
+/// How long before its label was created a scan may be dated. Carriers report events
+/// before a label reaches us: the "label created" / "shipment information received"
+/// scan comes when the label is bought, and a prepaid label may be bought days or weeks
+/// before operations upload it. Carriers void unused labels after about 30 days (USPS
+/// after 28), so a scan dated earlier than that belongs to another parcel that once had
+/// this tracking number (carriers reuse them) or has a wrong date.
+pub const MAX_SCAN_BEFORE_LABEL: TimeDelta = TimeDelta::days(30);
 
 /// The message body as carriers (or our feed adapters) send it. Optional fields are
 /// optional here too, so a missing one yields a precise reason, not a serde error.
@@ -47,6 +61,16 @@ pub enum FeedError {
     HandoffWithoutTarget,
     #[error("{0} is longer than {1} characters")]
     TooLong(&'static str, usize),
+    #[error("occurred_at {occurred_at} is more than {} hours after the scan was received ({received_at})", MAX_SCAN_AHEAD_OF_RECEIPT.num_hours())]
+    AheadOfReceipt {
+        occurred_at: DateTime<Utc>,
+        received_at: DateTime<Utc>,
+    },
+    #[error("occurred_at {occurred_at} is more than {} days before the label was created ({label_created_at}): a reused tracking number's old scan, or a wrong date", MAX_SCAN_BEFORE_LABEL.num_days())]
+    LongBeforeLabel {
+        occurred_at: DateTime<Utc>,
+        label_created_at: DateTime<Utc>,
+    },
 }
 
 /// A carrier as the feed names it. Known carriers get their canonical code; a final-mile
@@ -212,6 +236,30 @@ impl Scan {
             exception_reason: exception_reason
                 .filter(|_| code.status() == crate::status::ShipmentStatus::Exception),
         })
+    }
+
+    /// A scan dated more than [`MAX_SCAN_AHEAD_OF_RECEIPT`] after `received_at` is refused;
+    /// exactly at the margin it is taken.
+    pub fn check_received_at(&self, received_at: DateTime<Utc>) -> Result<(), FeedError> {
+        if self.occurred_at - received_at > MAX_SCAN_AHEAD_OF_RECEIPT {
+            return Err(FeedError::AheadOfReceipt {
+                occurred_at: self.occurred_at,
+                received_at,
+            });
+        }
+        Ok(())
+    }
+
+    /// A scan dated more than [`MAX_SCAN_BEFORE_LABEL`] before its label was created is
+    /// refused; exactly at the margin it is taken.
+    pub fn check_label(&self, label_created_at: DateTime<Utc>) -> Result<(), FeedError> {
+        if label_created_at - self.occurred_at > MAX_SCAN_BEFORE_LABEL {
+            return Err(FeedError::LongBeforeLabel {
+                occurred_at: self.occurred_at,
+                label_created_at,
+            });
+        }
+        Ok(())
     }
 
     /// The timeline row this scan becomes, received at `now`.
@@ -399,6 +447,68 @@ mod tests {
         assert_eq!(scan.exception_reason.as_deref(), Some("address_problem"));
         let scan = Scan::parse_body(&message(json!({"exception_reason": "ignored"}))).unwrap();
         assert_eq!(scan.exception_reason, None);
+    }
+
+    #[test]
+    fn scan_a_day_ahead_of_its_arrival_is_taken_and_one_second_more_is_refused() {
+        let scan = Scan::parse_body(&message(json!({}))).unwrap();
+        let at_margin = scan.occurred_at - MAX_SCAN_AHEAD_OF_RECEIPT;
+        assert_eq!(scan.check_received_at(at_margin), Ok(()));
+        assert_eq!(scan.check_received_at(scan.occurred_at), Ok(()));
+        let past = at_margin - TimeDelta::seconds(1);
+        assert_eq!(
+            scan.check_received_at(past),
+            Err(FeedError::AheadOfReceipt {
+                occurred_at: scan.occurred_at,
+                received_at: past
+            })
+        );
+        assert!(scan
+            .check_received_at(past)
+            .unwrap_err()
+            .to_string()
+            .contains("more than 24 hours after"));
+    }
+
+    #[test]
+    fn the_margin_ahead_is_measured_in_utc_whatever_offset_the_carrier_prints() {
+        // 2026-11-25T23:00-10:00 is 2026-11-26T09:00Z.
+        let scan = Scan::parse_body(&message(
+            json!({"occurred_at": "2026-11-25T23:00:00-10:00"}),
+        ))
+        .unwrap();
+        let received = "2026-11-25T09:00:00Z".parse().unwrap();
+        assert_eq!(scan.check_received_at(received), Ok(()));
+        let received: DateTime<Utc> = "2026-11-25T08:59:59Z".parse().unwrap();
+        assert!(scan.check_received_at(received).is_err());
+    }
+
+    #[test]
+    fn scan_30_days_before_its_label_is_taken_and_one_second_more_is_refused() {
+        let scan = Scan::parse_body(&message(json!({}))).unwrap();
+        let at_margin = scan.occurred_at + MAX_SCAN_BEFORE_LABEL;
+        assert_eq!(scan.check_label(at_margin), Ok(()));
+        // Scans after the label, or shortly before it (a prepaid label bought earlier).
+        assert_eq!(
+            scan.check_label(scan.occurred_at - TimeDelta::days(90)),
+            Ok(())
+        );
+        assert_eq!(
+            scan.check_label(scan.occurred_at + TimeDelta::hours(3)),
+            Ok(())
+        );
+        let past = at_margin + TimeDelta::seconds(1);
+        let error = scan.check_label(past).unwrap_err();
+        assert_eq!(
+            error,
+            FeedError::LongBeforeLabel {
+                occurred_at: scan.occurred_at,
+                label_created_at: past
+            }
+        );
+        assert!(error
+            .to_string()
+            .contains("more than 30 days before the label"));
     }
 
     #[test]

@@ -20,7 +20,10 @@ use nightly_completion::{Budget, NightlyConfig, RunInput};
 use notifier::config::{NotifierConfig, Sender};
 use notifier::ses::SesMailer;
 use notifier::unsubscribe::UnsubscribeKey;
-use notifier::{Mailer, Notifier, OutgoingEmail, RecordOutcome, SendError};
+use notifier::{
+    DeliveryJob, Mailer, Notifier, OutgoingEmail, RecordOutcome, SendError, SqsDeliveryQueue,
+    DELIVERY_LEASE_SECONDS, JOB_VERSION,
+};
 use orders_api::OrdersApi;
 use serde_json::{json, Value};
 use tracking_domain::calendar::chicago_time_at;
@@ -40,6 +43,8 @@ const LIST_MERCHANT_SUBSCRIPTIONS: &str =
     include_str!("../events/orders-api/list-merchant-subscriptions.json");
 const UNSUBSCRIBE_MERCHANT: &str = include_str!("../events/orders-api/unsubscribe-merchant.json");
 const UNSUBSCRIBE_LINK: &str = include_str!("../events/orders-api/unsubscribe-link.json");
+const EMAIL_JOB: &str = include_str!("../events/notifier/email-job.json");
+const UNSUBSCRIBE_ONE_CLICK: &str = include_str!("../events/orders-api/unsubscribe-one-click.json");
 const FILE_CLAIM: &str = include_str!("../events/claims-intake/file-claim.json");
 const CARRIER_FEED: &str = include_str!("../events/scan-ingest/carrier-feed-batch.json");
 const GET_ORDER: &str = include_str!("../events/orders-api/get-order.json");
@@ -97,6 +102,8 @@ struct Mail {
     source: String,
     to: Vec<String>,
     subject: String,
+    /// The headers the SendEmail request asked SES to add.
+    headers: Vec<(String, String)>,
     html: String,
     text: String,
 }
@@ -124,6 +131,10 @@ fn ses_messages() -> Vec<Value> {
         .as_array()
         .cloned()
         .unwrap_or_default()
+}
+
+fn email_queue(queue: &TestQueue) -> SqsDeliveryQueue {
+    SqsDeliveryQueue::new(queue.sqs.clone(), &queue.url, &queue.dead_letter_url)
 }
 
 fn notifier_config() -> NotifierConfig {
@@ -168,7 +179,9 @@ struct Fixture {
     stack: TestStack,
     feed: TestQueue,
     stream: StreamReader,
-    notifier: Notifier<SesMailer>,
+    /// The notifier's email queue: the stream handler fills it, the sender drains it.
+    emails: TestQueue,
+    notifier: Notifier<SesMailer, SqsDeliveryQueue>,
     ses: aws_sdk_sesv2::Client,
     api: OrdersApi,
     sent: SentRequests,
@@ -197,9 +210,11 @@ impl Fixture {
             .await
             .unwrap();
         let config = notifier_config();
+        let emails = TestQueue::new("EmailQueue").await;
         let notifier = Notifier::new(
             stack.store(),
             SesMailer::new(ses.clone(), &config.sender),
+            email_queue(&emails),
             config,
         );
         let api = stack
@@ -209,6 +224,7 @@ impl Fixture {
             stack,
             feed,
             stream,
+            emails,
             notifier,
             ses,
             api,
@@ -288,7 +304,7 @@ impl Fixture {
         let event = self.stream.next_event().await.unwrap();
         let response = self
             .notifier
-            .handle(event.clone(), after_delivery())
+            .handle_stream(event.clone(), after_delivery())
             .await
             .unwrap();
         assert!(
@@ -296,7 +312,31 @@ impl Fixture {
             "{:?}",
             response.batch_item_failures
         );
+        self.send_queued().await;
         event
+    }
+
+    /// Runs the email queue through the notifier's sender until it is empty, as Lambda's
+    /// event source mapping would (failed jobs come straight back here; a test that wants
+    /// their backoff drives the queue itself).
+    async fn send_queued(&self) -> usize {
+        let mut handled = 0;
+        for _ in 0..20 {
+            let batch = self
+                .emails
+                .deliver_once(10, |event| async {
+                    self.notifier
+                        .handle_jobs(event, after_delivery())
+                        .await
+                        .unwrap()
+                })
+                .await;
+            if batch == 0 {
+                return handled;
+            }
+            handled += batch;
+        }
+        panic!("the email queue never emptied")
     }
 
     /// Emails to `address`, oldest first, with their text part from the wire.
@@ -329,6 +369,20 @@ impl Fixture {
                         .map(|a| a.as_str().unwrap().to_owned())
                         .collect(),
                     subject,
+                    headers: request["Content"]["Simple"]["Headers"]
+                        .as_array()
+                        .map(|headers| {
+                            headers
+                                .iter()
+                                .map(|h| {
+                                    (
+                                        h["Name"].as_str().unwrap_or_default().to_owned(),
+                                        h["Value"].as_str().unwrap_or_default().to_owned(),
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                     html,
                     text: request["Content"]["Simple"]["Body"]["Text"]["Data"]
                         .as_str()
@@ -346,12 +400,24 @@ impl Fixture {
             .collect()
     }
 
+    /// Opens the link (GET), as a person or a link scanner does.
     async fn follow(&self, url: &str, accept: &str) -> Response<Body> {
+        self.unsubscribe_request(UNSUBSCRIBE_LINK, url, accept)
+            .await
+    }
+
+    /// POSTs the link, as the confirmation button or a mail client's one-click does.
+    async fn confirm(&self, url: &str, accept: &str) -> Response<Body> {
+        self.unsubscribe_request(UNSUBSCRIBE_ONE_CLICK, url, accept)
+            .await
+    }
+
+    async fn unsubscribe_request(&self, sample: &str, url: &str, accept: &str) -> Response<Body> {
         let token = url
             .split_once("token=")
             .map(|(_, token)| token)
             .expect("an unsubscribe link with a token");
-        let mut event = ApiEvent::from_json(UNSUBSCRIBE_LINK).query(&[("token", token)]);
+        let mut event = ApiEvent::from_json(sample).query(&[("token", token)]);
         event.0["headers"]["accept"] = accept.into();
         self.api.handle(event.request(), after_delivery()).await
     }
@@ -650,20 +716,21 @@ async fn a_journey_mails_each_subscriber_once_per_notifiable_event_even_when_red
     let all_records: Vec<_> = batches.into_iter().flat_map(|b| b.records).collect();
     let again = f
         .notifier
-        .handle(event_of(all_records.clone()), after_delivery())
+        .handle_stream(event_of(all_records.clone()), after_delivery())
         .await
         .unwrap();
     assert!(again.batch_item_failures.is_empty());
     for record in &all_records {
-        if let RecordOutcome::Delivered(report) = f
+        if let RecordOutcome::Enqueued(jobs) = f
             .notifier
             .handle_record(record, after_delivery())
             .await
             .unwrap()
         {
-            assert_eq!((report.sent, report.already_sent), (0, 2), "{report:?}");
+            assert_eq!(jobs, 2, "one job per subscriber");
         }
     }
+    assert_eq!(f.send_queued().await, 2 * 2 * expected.len());
     assert_eq!(f.subjects_to(&team), expected);
     assert_eq!(f.subjects_to(&everything), expected);
 
@@ -671,6 +738,20 @@ async fn a_journey_mails_each_subscriber_once_per_notifiable_event_even_when_red
     for mail in &mails {
         assert_eq!(mail.source, SENDER);
         assert_eq!(mail.to, [team.as_str()]);
+        // RFC 8058 one-click: mail clients offer "Unsubscribe" and POST to the same link.
+        assert_eq!(
+            mail.headers,
+            [
+                (
+                    "List-Unsubscribe".to_owned(),
+                    format!("<{}>", unsubscribe_link(mail))
+                ),
+                (
+                    "List-Unsubscribe-Post".to_owned(),
+                    "List-Unsubscribe=One-Click".to_owned()
+                ),
+            ]
+        );
         for part in [&mail.text, &mail.html] {
             assert!(part.contains("1001"), "{part}");
             assert!(
@@ -931,25 +1012,49 @@ async fn the_unsubscribe_link_stops_the_mails_and_a_forged_one_changes_nothing()
         [everything.as_str()]
     );
 
-    // A person clicking the link gets a page; following it again is harmless.
+    // Opening the link (a person, or a mail scanner checking every link) only asks.
+    for accept in ["text/html,application/xhtml+xml", "application/json"] {
+        let response = f.follow(&team_link, accept).await;
+        assert_eq!(response.status(), 200);
+    }
     let response = f
         .follow(&team_link, "text/html,application/xhtml+xml")
         .await;
-    assert_eq!(response.status(), 200);
     assert_eq!(
         response.headers()["content-type"],
         "text/html; charset=utf-8"
     );
     let page = body_text(&response);
     assert!(
+        page.contains("Unsubscribe from tracking updates?")
+            && page.contains(&team)
+            && page.contains(r#"<form method="post""#),
+        "{page}"
+    );
+    assert_eq!(f.order_subscribers(&order_id).await, [team.as_str()]);
+    let response = f.confirm(&forged, "application/json").await;
+    assert_eq!(
+        response.status(),
+        403,
+        "a forged link cannot be confirmed either"
+    );
+    assert_eq!(f.order_subscribers(&order_id).await, [team.as_str()]);
+
+    // The page's button (or a mail client's one-click POST) unsubscribes; again is harmless.
+    let response = f
+        .confirm(&team_link, "text/html,application/xhtml+xml")
+        .await;
+    assert_eq!(response.status(), 200);
+    let page = body_text(&response);
+    assert!(
         page.contains("You are unsubscribed") && page.contains(&team),
         "{page}"
     );
-    let (status, body) = read_response(f.follow(&team_link, "application/json").await);
+    let (status, body) = read_response(f.confirm(&team_link, "application/json").await);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scopes"], json!(["order"]));
     assert!(f.order_subscribers(&order_id).await.is_empty());
-    let (status, body) = read_response(f.follow(&everything_link, "application/json").await);
+    let (status, body) = read_response(f.confirm(&everything_link, "application/json").await);
     assert_eq!((status, &body["scopes"]), (200, &json!(["merchant"])));
     assert!(f.merchant_subscribers(&f.merchant).await.is_empty());
 
@@ -1023,18 +1128,18 @@ async fn stream_records_reach_the_notifier_in_the_lambda_event_shape() {
     assert_eq!(
         outcomes
             .iter()
-            .filter(|o| matches!(o, RecordOutcome::Delivered(_)))
+            .filter(|o| matches!(o, RecordOutcome::Enqueued(_)))
             .count(),
         1,
         "only the label event mails: {outcomes:?}"
     );
     assert!(outcomes
         .iter()
-        .all(|o| matches!(o, RecordOutcome::Delivered(_) | RecordOutcome::Ignored)));
+        .all(|o| matches!(o, RecordOutcome::Enqueued(_) | RecordOutcome::Ignored)));
 }
 
 #[tokio::test]
-async fn a_failed_send_reports_its_record_and_the_retry_sends_only_what_is_left() {
+async fn a_throttled_mailbox_is_retried_alone_with_backoff_and_holds_up_nothing() {
     let mut f = Fixture::new().await;
     let team = unique_address("ops", "merchant.example");
     let throttled = unique_address("leads", "merchant.example");
@@ -1044,51 +1149,218 @@ async fn a_failed_send_reports_its_record_and_the_retry_sends_only_what_is_left(
     f.label(&order_id, "ups", UPS).await;
     f.scan(&feed_bodies()[0]).await;
     let event = f.stream.next_event().await.unwrap();
+    let response = f
+        .notifier
+        .handle_stream(event, after_delivery())
+        .await
+        .unwrap();
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "the stream never waits for SES"
+    );
+
     let flaky = Notifier::new(
         f.stack.store(),
         DownFor {
             inner: SesMailer::new(f.ses.clone(), &Sender::parse(SENDER).unwrap()),
             recipient: throttled.clone(),
         },
+        email_queue(&f.emails),
         notifier_config(),
     );
-    let response = flaky.handle(event.clone(), after_delivery()).await.unwrap();
-    let label_position = event
-        .records
-        .iter()
-        .position(|r| {
-            r.event_name == "INSERT"
-                && r.change.new_image.get("code").is_some_and(|c| {
-                    serde_json::to_value(c).unwrap() == json!({"S": "LABEL_CREATED"})
-                })
-        })
-        .expect("the label event in the batch");
-    let label_record = &event.records[label_position];
-    let failed: Vec<_> = response
+    let jobs = f.emails.receive_event(10).await.expect("the queued emails");
+    assert_eq!(jobs.records.len(), 4, "two events, two mailboxes each");
+    let response = flaky
+        .handle_jobs(jobs.clone(), after_delivery())
+        .await
+        .unwrap();
+    let failed: HashSet<_> = response
         .batch_item_failures
         .iter()
-        .map(|f| f.item_identifier.as_deref())
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    let throttled_jobs: HashSet<_> = jobs
+        .records
+        .iter()
+        .filter(|m| m.body.as_deref().unwrap().contains(&throttled))
+        .map(|m| m.message_id.clone().unwrap())
         .collect();
     assert_eq!(
-        failed,
-        [label_record.change.sequence_number.as_deref()],
-        "the first failed record is reported, and nothing after it is handled"
+        failed, throttled_jobs,
+        "only the throttled mailbox's emails are retried"
     );
-    assert_eq!(f.subjects_to(&team), ["Order 1001 is packed and labeled"]);
-    assert!(f.mails_to(&throttled).is_empty());
-
-    // Lambda retries from the reported record on, with SES back.
-    let retry = event_of(event.records[label_position..].to_vec());
-    let response = f.notifier.handle(retry, after_delivery()).await.unwrap();
-    assert!(response.batch_item_failures.is_empty());
     let expected = [
         "Order 1001 is packed and labeled",
         "Order 1001: Pick Up Scan from Dock",
     ];
-    assert_eq!(
-        f.subjects_to(&team),
-        expected,
-        "the label mail is not sent twice"
+    assert_eq!(f.subjects_to(&team), expected);
+    assert!(f.mails_to(&throttled).is_empty());
+    // The failed jobs wait their backoff (30 s the first time) instead of coming right back.
+    for message in jobs
+        .records
+        .iter()
+        .filter(|m| !failed.contains(&m.message_id.clone().unwrap()))
+    {
+        f.emails
+            .sqs
+            .delete_message()
+            .queue_url(&f.emails.url)
+            .receipt_handle(message.receipt_handle.as_deref().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    assert!(
+        f.emails.receive_event(10).await.is_none(),
+        "retries back off"
     );
+
+    // Time passes (the backoff is ended by hand) and SES is back: what is left goes out once.
+    for message in jobs
+        .records
+        .iter()
+        .filter(|m| failed.contains(&m.message_id.clone().unwrap()))
+    {
+        f.emails
+            .sqs
+            .change_message_visibility()
+            .queue_url(&f.emails.url)
+            .receipt_handle(message.receipt_handle.as_deref().unwrap())
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(f.send_queued().await, 2);
     assert_eq!(f.subjects_to(&throttled), expected);
+    assert_eq!(f.subjects_to(&team), expected, "nothing is sent twice");
+}
+
+#[tokio::test]
+async fn an_email_under_another_senders_lease_waits_for_it_and_is_sent_once() {
+    let f = Fixture::new().await;
+    let team = unique_address("ops", "merchant.example");
+    let order_id = f.order_with("1001", "ada@example.com").await;
+    let job = DeliveryJob {
+        version: JOB_VERSION,
+        order_id: order_id.clone(),
+        event_id: "evt_lease".into(),
+        recipient: team.clone(),
+        email: OutgoingEmail {
+            to: tracking_domain::email::EmailAddress::parse(&team).unwrap(),
+            subject: "Order 1001 is packed and labeled".into(),
+            text: "Unsubscribe: https://api.example.com/unsubscribe?token=a.b".into(),
+            html: "<p>packed</p>".into(),
+            unsubscribe_url: "https://api.example.com/unsubscribe?token=a.b".into(),
+        },
+    };
+    let now = after_delivery();
+    // Another sender took the lease and is (slowly) sending.
+    let key = tracking_aws::store::subscriptions::DeliveryKey {
+        order_id: &order_id,
+        event_id: "evt_lease",
+        recipient: &team,
+    };
+    let store = f.stack.store();
+    assert!(matches!(
+        store
+            .claim_delivery(key, now, Duration::seconds(DELIVERY_LEASE_SECONDS))
+            .await
+            .unwrap(),
+        tracking_aws::store::subscriptions::DeliveryClaim::Claimed { attempt: 1 }
+    ));
+    let busy = f.notifier.deliver(&job, now + Duration::seconds(30)).await;
+    assert!(busy.is_err(), "a live lease is not taken over");
+    assert!(f.mails_to(&team).is_empty());
+    // That sender died: once its lease is over, the email is sent, and only once.
+    let later = now + Duration::seconds(DELIVERY_LEASE_SECONDS + 1);
+    assert_eq!(
+        f.notifier.deliver(&job, later).await.unwrap(),
+        notifier::Delivery::Sent
+    );
+    assert_eq!(
+        f.notifier.deliver(&job, later).await.unwrap(),
+        notifier::Delivery::AlreadySent
+    );
+    assert_eq!(f.subjects_to(&team), ["Order 1001 is packed and labeled"]);
+}
+
+#[tokio::test]
+async fn subscriptions_stop_at_their_limits_and_an_event_is_mailed_to_that_many_at_most() {
+    let mut f = Fixture::new().await;
+    let order_id = f.order_with("1001", "ada@example.com").await;
+    for i in 0..notifier::MAX_ORDER_SUBSCRIPTIONS {
+        assert_eq!(
+            f.subscribe(&order_id, &format!("ops{i}@merchant.example"))
+                .await
+                .0,
+            201
+        );
+    }
+    let (status, body) = f.subscribe(&order_id, "one-more@merchant.example").await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "subscription_limit_reached");
+    assert_eq!(body["error"]["details"]["limit"], 10);
+    // Already subscribed is still fine: subscribing again changes nothing.
+    assert_eq!(
+        f.subscribe(&order_id, "OPS3+x@merchant.example").await.0,
+        200
+    );
+    for i in 0..notifier::MAX_MERCHANT_SUBSCRIPTIONS {
+        assert_eq!(
+            f.subscribe_merchant(&format!("lead{i}@merchant.example"))
+                .await
+                .0,
+            201
+        );
+    }
+    let (status, body) = f.subscribe_merchant("one-more@merchant.example").await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (422, &json!("subscription_limit_reached"))
+    );
+    assert_eq!(f.order_subscribers(&order_id).await.len(), 10);
+    // Even subscriptions written past the check (racing requests) are not mailed.
+    f.stack
+        .store()
+        .subscribe(
+            tracking_aws::store::subscriptions::Subscription::merchant_wide(
+                &f.merchant,
+                tracking_domain::email::EmailAddress::parse("racer@merchant.example").unwrap(),
+                label_time() + Duration::hours(1),
+            ),
+        )
+        .await
+        .unwrap();
+    f.label(&order_id, "ups", UPS).await;
+    f.deliver().await;
+    assert!(f.mails_to("racer@merchant.example").is_empty());
+    assert_eq!(f.mails_to("ops9@merchant.example").len(), 1);
+    assert_eq!(f.mails_to("lead24@merchant.example").len(), 1);
+}
+
+#[tokio::test]
+async fn the_sample_email_job_has_the_shape_the_stream_handler_queues() {
+    let mut f = Fixture::new().await;
+    let order_id = f.order_with("1001", "ada@example.com").await;
+    assert_eq!(f.subscribe(&order_id, "ops@merchant.example").await.0, 201);
+    f.label(&order_id, "ups", UPS).await;
+    let event = f.stream.next_event().await.unwrap();
+    let response = f
+        .notifier
+        .handle_stream(event, after_delivery())
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    let queued = f.emails.peek(&f.emails.url).await;
+    assert_eq!(queued.len(), 1, "one job: one event, one mailbox");
+    let real: Value = serde_json::from_str(&queued[0].0).unwrap();
+    let sample: Value = serde_json::from_str(EMAIL_JOB).unwrap();
+    let sample: Value =
+        serde_json::from_str(sample["Records"][0]["body"].as_str().unwrap()).unwrap();
+    let keys = |v: &Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+    assert_eq!(keys(&real), keys(&sample));
+    assert_eq!(keys(&real["email"]), keys(&sample["email"]));
+    assert_eq!(real["recipient"], "ops@merchant.example");
+    assert_eq!(real["order_id"], order_id.as_str());
 }

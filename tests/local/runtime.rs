@@ -58,7 +58,7 @@ pub struct Runtime {
     pub labels: label_upload::LabelUpload,
     pub claims: claims_intake::ClaimsIntake,
     pub scans: scan_ingest::ScanIngest<scan_ingest::SqsDeadLetters>,
-    pub notifier: notifier::Notifier<notifier::ses::SesMailer>,
+    pub notifier: notifier::Notifier<notifier::ses::SesMailer, notifier::SqsDeliveryQueue>,
     pub sync: platform_sync::PlatformSync<platform_sync::amazon::StaticAccessToken>,
     pub webhooks: store_webhooks::StoreWebhooks,
     dynamodb: aws_sdk_dynamodb::Client,
@@ -108,6 +108,11 @@ impl Runtime {
             notifier: notifier::Notifier::new(
                 store.clone(),
                 notifier::ses::SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), &notify.sender),
+                notifier::SqsDeliveryQueue::new(
+                    aws_sdk_sqs::Client::new(&sdk),
+                    queue_url("EmailQueue")?,
+                    queue_url("EmailDeadLetterQueue")?,
+                ),
                 notify,
             ),
             sync: platform_sync::PlatformSync::new(
@@ -185,6 +190,8 @@ impl Runtime {
         let runtime = self.clone();
         tokio::spawn(async move { runtime.poll("StoreSyncQueue", 10).await });
         let runtime = self.clone();
+        tokio::spawn(async move { runtime.poll("EmailQueue", 10).await });
+        let runtime = self.clone();
         tokio::spawn(async move { runtime.follow_stream(Consumer::Notifier).await });
         let runtime = self.clone();
         tokio::spawn(async move { runtime.follow_stream(Consumer::PlatformSync).await });
@@ -241,6 +248,7 @@ impl Runtime {
     ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
         let outcome = match queue_name {
             "CarrierFeedQueue" => self.scans.handle(event, self.clock.now()).await,
+            "EmailQueue" => self.notifier.handle_jobs(event, self.clock.now()).await,
             "StoreSyncQueue" => self
                 .sync
                 .handle(
@@ -311,7 +319,7 @@ impl Runtime {
             let _busy = InFlight::enter(&self.in_flight);
             let event = integration_tests::streams::event_of(pending.clone());
             let handled = match consumer {
-                Consumer::Notifier => self.notifier.handle(event, self.clock.now()).await,
+                Consumer::Notifier => self.notifier.handle_stream(event, self.clock.now()).await,
                 Consumer::PlatformSync => self
                     .sync
                     .handle(
@@ -413,6 +421,7 @@ impl Runtime {
                 "CarrierFeedQueue",
                 "NightlyContinuationQueue",
                 "StoreSyncQueue",
+                "EmailQueue",
             ] {
                 if let Some(queue) = self.queue(name) {
                     waiting += queue_depth(&self.sqs, &queue.url).await;

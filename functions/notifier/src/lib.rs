@@ -1,23 +1,33 @@
 //! `notifier`: team emails through SES, fed by the table's DynamoDB stream.
 //!
 //! Every notifiable thing is a timeline event item, written by the function that made it
-//! happen in the same write as the change itself; those items are the outbox. The stream
-//! hands each new one to this function (the event source's filter keeps INSERTs of
-//! `EVENT#` items; anything else that gets here is ignored), which reads the order's
-//! partition once (order, timeline, the order's subscribers), adds the merchant-wide
-//! subscribers (one more Query), decides whether the event is worth an email
-//! ([`notice`]) and emails each subscriber once.
+//! happen in the same write as the change itself; those items are the outbox. The function
+//! has two triggers, told apart by the payload:
 //!
-//! At most one email per event and mailbox: before sending, a delivery record is claimed
-//! with a conditional write (`pending`), and confirmed `sent` after SES accepts the
-//! message. A redelivered stream record finds `sent` and skips. Finding `pending` means
-//! an earlier attempt died between claiming and confirming; it is sent again, so the
-//! one window for a duplicate is a crash between SES accepting a message and the
-//! confirming write (milliseconds), which is at-least-once rather than never.
+//! 1. **The table's stream.** Each new event item (the event source's filter keeps INSERTs
+//!    of `EVENT#` items; anything else that gets here is ignored) is judged once: the
+//!    order's partition is read (order, timeline, the order's subscribers), the
+//!    merchant-wide subscribers are added (one more Query), [`notice`] decides whether the
+//!    event is worth an email, and each recipient's email is rendered and put on
+//!    `EmailQueue` as one job. Nothing here talks to SES, so SES throttling, an outage or
+//!    one bad address cannot hold up the stream shard, and so cannot delay another
+//!    merchant's events or send them to a dead-letter queue.
+//! 2. **`EmailQueue`.** Each job is one email to one mailbox: its delivery record is leased
+//!    with a conditional write, the email is sent, the record is confirmed `sent`. A send
+//!    that fails and can succeed later is retried alone, with a backoff that doubles from
+//!    30 s (the job's visibility is set to it), and after the queue's receive limit the job
+//!    waits in `EmailDeadLetterQueue`; an address SES refuses for good is recorded `failed`.
 //!
-//! Records of a shard are handled in order; the first one that fails is reported with
-//! its sequence number, and Lambda retries from there (records after it come again
-//! too, and find their deliveries already `sent`).
+//! At most one email per event and mailbox: a job finding its delivery `sent` (a replayed
+//! stream record, a redelivered job) does nothing. A delivery `pending` under another
+//! sender's lease is left to it (the job comes back after the lease); only a lease that ran
+//! out unconfirmed is taken over and sent again, so the one window for a duplicate is a
+//! sender dying between SES accepting a message and the confirming write.
+//!
+//! Fan-out is bounded: an order has at most [`MAX_ORDER_SUBSCRIPTIONS`] subscriptions
+//! and a merchant [`MAX_MERCHANT_SUBSCRIPTIONS`] merchant-wide ones (orders-api refuses
+//! more; [`notice::recipients`] also takes no more than that), so one event is at most 35
+//! jobs.
 
 pub mod config;
 pub mod notice;
@@ -31,31 +41,67 @@ use std::future::Future;
 
 use anyhow::Context;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use futures::future::join_all;
+use serde::{Deserialize, Serialize};
 use tracing::Instrument;
+use tracking_aws::queues::EventSource;
 use tracking_aws::store::subscriptions::{
     outbox_event, DeliveryClaim, DeliveryKey, NotificationContext, OutboxEvent,
 };
 use tracking_aws::store::StoreError;
 use tracking_aws::OrderStore;
 use tracking_domain::email::EmailAddress;
+pub use tracking_domain::email::{MAX_MERCHANT_SUBSCRIPTIONS, MAX_ORDER_SUBSCRIPTIONS};
 
 use crate::config::NotifierConfig;
 use crate::notice::{notice_for, recipients, Notice, Recipient};
 use crate::render::{email_view, render, Inputs};
 use crate::unsubscribe::{unsubscribe_url, Unsubscribe};
 
+/// How long a sender holds a delivery. Longer than the notifier's timeout (60 s), so
+/// a live sender never loses its lease mid-send; shorter than the queue's visibility
+/// timeout (360 s), so the job's redelivery after a dead sender can take it over.
+pub const DELIVERY_LEASE_SECONDS: i64 = 90;
+
+/// Version of the job body, so a sender can refuse a shape it does not know.
+pub const JOB_VERSION: u32 = 1;
+
 /// One email, ready for the mail service. Built only from typed values: the recipient is
 /// a strictly parsed address and the subject a single line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutgoingEmail {
     pub to: EmailAddress,
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// The signed link in the body, also offered to mail clients as `List-Unsubscribe`
+    /// (RFC 8058 one-click: they POST to it).
+    pub unsubscribe_url: String,
+}
+
+/// One email to one mailbox, as an `EmailQueue` message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryJob {
+    pub version: u32,
+    pub order_id: String,
+    pub event_id: String,
+    /// The canonical mailbox: the delivery record's key.
+    pub recipient: String,
+    pub email: OutgoingEmail,
+}
+
+impl DeliveryJob {
+    fn key(&self) -> DeliveryKey<'_> {
+        DeliveryKey {
+            order_id: &self.order_id,
+            event_id: &self.event_id,
+            recipient: &self.recipient,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +109,7 @@ pub enum SendError {
     /// Worth trying again later: throttling, a network fault, an outage.
     #[error("sending failed, will retry: {0:#}")]
     Retryable(anyhow::Error),
-    /// This email will never be accepted; trying again would only block the stream.
+    /// This email will never be accepted; trying again would be refused again.
     #[error("the email was refused: {0:#}")]
     Rejected(anyhow::Error),
 }
@@ -75,6 +121,72 @@ pub trait Mailer: Send + Sync {
         -> impl Future<Output = Result<String, SendError>> + Send;
 }
 
+/// Where delivery jobs wait. The SQS adapter is [`SqsDeliveryQueue`].
+pub trait DeliveryQueue: Send + Sync {
+    fn enqueue(&self, jobs: &[DeliveryJob]) -> impl Future<Output = anyhow::Result<()>> + Send;
+    /// A message that is not a job: kept with its reason, never retried.
+    fn dead_letter(
+        &self,
+        body: &str,
+        reason: &str,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send;
+    /// Hides a failed job for its backoff before it is handed out again.
+    fn retry_later(&self, message: &SqsMessage) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
+pub struct SqsDeliveryQueue {
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    dead_letter_url: String,
+}
+
+impl SqsDeliveryQueue {
+    pub fn new(
+        sqs: aws_sdk_sqs::Client,
+        queue_url: impl Into<String>,
+        dead_letter_url: impl Into<String>,
+    ) -> Self {
+        Self {
+            sqs,
+            queue_url: queue_url.into(),
+            dead_letter_url: dead_letter_url.into(),
+        }
+    }
+
+    /// `EMAIL_QUEUE_URL` and `EMAIL_DLQ_URL`, as template.yaml sets them.
+    pub fn from_env(sqs: aws_sdk_sqs::Client) -> anyhow::Result<Self> {
+        Ok(Self::new(
+            sqs,
+            tracking_aws::config::required_env("EMAIL_QUEUE_URL")?,
+            tracking_aws::config::required_env("EMAIL_DLQ_URL")?,
+        ))
+    }
+}
+
+impl DeliveryQueue for SqsDeliveryQueue {
+    async fn enqueue(&self, jobs: &[DeliveryJob]) -> anyhow::Result<()> {
+        let bodies = jobs
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<Vec<_>, _>>()
+            .context("serialize delivery jobs")?;
+        tracking_aws::queues::send_all(&self.sqs, &self.queue_url, &bodies).await
+    }
+
+    async fn dead_letter(&self, body: &str, reason: &str) -> anyhow::Result<()> {
+        tracking_aws::queues::send_dead_letter(&self.sqs, &self.dead_letter_url, body, reason).await
+    }
+
+    async fn retry_later(&self, message: &SqsMessage) -> anyhow::Result<()> {
+        let Some(receipt) = message.receipt_handle.as_deref() else {
+            return Ok(());
+        };
+        let wait =
+            tracking_aws::queues::backoff_seconds(tracking_aws::queues::receive_count(message));
+        tracking_aws::queues::retry_later(&self.sqs, &self.queue_url, receipt, wait).await
+    }
+}
+
 /// What became of one stream record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordOutcome {
@@ -84,44 +196,65 @@ pub enum RecordOutcome {
     NotNotifiable,
     /// The event's item or its order cannot be read, now or ever; logged as an error.
     Unreadable,
-    Delivered(DeliveryReport),
+    /// One delivery job per recipient was queued (none when nobody is subscribed).
+    Enqueued(usize),
 }
 
-/// Per event: emails sent now, and recipients skipped because an earlier delivery of
-/// the same record already mailed them (or SES refused them for good).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DeliveryReport {
-    pub sent: usize,
-    pub already_sent: usize,
-    pub refused: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Delivery {
+/// What became of one delivery job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
     Sent,
+    /// An earlier delivery of the same job (or record) mailed it already.
     AlreadySent,
+    /// SES refused this email for good; recorded as failed.
     Refused,
+    /// Not a job: moved to the dead-letter queue with this reason.
+    DeadLettered(String),
 }
 
-pub struct Notifier<M> {
+pub struct Notifier<M, Q> {
     store: OrderStore,
     mailer: M,
+    queue: Q,
     config: NotifierConfig,
 }
 
-impl<M: Mailer> Notifier<M> {
-    pub fn new(store: OrderStore, mailer: M, config: NotifierConfig) -> Self {
+impl<M: Mailer, Q: DeliveryQueue> Notifier<M, Q> {
+    pub fn new(store: OrderStore, mailer: M, queue: Q, config: NotifierConfig) -> Self {
         Self {
             store,
             mailer,
+            queue,
             config,
         }
     }
 
-    /// Handles a batch in order and reports the first failed record, from which Lambda
-    /// retries. A failed record without a sequence number cannot be reported alone, so it
-    /// fails the invocation (the whole batch comes again, which is safe).
+    /// The Lambda entry point: a stream batch or a queue batch, answered with the
+    /// `batchItemFailures` both event source mappings understand.
     pub async fn handle(
+        &self,
+        payload: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<serde_json::Value> {
+        Ok(match tracking_aws::queues::event_source(&payload)? {
+            EventSource::Empty => serde_json::json!({ "batchItemFailures": [] }),
+            EventSource::Stream => {
+                let event: Event =
+                    serde_json::from_value(payload).context("read the DynamoDB stream event")?;
+                serde_json::to_value(self.handle_stream(event, now).await?)?
+            }
+            EventSource::Queue => {
+                let event: SqsEvent =
+                    serde_json::from_value(payload).context("read the SQS event")?;
+                serde_json::to_value(self.handle_jobs(event, now).await?)?
+            }
+        })
+    }
+
+    /// Handles a stream batch in order and reports the first failed record, from which
+    /// Lambda retries. A failed record without a sequence number cannot be reported alone,
+    /// so it fails the invocation (the whole batch comes again, which is safe).
+    pub async fn handle_stream(
         &self,
         event: Event,
         now: DateTime<Utc>,
@@ -153,7 +286,7 @@ impl<M: Mailer> Notifier<M> {
         Ok(response)
     }
 
-    /// One stream record. `Err` only for what a retry can fix.
+    /// One stream record. `Err` only for what a retry can fix (a read or the enqueue).
     pub async fn handle_record(
         &self,
         record: &EventRecord,
@@ -182,11 +315,11 @@ impl<M: Mailer> Notifier<M> {
         .await
     }
 
-    /// Emails every subscriber of the event's order once, if the event warrants it.
+    /// Queues one email per subscriber of the event's order, if the event warrants it.
     pub async fn notify(
         &self,
         outbox: &OutboxEvent,
-        now: DateTime<Utc>,
+        _now: DateTime<Utc>,
     ) -> anyhow::Result<RecordOutcome> {
         let span = tracing::info_span!("event", order_id = %outbox.order_id, timeline_event = %outbox.event.event_id, kind = ?outbox.event.kind);
         async {
@@ -210,91 +343,162 @@ impl<M: Mailer> Notifier<M> {
                 .merchant_subscriptions(&context.order.merchant_id)
                 .await
                 .map_err(unexpected)?;
-            let recipients = recipients(&context.order, &context.subscriptions, &merchant_wide);
-            let results = join_all(
-                recipients
-                    .iter()
-                    .map(|recipient| self.deliver(outbox, &context, &notice, recipient, now)),
-            )
-            .await;
-            let mut report = DeliveryReport::default();
-            let mut retry = None;
-            for result in results {
-                match result {
-                    Ok(Delivery::Sent) => report.sent += 1,
-                    Ok(Delivery::AlreadySent) => report.already_sent += 1,
-                    Ok(Delivery::Refused) => report.refused += 1,
-                    Err(error) => retry = Some(error),
-                }
+            let jobs = recipients(&context.order, &context.subscriptions, &merchant_wide)
+                .iter()
+                .map(|recipient| {
+                    Ok(DeliveryJob {
+                        version: JOB_VERSION,
+                        order_id: outbox.order_id.clone(),
+                        event_id: outbox.event.event_id.clone(),
+                        recipient: recipient.canonical.clone(),
+                        email: self.compose(outbox, &context, &notice, recipient)?,
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            if !jobs.is_empty() {
+                self.queue.enqueue(&jobs).await?;
             }
-            tracing::info!(
-                sent = report.sent,
-                already_sent = report.already_sent,
-                refused = report.refused,
-                "event notified"
-            );
-            match retry {
-                // Whatever was sent is recorded; the retry only sends what is left.
-                Some(error) => Err(error),
-                None => Ok(RecordOutcome::Delivered(report)),
+            tracing::info!(emails = jobs.len(), "event notified");
+            Ok(RecordOutcome::Enqueued(jobs.len()))
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Sends a queue batch and reports only the jobs to retry, each hidden for its backoff
+    /// first. Mailboxes are served concurrently, each one's emails one after another in
+    /// queue order, so a person reads "labeled" before "picked up" when both come in one
+    /// batch. A message without an id cannot be reported alone, so it fails the whole
+    /// invocation, which the delivery records make safe.
+    pub async fn handle_jobs(
+        &self,
+        event: SqsEvent,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<SqsBatchResponse> {
+        let mut by_mailbox: Vec<(Option<String>, Vec<usize>)> = Vec::new();
+        for (index, message) in event.records.iter().enumerate() {
+            let mailbox = parse_job(message.body.as_deref().unwrap_or(""))
+                .ok()
+                .map(|job| job.recipient);
+            match by_mailbox
+                .iter_mut()
+                .find(|(m, _)| mailbox.is_some() && *m == mailbox)
+            {
+                Some((_, indexes)) => indexes.push(index),
+                None => by_mailbox.push((mailbox, vec![index])),
+            }
+        }
+        let records = &event.records;
+        let done = join_all(by_mailbox.iter().map(|(_, indexes)| async move {
+            let mut done = Vec::with_capacity(indexes.len());
+            for &index in indexes {
+                done.push((index, self.handle_job(&records[index], now).await));
+            }
+            done
+        }))
+        .await;
+        let mut failed: Vec<Option<anyhow::Error>> = records.iter().map(|_| None).collect();
+        for (index, result) in done.into_iter().flatten() {
+            failed[index] = result.err();
+        }
+        let mut response = SqsBatchResponse::default();
+        for (message, failure) in records.iter().zip(failed) {
+            if let Some(error) = failure {
+                let id = message
+                    .message_id
+                    .clone()
+                    .filter(|id| !id.is_empty())
+                    .context("a failed SQS message has no message id")?;
+                tracing::warn!(message_id = %id, error = format!("{error:#}"), "email will be retried");
+                if let Err(visibility) = self.queue.retry_later(message).await {
+                    // SQS still redelivers after the visibility timeout; only the wait is lost.
+                    tracing::warn!(error = ?visibility, "could not set the retry delay");
+                }
+                response.add_failure(id);
+            }
+        }
+        Ok(response)
+    }
+
+    async fn handle_job(
+        &self,
+        message: &SqsMessage,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Delivery> {
+        let span = tracing::info_span!(
+            "email",
+            message_id = message.message_id.as_deref().unwrap_or("")
+        );
+        async {
+            let body = message.body.as_deref().unwrap_or("");
+            match parse_job(body) {
+                Ok(job) => self.deliver(&job, now).await,
+                Err(reason) => {
+                    tracing::warn!(%reason, "not a delivery job: dead-lettering");
+                    self.queue.dead_letter(body, &reason).await?;
+                    Ok(Delivery::DeadLettered(reason))
+                }
             }
         }
         .instrument(span)
         .await
     }
 
-    async fn deliver(
-        &self,
-        outbox: &OutboxEvent,
-        context: &NotificationContext,
-        notice: &Notice,
-        recipient: &Recipient,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<Delivery> {
-        let key = DeliveryKey {
-            order_id: &outbox.order_id,
-            event_id: &outbox.event.event_id,
-            recipient: &recipient.canonical,
-        };
-        match self
-            .store
-            .claim_delivery(key, now)
-            .await
-            .map_err(unexpected)?
-        {
-            DeliveryClaim::AlreadySent => return Ok(Delivery::AlreadySent),
-            DeliveryClaim::GaveUp => return Ok(Delivery::Refused),
-            DeliveryClaim::Claimed { attempt } if attempt > 1 => {
-                tracing::warn!(
-                    attempt,
-                    "an earlier attempt claimed this email and never confirmed it: sending again"
-                );
+    /// One email, at most once per event and mailbox. `Err` means "retry later".
+    pub async fn deliver(&self, job: &DeliveryJob, now: DateTime<Utc>) -> anyhow::Result<Delivery> {
+        let key = job.key();
+        let span = tracing::info_span!("delivery", order_id = %job.order_id, timeline_event = %job.event_id);
+        async {
+            match self
+                .store
+                .claim_delivery(key, now, Duration::seconds(DELIVERY_LEASE_SECONDS))
+                .await
+                .map_err(unexpected)?
+            {
+                DeliveryClaim::AlreadySent => return Ok(Delivery::AlreadySent),
+                DeliveryClaim::GaveUp => return Ok(Delivery::Refused),
+                DeliveryClaim::Leased => {
+                    anyhow::bail!("another sender holds this email's lease; it comes back after it")
+                }
+                DeliveryClaim::Claimed { attempt } if attempt > 1 => {
+                    tracing::warn!(
+                        attempt,
+                        "an earlier sender's lease ran out unconfirmed: sending again"
+                    );
+                }
+                DeliveryClaim::Claimed { .. } => {}
             }
-            DeliveryClaim::Claimed { .. } => {}
+            match self.mailer.send(&job.email).await {
+                Ok(message_id) => {
+                    self.store
+                        .mark_delivery_sent(key, &message_id, now)
+                        .await
+                        .map_err(unexpected)?;
+                    Ok(Delivery::Sent)
+                }
+                Err(SendError::Rejected(error)) => {
+                    tracing::error!(error = ?error, "email refused for good; recorded as failed");
+                    self.store
+                        .mark_delivery_failed(key, &format!("{error:#}"), now)
+                        .await
+                        .map_err(unexpected)?;
+                    Ok(Delivery::Refused)
+                }
+                Err(SendError::Retryable(error)) => {
+                    // Nothing was sent: the retry need not wait the lease out.
+                    if let Err(release) = self.store.release_delivery(key, now).await {
+                        tracing::warn!(error = ?release, "could not release the lease early");
+                    }
+                    Err(error)
+                }
+            }
         }
-        let email = self.compose(outbox, context, notice, recipient)?;
-        match self.mailer.send(&email).await {
-            Ok(message_id) => {
-                self.store
-                    .mark_delivery_sent(key, &message_id, now)
-                    .await
-                    .map_err(unexpected)?;
-                Ok(Delivery::Sent)
-            }
-            Err(SendError::Rejected(error)) => {
-                tracing::error!(error = ?error, "email refused for good; recorded as failed");
-                self.store
-                    .mark_delivery_failed(key, &format!("{error:#}"), now)
-                    .await
-                    .map_err(unexpected)?;
-                Ok(Delivery::Refused)
-            }
-            Err(SendError::Retryable(error)) => Err(error),
-        }
+        .instrument(span)
+        .await
     }
 
     /// The email for one recipient: its unsubscribe link names the subscriptions that
-    /// made it a recipient, so following the link stops exactly these emails.
+    /// made it a recipient, so following it stops exactly these emails.
     pub fn compose(
         &self,
         outbox: &OutboxEvent,
@@ -308,13 +512,14 @@ impl<M: Mailer> Notifier<M> {
             email: recipient.address.clone(),
             scopes: recipient.scopes.iter().copied().collect(),
         });
+        let unsubscribe_url = unsubscribe_url(&self.config.public_base_url, &token);
         let view = email_view(Inputs {
             notice,
             outbox,
             order: &context.order,
             timeline: &context.timeline,
             recipient,
-            unsubscribe_url: unsubscribe_url(&self.config.public_base_url, &token),
+            unsubscribe_url: unsubscribe_url.clone(),
             origin_country: &self.config.origin_country,
         });
         let rendered = render(&view).context("render email")?;
@@ -323,8 +528,22 @@ impl<M: Mailer> Notifier<M> {
             subject: rendered.subject,
             text: rendered.text,
             html: rendered.html,
+            unsubscribe_url,
         })
     }
+}
+
+/// A queue message as a job, or why it is not one.
+pub fn parse_job(body: &str) -> Result<DeliveryJob, String> {
+    let job: DeliveryJob = serde_json::from_str(body)
+        .map_err(|e| format!("the message is not a delivery job: {e}"))?;
+    if job.version != JOB_VERSION {
+        return Err(format!(
+            "delivery job version {} is not supported (expected {JOB_VERSION})",
+            job.version
+        ));
+    }
+    Ok(job)
 }
 
 fn unexpected(error: StoreError) -> anyhow::Error {
@@ -339,6 +558,7 @@ mod tests {
     use super::*;
 
     const STREAM_INSERT: &str = include_str!("../../../events/notifier/stream-insert.json");
+    const EMAIL_JOB: &str = include_str!("../../../events/notifier/email-job.json");
 
     #[test]
     fn sample_stream_event_parses_into_a_timeline_event() {
@@ -360,6 +580,25 @@ mod tests {
         );
     }
 
+    #[test]
+    fn sample_email_job_parses_and_foreign_shapes_are_refused() {
+        let event: SqsEvent = serde_json::from_str(EMAIL_JOB).unwrap();
+        let job = parse_job(event.records[0].body.as_deref().unwrap()).unwrap();
+        assert_eq!(job.recipient, "ops@merchant.example");
+        assert!(job.email.unsubscribe_url.contains("/unsubscribe?token="));
+        let mut newer = serde_json::to_value(&job).unwrap();
+        newer["version"] = 2.into();
+        assert!(parse_job(&newer.to_string())
+            .unwrap_err()
+            .contains("version 2"));
+        assert!(parse_job("{\"order_id\": 1}").is_err());
+        let payload: serde_json::Value = serde_json::from_str(EMAIL_JOB).unwrap();
+        assert_eq!(
+            tracking_aws::queues::event_source(&payload).unwrap(),
+            EventSource::Queue
+        );
+    }
+
     /// A mailer that must never be reached.
     struct NoMail;
 
@@ -369,9 +608,26 @@ mod tests {
         }
     }
 
+    /// A queue that must never be reached.
+    struct NoQueue;
+
+    impl DeliveryQueue for NoQueue {
+        async fn enqueue(&self, jobs: &[DeliveryJob]) -> anyhow::Result<()> {
+            panic!("no email was due, but jobs were queued: {jobs:?}")
+        }
+
+        async fn dead_letter(&self, body: &str, _reason: &str) -> anyhow::Result<()> {
+            panic!("nothing was to be dead-lettered: {body}")
+        }
+
+        async fn retry_later(&self, _message: &SqsMessage) -> anyhow::Result<()> {
+            panic!("nothing was to be retried")
+        }
+    }
+
     /// A store whose client has no endpoint it could reach: any request it made would
     /// fail the test, so these records are proven to be decided without I/O.
-    fn offline_notifier() -> Notifier<NoMail> {
+    fn offline_notifier() -> Notifier<NoMail, NoQueue> {
         let client = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::Config::builder()
                 .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
@@ -389,7 +645,7 @@ mod tests {
             .map(str::to_owned)
         })
         .unwrap();
-        Notifier::new(OrderStore::new(client, "offline"), NoMail, config)
+        Notifier::new(OrderStore::new(client, "offline"), NoMail, NoQueue, config)
     }
 
     fn record_with(name: &str, sk: &str, extra: serde_json::Value) -> EventRecord {
@@ -431,7 +687,7 @@ mod tests {
             serde_json::json!({"type": {"S": "teleported"}}),
         );
         let response = notifier
-            .handle(
+            .handle_stream(
                 crate::tests::event_of(vec![broken.clone()]),
                 chrono::Utc::now(),
             )

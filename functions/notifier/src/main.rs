@@ -1,7 +1,7 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use notifier::config::NotifierConfig;
 use notifier::ses::SesMailer;
-use notifier::Notifier;
+use notifier::{Notifier, SqsDeliveryQueue};
 use tracking_aws::{Config, OrderStore};
 
 #[tokio::main]
@@ -10,15 +10,17 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let notify = NotifierConfig::from_env()?;
     let sdk = tracking_aws::sdk_config().await;
+    let queue = SqsDeliveryQueue::from_env(aws_sdk_sqs::Client::new(&sdk))?;
     let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), &notify.sender);
     let notifier = Notifier::new(
         OrderStore::from_sdk(&sdk, &config.table_name),
         mailer,
+        queue,
         notify,
     );
     let notifier = &notifier;
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<aws_lambda_events::event::dynamodb::Event>| async move {
+        move |event: LambdaEvent<serde_json::Value>| async move {
             notifier
                 .handle(event.payload, tracking_aws::now())
                 .await

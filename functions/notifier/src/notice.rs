@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use tracking_aws::store::subscriptions::{Subscription, SubscriptionScope};
-use tracking_domain::email::EmailAddress;
+use tracking_domain::email::{EmailAddress, MAX_MERCHANT_SUBSCRIPTIONS, MAX_ORDER_SUBSCRIPTIONS};
 use tracking_domain::order::Order;
 use tracking_domain::status::ShipmentStatus;
 use tracking_domain::timeline::{advance, EventType, Handoff, Timeline, TimelineEvent};
@@ -106,21 +106,35 @@ pub struct Recipient {
 /// The order's subscribers and the merchant's, one entry per mailbox, never the order's
 /// own customer: merchant-wide subscriptions are made without an order to check against,
 /// so the customer rule is applied here, to every address alike.
-pub fn recipients(
+pub fn recipients<'a>(
     order: &Order,
-    order_subscriptions: &[Subscription],
-    merchant_subscriptions: &[Subscription],
+    order_subscriptions: &'a [Subscription],
+    merchant_subscriptions: &'a [Subscription],
 ) -> Vec<Recipient> {
     let customer = &order.details.customer.email;
     let mut by_mailbox: BTreeMap<String, Recipient> = BTreeMap::new();
-    let subscriptions = order_subscriptions
-        .iter()
-        .filter(|s| s.order_id.as_deref() == Some(order.order_id.as_str()))
-        .chain(
-            merchant_subscriptions
-                .iter()
-                .filter(|s| s.order_id.is_none() && s.merchant_id == order.merchant_id),
-        );
+    // The oldest within each limit: intake refuses more, and this holds the bound even
+    // against subscriptions that raced past that check.
+    let oldest_first = |mut list: Vec<&'a Subscription>, limit: usize| {
+        list.sort_by_key(|s| s.created_at);
+        list.truncate(limit);
+        list
+    };
+    let own = oldest_first(
+        order_subscriptions
+            .iter()
+            .filter(|s| s.order_id.as_deref() == Some(order.order_id.as_str()))
+            .collect(),
+        MAX_ORDER_SUBSCRIPTIONS,
+    );
+    let merchant_wide = oldest_first(
+        merchant_subscriptions
+            .iter()
+            .filter(|s| s.order_id.is_none() && s.merchant_id == order.merchant_id)
+            .collect(),
+        MAX_MERCHANT_SUBSCRIPTIONS,
+    );
+    let subscriptions = own.into_iter().chain(merchant_wide);
     for subscription in subscriptions {
         if subscription.email.same_mailbox(customer) {
             continue;

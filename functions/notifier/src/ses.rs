@@ -2,12 +2,14 @@
 //!
 //! Simple content only: SES writes every header itself from typed fields (a single
 //! recipient, the configured sender, a subject already flattened to one line), so no
-//! value of ours is ever spliced into raw MIME.
+//! value of ours is ever spliced into raw MIME. The two headers we add are RFC 8058's
+//! one-click unsubscribe: the link is our own base URL and a base64url token, so it holds
+//! nothing that could break a header.
 
 use anyhow::{anyhow, Context};
 use aws_sdk_sesv2::error::SdkError;
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageHeader};
 
 use crate::config::Sender;
 use crate::{Mailer, OutgoingEmail, SendError};
@@ -35,9 +37,26 @@ fn utf8(data: &str) -> Result<Content, SendError> {
         .map_err(SendError::Rejected)
 }
 
+fn header(name: &str, value: String) -> Result<MessageHeader, SendError> {
+    MessageHeader::builder()
+        .name(name)
+        .value(value)
+        .build()
+        .context("build SES header")
+        .map_err(SendError::Rejected)
+}
+
 impl Mailer for SesMailer {
     async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
         let message = Message::builder()
+            .headers(header(
+                "List-Unsubscribe",
+                format!("<{}>", email.unsubscribe_url),
+            )?)
+            .headers(header(
+                "List-Unsubscribe-Post",
+                "List-Unsubscribe=One-Click".to_owned(),
+            )?)
             .subject(utf8(&email.subject)?)
             .body(
                 Body::builder()

@@ -57,9 +57,12 @@ impl OrdersApi {
         let route = tracking_http::route_key(&request);
         let span = tracing::info_span!("request", route = %route, request_id = %tracking_http::request_id(&request));
         async {
-            // The one public route: the recipient of an email has no login, the link's
+            // The public routes: the recipient of an email has no login, the link's
             // signature is its authority.
             if route == "GET /unsubscribe" {
+                return self.confirm_unsubscribe_link(&request);
+            }
+            if route == "POST /unsubscribe" {
                 return self.follow_unsubscribe_link(&request).await;
             }
             match self.route(&route, &request, now).await {

@@ -12,9 +12,11 @@
 //! - `POST /subscriptions`, `GET /subscriptions`, `DELETE /subscriptions?email=`: the
 //!   same for merchant-wide subscriptions (every order of the caller's merchant). Their
 //!   customer rule is applied per order when emails are sent.
-//! - `GET /unsubscribe?token=`: no login; the token is signed by the notifier. Removes
-//!   the subscriptions the token names; following it again is harmless. 400 for a
-//!   garbled token, 403 for one we did not sign, and neither changes anything. Browsers
+//! - `GET /unsubscribe?token=`: no login; the token is signed by the notifier. Shows what
+//!   the link would stop and a button; changes nothing (link scanners open every link).
+//! - `POST /unsubscribe?token=`: the button, or a mail client's RFC 8058 one-click POST.
+//!   Removes the subscriptions the token names; doing it again is harmless. Both: 400 for
+//!   a garbled token, 403 for one we did not sign, and neither changes anything. Browsers
 //!   (`Accept: text/html`) get a page, other clients JSON.
 //!
 //! Another merchant's order is a 404, exactly like a missing one.
@@ -25,7 +27,10 @@ use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use tracking_aws::store::subscriptions::{SubscribeOutcome, Subscription, SubscriptionScope};
-use tracking_domain::email::{EmailAddress, EmailError, TeamEmail};
+use tracking_domain::email::{
+    subscription_fits, EmailAddress, EmailError, TeamEmail, MAX_MERCHANT_SUBSCRIPTIONS,
+    MAX_ORDER_SUBSCRIPTIONS,
+};
 use tracking_domain::order::Order;
 use tracking_http::{json_body, json_response, path_param, query_param, ApiError, Identity};
 
@@ -68,6 +73,28 @@ fn email_error(error: EmailError) -> ApiError {
         code,
         message: message.to_owned(),
         details: serde_json::json!([{"field": "email", "message": error.to_string()}]),
+    }
+}
+
+/// Refuses a new mailbox past the limit. Two requests racing past it together can add one
+/// each; the notifier still mails only the oldest `limit`, so the fan-out stays bounded.
+fn within_limit(
+    existing: &[Subscription],
+    email: &EmailAddress,
+    limit: usize,
+    what: &str,
+) -> Result<(), ApiError> {
+    let mailboxes: Vec<&EmailAddress> = existing.iter().map(|s| &s.email).collect();
+    if subscription_fits(&mailboxes, email, limit) {
+        Ok(())
+    } else {
+        Err(ApiError::Unprocessable {
+            code: "subscription_limit_reached",
+            message: format!(
+                "{limit} addresses already get updates for {what}, the most we send to. Remove one first."
+            ),
+            details: serde_json::json!({"limit": limit}),
+        })
     }
 }
 
@@ -130,6 +157,17 @@ impl OrdersApi {
         let raw = requested_email(request)?;
         let order = self.visible_order(caller, request).await?;
         let email = TeamEmail::parse(&raw, &order.details.customer.email).map_err(email_error)?;
+        let existing = self
+            .store
+            .order_subscriptions(&order.order_id)
+            .await
+            .map_err(store_error)?;
+        within_limit(
+            &existing,
+            email.address(),
+            MAX_ORDER_SUBSCRIPTIONS,
+            "this order",
+        )?;
         let subscription = Subscription::for_order(&order, email, now);
         tracing::info!(order_id = %order.order_id, "subscribing to an order");
         let outcome = self
@@ -184,6 +222,17 @@ impl OrdersApi {
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, ApiError> {
         let email = EmailAddress::parse(&requested_email(request)?).map_err(email_error)?;
+        let existing = self
+            .store
+            .merchant_subscriptions(&caller.merchant_id)
+            .await
+            .map_err(store_error)?;
+        within_limit(
+            &existing,
+            &email,
+            MAX_MERCHANT_SUBSCRIPTIONS,
+            "all orders of your account",
+        )?;
         let subscription = Subscription::merchant_wide(&caller.merchant_id, email, now);
         let outcome = self
             .store
@@ -229,12 +278,41 @@ impl OrdersApi {
 
     /// `GET /unsubscribe?token=`: the link in every email. Public, so it trusts nothing
     /// but the signature, checked before anything is read or written.
+    /// `GET /unsubscribe`: only asks. Mail scanners and link previews open every link in
+    /// an email; a GET that unsubscribed would unsubscribe people who never clicked.
+    pub(crate) fn confirm_unsubscribe_link(&self, request: &Request) -> Response<Body> {
+        let verified = self
+            .unsubscribe_key
+            .as_ref()
+            .ok_or_else(|| {
+                ApiError::Unexpected(anyhow::anyhow!("UNSUBSCRIBE_SECRET is not configured"))
+            })
+            .map(|key| key.verify(&query_param(request, "token").unwrap_or_default()));
+        match verified {
+            Ok(Ok(unsubscribe)) if wants_html(request) => {
+                page(StatusCode::OK, &UnsubscribedPage::confirm(&unsubscribe))
+            }
+            Ok(Ok(unsubscribe)) => json_response(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "unsubscribed": false,
+                    "email": unsubscribe.email.as_str(),
+                    "order_id": unsubscribe.order_id,
+                    "confirm": "POST to this same URL to unsubscribe.",
+                }),
+            ),
+            Ok(Err(error)) if wants_html(request) => {
+                page(token_status(&error), &UnsubscribedPage::refused(&error))
+            }
+            Ok(Err(error)) => token_error(error).into_response(),
+            Err(error) => error.into_response(),
+        }
+    }
+
+    /// `POST /unsubscribe`: the confirmation page's button, or a mail client's RFC 8058
+    /// one-click request (body `List-Unsubscribe=One-Click`); the token is in the query.
     pub(crate) async fn follow_unsubscribe_link(&self, request: &Request) -> Response<Body> {
-        let wants_html = request
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/html"));
+        let wants_html = wants_html(request);
         match self.unsubscribe(request).await {
             Ok(done) if wants_html => page(StatusCode::OK, &UnsubscribedPage::done(&done)),
             Ok(done) => json_response(
@@ -280,6 +358,14 @@ impl OrdersApi {
     }
 }
 
+fn wants_html(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
 enum LinkError {
     Token(TokenError),
     Api(ApiError),
@@ -317,9 +403,26 @@ struct UnsubscribedPage<'a> {
     title: &'static str,
     message: String,
     email: Option<&'a str>,
+    /// Shows the button that POSTs the link back (to the page's own URL, token and all).
+    confirm: bool,
 }
 
 impl<'a> UnsubscribedPage<'a> {
+    fn confirm(unsubscribe: &'a Unsubscribe) -> Self {
+        let merchant_wide = unsubscribe.scopes.contains(&SubscriptionScope::Merchant);
+        Self {
+            title: "Unsubscribe from tracking updates?",
+            message: if merchant_wide {
+                "This address will stop receiving tracking updates for every order of this account."
+                    .into()
+            } else {
+                "This address will stop receiving tracking updates for this order.".into()
+            },
+            email: Some(unsubscribe.email.as_str()),
+            confirm: true,
+        }
+    }
+
     fn done(unsubscribe: &'a Unsubscribe) -> Self {
         let merchant_wide = unsubscribe.scopes.contains(&SubscriptionScope::Merchant);
         Self {
@@ -330,6 +433,7 @@ impl<'a> UnsubscribedPage<'a> {
                 "You will no longer receive tracking updates for this order.".into()
             },
             email: Some(unsubscribe.email.as_str()),
+            confirm: false,
         }
     }
 
@@ -338,6 +442,7 @@ impl<'a> UnsubscribedPage<'a> {
             title: "This link does not work",
             message: token_error(error.clone()).to_string(),
             email: None,
+            confirm: false,
         }
     }
 }

@@ -99,6 +99,18 @@ impl std::fmt::Display for EmailAddress {
 #[serde(transparent)]
 pub struct TeamEmail(EmailAddress);
 
+/// How many subscriptions one order may have, and how many merchant-wide ones one
+/// merchant may have. One event is mailed to at most their sum, so no merchant can turn
+/// an event into a flood that slows everyone's emails.
+pub const MAX_ORDER_SUBSCRIPTIONS: usize = 10;
+pub const MAX_MERCHANT_SUBSCRIPTIONS: usize = 25;
+
+/// Whether subscribing `email` keeps `existing` within `limit`. A mailbox already there
+/// always fits: subscribing it again changes nothing.
+pub fn subscription_fits(existing: &[&EmailAddress], email: &EmailAddress, limit: usize) -> bool {
+    existing.len() < limit || existing.iter().any(|e| e.same_mailbox(email))
+}
+
 impl TeamEmail {
     /// Refuses the order's customer address, whatever its case or `+tag`: tracking
     /// alerts are for the merchant's team, and the store already tells the customer.
@@ -180,5 +192,16 @@ mod tests {
                 prop_assert!(!address.as_str().contains(['\r', '\n', ',', '<', '>', '"', ' ']));
             }
         }
+    }
+
+    #[test]
+    fn a_full_list_takes_no_new_mailbox_but_still_takes_a_repeat() {
+        let a = EmailAddress::parse("a@merchant.example").unwrap();
+        let b = EmailAddress::parse("b@merchant.example").unwrap();
+        let a_again = EmailAddress::parse("A+tag@Merchant.example").unwrap();
+        assert!(subscription_fits(&[], &a, 1));
+        assert!(!subscription_fits(&[&a], &b, 1));
+        assert!(subscription_fits(&[&a], &a_again, 1));
+        assert!(subscription_fits(&[&a], &b, 2));
     }
 }

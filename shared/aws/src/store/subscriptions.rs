@@ -250,11 +250,15 @@ impl DeliveryState {
 /// What claiming a delivery found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryClaim {
-    /// Ours to send. `attempt` > 1 means an earlier attempt claimed it and never
-    /// confirmed: it may or may not have sent (the at-least-once window).
+    /// Ours to send until the lease ends. `attempt` > 1 means an earlier attempt held it
+    /// and its lease ran out unconfirmed: it may or may not have sent (the at-least-once
+    /// window).
     Claimed {
         attempt: u32,
     },
+    /// Another sender holds it and its lease has not run out: it may be sending right
+    /// now, so taking over could send the email twice. Try again after the lease.
+    Leased,
     AlreadySent,
     GaveUp,
 }
@@ -409,14 +413,15 @@ impl OrderStore {
         }))
     }
 
-    /// Claims one email before it is sent. A new delivery, or one an earlier attempt left
-    /// pending (it died between claiming and confirming), is ours; a sent or abandoned one
-    /// is not. One conditional UpdateItem, so two copies of a stream record cannot both
-    /// find a fresh claim.
+    /// Takes the lease on one email before it is sent. A new delivery, or one whose last
+    /// holder's lease ran out unconfirmed (it died, or is hopelessly slow), is ours for
+    /// `lease`; a pending one still under lease, a sent or an abandoned one is not. One
+    /// conditional UpdateItem, so two copies of a job cannot both hold it.
     pub async fn claim_delivery(
         &self,
         key: DeliveryKey<'_>,
         now: DateTime<Utc>,
+        lease: Duration,
     ) -> Result<DeliveryClaim, StoreError> {
         let expires_at = (now + Duration::days(DELIVERY_RECORD_DAYS)).timestamp();
         let result = self
@@ -427,11 +432,19 @@ impl OrderStore {
             .key("sk", AttributeValue::S(key.sk()))
             .update_expression(
                 "SET #state = :pending, attempts = if_not_exists(attempts, :zero) + :one, \
-                 claimed_at = :now, order_id = :order_id, event_id = :event_id, \
-                 recipient = :recipient, expires_at = :expires_at",
+                 claimed_at = :now, lease_until = :lease_until, order_id = :order_id, \
+                 event_id = :event_id, recipient = :recipient, expires_at = :expires_at",
             )
-            .condition_expression("attribute_not_exists(pk) OR #state = :pending")
+            // Records written before leases existed have no lease_until: taken over as before.
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#state = :pending AND \
+                 (attribute_not_exists(lease_until) OR lease_until <= :now))",
+            )
             .expression_attribute_names("#state", "state")
+            .expression_attribute_values(
+                ":lease_until",
+                AttributeValue::S(super::timestamp(now + lease)),
+            )
             .expression_attribute_values(
                 ":pending",
                 AttributeValue::S(DeliveryState::Pending.as_str().into()),
@@ -465,6 +478,7 @@ impl OrderStore {
                 };
                 Ok(match state {
                     Some(DeliveryState::Failed) => DeliveryClaim::GaveUp,
+                    Some(DeliveryState::Pending) => DeliveryClaim::Leased,
                     _ => DeliveryClaim::AlreadySent,
                 })
             }
@@ -493,6 +507,38 @@ impl OrderStore {
         let reason: String = reason.chars().take(500).collect();
         self.finish_delivery(key, DeliveryState::Failed, "failure", &reason, now)
             .await
+    }
+
+    /// Ends our lease early after a send that failed and will be retried, so the retry
+    /// need not wait the lease out. Only our own pending lease is touched.
+    pub async fn release_delivery(
+        &self,
+        key: DeliveryKey<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(key.pk()))
+            .key("sk", AttributeValue::S(key.sk()))
+            .update_expression("SET lease_until = :now")
+            .condition_expression("#state = :pending")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(
+                ":pending",
+                AttributeValue::S(DeliveryState::Pending.as_str().into()),
+            )
+            .expression_attribute_values(":now", AttributeValue::S(super::timestamp(now)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(())
+            }
+            Err(e) => Err(anyhow!(e).context("release delivery").into()),
+        }
     }
 
     async fn finish_delivery(

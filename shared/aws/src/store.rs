@@ -7,6 +7,7 @@
 //! | order           | `ORDER#{order_id}`         | `ORDER`          | `by_merchant`, `by_status`, `by_shipment_status`, `lookup`, `due` (while due) |
 //! | timeline event  | `ORDER#{order_id}`         | `EVENT#{event_id}` | -        |
 //! | tracking claim  | `TRACKING#{carrier}#{no}`  | `TRACKING`       | `lookup`   |
+//! | webhook delivery | `WEBHOOK#...` (see [`webhooks`]) | `DELIVERY` | -          |
 //!
 //! An order and its events share a partition, so the details page is one Query. The
 //! tracking item makes a tracking number unique per carrier through a conditional write
@@ -15,6 +16,7 @@
 pub mod claims;
 pub mod subscriptions;
 pub mod sync;
+pub mod webhooks;
 
 use std::collections::HashMap;
 

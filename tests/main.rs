@@ -10,6 +10,7 @@ mod orders;
 mod platform_sync;
 mod scans;
 mod store;
+mod store_webhooks;
 
 use chrono::{DateTime, TimeZone, Utc};
 use integration_tests::ApiEvent;

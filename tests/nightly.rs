@@ -1,7 +1,8 @@
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use integration_tests::{read_response, ApiEvent, TestQueue, TestStack};
-use nightly_completion::{parse_trigger, Budget, NightlyConfig, RunInput, RunReport};
+use nightly_completion::{parse_trigger, Budget, Committed, NightlyConfig, RunInput, RunReport};
 use serde_json::json;
+use tracking_aws::store::Sweep;
 use tracking_domain::calendar::chicago_time_at;
 use tracking_domain::status::OrderStatus;
 
@@ -17,10 +18,7 @@ fn ct(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
 }
 
 fn six_am(y: i32, m: u32, d: u32) -> RunInput {
-    RunInput {
-        scheduled_time: ct(y, m, d, 6, 0),
-        continuation: 0,
-    }
+    RunInput::night(ct(y, m, d, 6, 0))
 }
 
 /// Creates an order labeled at `label_at` with a unique UPS number; returns its id.
@@ -104,7 +102,11 @@ async fn orders_complete_at_six_ct_the_day_after_upload_and_a_rerun_changes_noth
         .await
         .unwrap();
     assert_eq!((rerun.completed, rerun.failed), (0, 0), "{rerun:?}");
-    assert_eq!(stack.requests.get("PutItem"), 0, "a re-run wrote something");
+    assert_eq!(
+        stack.requests.get("PutItem") + stack.requests.get("TransactWriteItems"),
+        0,
+        "a re-run wrote something"
+    );
 
     nightly
         .run(&six_am(2026, 11, 26), &Budget::Unlimited)
@@ -204,10 +206,7 @@ async fn dst_change_days_complete_at_six_local_time() {
         OrderStatus::Processing
     );
     // 05:59 CST on fall-back day is one minute early.
-    let early = RunInput {
-        scheduled_time: ct(2026, 11, 1, 5, 59),
-        continuation: 0,
-    };
+    let early = RunInput::night(ct(2026, 11, 1, 5, 59));
     assert_eq!(
         nightly
             .run(&early, &Budget::Unlimited)
@@ -300,9 +299,11 @@ async fn a_run_costs_the_same_on_a_full_table_with_nothing_due_as_on_an_empty_on
         [("Query".to_owned(), 4)].into(),
         "one query per sweep"
     );
-    // The full table's run paid only for the 15 late first scans (a Query and two writes each).
+    // The full table's run paid only for the 15 late first scans (a Query and one
+    // transaction of the event and the order each).
     assert_eq!(full_cost.get("Query"), Some(&(4 + 15)));
-    assert_eq!(full_cost.get("PutItem"), Some(&30));
+    assert_eq!(full_cost.get("TransactWriteItems"), Some(&15));
+    assert_eq!(full_cost.get("PutItem"), None);
     assert_eq!(full_cost.get("Scan"), None);
 }
 
@@ -340,13 +341,12 @@ async fn a_run_out_of_time_stops_cleanly_and_its_continuation_finishes_the_night
     queue
         .deliver_once(1, |event| async move {
             let inputs = parse_trigger(serde_json::to_value(&event).unwrap()).unwrap();
-            assert_eq!(
-                inputs,
-                [RunInput {
-                    scheduled_time: ct(2026, 11, 25, 6, 0),
-                    continuation: 1
-                }]
-            );
+            assert_eq!(inputs.len(), 1);
+            assert_eq!(inputs[0].scheduled_time, ct(2026, 11, 25, 6, 0));
+            assert_eq!(inputs[0].continuation, 1);
+            let resume = inputs[0].resume.as_ref().expect("a cursor");
+            assert_eq!(resume.sweep, "completion");
+            assert!(resume.page.is_some(), "{resume:?}");
             reports_seen.push(nightly.run(&inputs[0], &Budget::Unlimited).await.unwrap());
             aws_lambda_events::event::sqs::SqsBatchResponse::default()
         })
@@ -495,10 +495,7 @@ async fn stalled_late_and_expired_shipments_are_flagged_once_on_the_timeline() {
 
 #[tokio::test]
 async fn every_trigger_shape_in_events_parses_to_its_scheduled_time() {
-    let expected = RunInput {
-        scheduled_time: Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap(),
-        continuation: 0,
-    };
+    let expected = RunInput::night(Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap());
     assert_eq!(
         parse_trigger(serde_json::from_str(SCHEDULER_INPUT).unwrap()).unwrap(),
         std::slice::from_ref(&expected)
@@ -508,12 +505,251 @@ async fn every_trigger_shape_in_events_parses_to_its_scheduled_time() {
         std::slice::from_ref(&expected)
     );
     let continued = parse_trigger(serde_json::from_str(CONTINUATION).unwrap()).unwrap();
+    assert_eq!(continued.len(), 1);
     assert_eq!(
-        continued,
-        [RunInput {
-            continuation: 1,
-            ..expected
-        }]
+        (continued[0].scheduled_time, continued[0].continuation),
+        (expected.scheduled_time, 1)
+    );
+    let resume = continued[0]
+        .resume
+        .as_ref()
+        .expect("the sample carries a cursor");
+    assert_eq!(resume.sweep, "stall");
+    assert_eq!(
+        resume
+            .page
+            .as_ref()
+            .and_then(|p| p.get("watch_pk"))
+            .map(String::as_str),
+        Some("WATCH")
     );
     assert!(parse_trigger(json!({"hello": "world"})).is_err());
+}
+
+/// Timeline codes of an order, read back from the table.
+async fn codes(stack: &TestStack, order_id: &str) -> Vec<String> {
+    stack
+        .store()
+        .order_with_timeline(order_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .timeline
+        .events()
+        .iter()
+        .map(|e| e.code.clone())
+        .collect()
+}
+
+async fn scan(stack: &TestStack, feed: &TestQueue, body: serde_json::Value, at: DateTime<Utc>) {
+    let response = stack
+        .scan_ingest(feed)
+        .handle(
+            serde_json::from_value(
+                json!({"Records": [{"messageId": "m", "body": body.to_string()}]}),
+            )
+            .unwrap(),
+            at,
+        )
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+}
+
+#[tokio::test]
+async fn a_scan_landing_between_decision_and_write_leaves_no_stall_or_late_event() {
+    let stack = TestStack::new().await;
+    let queue = TestQueue::new("NightlyContinuationQueue").await;
+    let feed = TestQueue::new("CarrierFeedQueue").await;
+    let nightly = stack.nightly(&queue, NightlyConfig::default());
+    // Friday 2027-01-15 labels, never scanned: the first scan is late from Wednesday Jan 20
+    // 00:00 CT, the shipment stalled from Tuesday Jan 26 (MLK day skipped).
+    let silent = labeled(&stack, "S", ct(2027, 1, 15, 14, 0), &ups_number(500)).await;
+    let unscanned = labeled(&stack, "U", ct(2027, 1, 15, 14, 0), &ups_number(501)).await;
+
+    // The first-scan sweep decides "late"; then the carrier's pickup scan (made on time,
+    // Tuesday afternoon, arriving in the night) lands before the decision is written.
+    let now = ct(2027, 1, 20, 6, 0);
+    let late = nightly
+        .decide_for(Sweep::AwaitingFirstScan, &unscanned, now)
+        .await
+        .unwrap()
+        .expect("late by Wednesday");
+    let pickup = json!({"carrier": "ups", "tracking_number": ups_number(501), "code": "PICKUP",
+        "occurred_at": "2027-01-19T16:00:00-06:00"});
+    scan(&stack, &feed, pickup, now - Duration::minutes(1)).await;
+    assert_eq!(nightly.commit(&late).await.unwrap(), Committed::Outdated);
+    assert!(!codes(&stack, &unscanned)
+        .await
+        .contains(&"FIRST_SCAN_LATE".to_owned()));
+
+    // The same for a stall: decided, then a scan, then the write is refused whole.
+    nightly
+        .run(&six_am(2027, 1, 25), &Budget::Unlimited)
+        .await
+        .unwrap();
+    let now = ct(2027, 1, 26, 6, 0);
+    let stalled = nightly
+        .decide_for(Sweep::StallWatch, &silent, now)
+        .await
+        .unwrap()
+        .expect("stalled by Tuesday");
+    let moving = json!({"carrier": "ups", "tracking_number": ups_number(500), "code": "IN_TRANSIT",
+        "occurred_at": "2027-01-26T05:30:00-06:00"});
+    scan(&stack, &feed, moving, now - Duration::minutes(1)).await;
+    assert_eq!(nightly.commit(&stalled).await.unwrap(), Committed::Outdated);
+    let after = codes(&stack, &silent).await;
+    assert!(!after.contains(&"STALLED".to_owned()), "{after:?}");
+    let order = stack
+        .store()
+        .get_order(&silent)
+        .await
+        .unwrap()
+        .unwrap()
+        .order;
+    assert!(!order.shipment.unwrap().stalled);
+
+    // Decided again from a fresh read, the night finds nothing to flag.
+    let report = nightly
+        .run(&six_am(2027, 1, 26), &Budget::Unlimited)
+        .await
+        .unwrap();
+    assert_eq!((report.stalled, report.failed), (0, 0), "{report:?}");
+    assert!(!codes(&stack, &silent).await.contains(&"STALLED".to_owned()));
+
+    // Undisturbed, a decision is one write of both: the event and the order change.
+    let other = labeled(&stack, "O", ct(2027, 1, 15, 14, 0), &ups_number(502)).await;
+    let decision = nightly
+        .decide_for(Sweep::StallWatch, &other, now)
+        .await
+        .unwrap()
+        .expect("stalled");
+    stack.requests.reset();
+    assert_eq!(nightly.commit(&decision).await.unwrap(), Committed::Written);
+    assert_eq!(
+        stack.requests.snapshot(),
+        [("TransactWriteItems".to_owned(), 1)].into()
+    );
+    assert!(codes(&stack, &other).await.contains(&"STALLED".to_owned()));
+}
+
+/// 25 labels of Friday 2027-01-15, completed and flagged late by Wednesday's run, so that
+/// Thursday's run has only the stall sweep's 25 candidates, none of them stalled yet (two
+/// business days of silence): they stay in the index, and a run restarted from the top
+/// would read them again.
+async fn stall_candidates(stack: &TestStack, queue: &TestQueue) -> Vec<String> {
+    let mut orders = Vec::new();
+    for n in 0..25 {
+        orders.push(
+            labeled(
+                stack,
+                &format!("W{n}"),
+                ct(2027, 1, 15, 14, 0),
+                &ups_number(600 + n),
+            )
+            .await,
+        );
+    }
+    let wednesday = stack
+        .nightly(queue, NightlyConfig::default())
+        .run(&six_am(2027, 1, 20), &Budget::Unlimited)
+        .await
+        .unwrap();
+    assert_eq!((wednesday.completed, wednesday.first_scan_late), (25, 25));
+    orders
+}
+
+#[tokio::test]
+async fn a_run_cut_short_continues_from_its_cursor_without_rereading_pages() {
+    let stack = TestStack::new().await;
+    let queue = TestQueue::new("NightlyContinuationQueue").await;
+    stall_candidates(&stack, &queue).await;
+    let config = NightlyConfig {
+        page_size: 10,
+        ..NightlyConfig::default()
+    };
+    let nightly = stack.nightly(&queue, config);
+    // Pages: completion (empty), first scan (empty), stall 1 and 2; cut before stall 3.
+    let first = nightly
+        .run(&six_am(2027, 1, 21), &Budget::Pages(4.into()))
+        .await
+        .unwrap();
+    assert!(first.continued);
+    assert_eq!(first.unchanged, 20, "{first:?}");
+
+    let messages = queue.peek(&queue.url).await;
+    assert_eq!(messages.len(), 1);
+    let next: RunInput = serde_json::from_str(&messages[0].0).unwrap();
+    let resume = next
+        .resume
+        .clone()
+        .expect("the continuation carries a cursor");
+    assert_eq!(resume.sweep, "stall");
+    assert!(resume.page.is_some());
+
+    stack.requests.reset();
+    let rest = nightly.run(&next, &Budget::Unlimited).await.unwrap();
+    assert!(!rest.continued);
+    assert_eq!(
+        rest.unchanged, 5,
+        "only the last stall page is read: {rest:?}"
+    );
+    // Stall page 3 and the expiry sweep's one page, plus the 5 orders' own reads.
+    assert_eq!(stack.requests.get("Query"), 2 + 5);
+}
+
+#[tokio::test]
+async fn a_retried_cut_short_run_hands_its_night_on_once() {
+    let stack = TestStack::new().await;
+    let queue = TestQueue::new("NightlyContinuationQueue").await;
+    stall_candidates(&stack, &queue).await;
+    let config = NightlyConfig {
+        page_size: 10,
+        ..NightlyConfig::default()
+    };
+    let nightly = stack.nightly(&queue, config.clone());
+    let thursday = six_am(2027, 1, 21);
+    // The scheduler's invocation and Lambda's retries of it: one continuation.
+    let mut reports = Vec::new();
+    for pages in [3, 4, 2] {
+        reports.push(
+            nightly
+                .run(&thursday, &Budget::Pages(pages.into()))
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(reports.iter().all(|r| r.continued));
+    assert_eq!(
+        reports
+            .iter()
+            .map(|r| r.continuation_already_sent)
+            .collect::<Vec<_>>(),
+        [false, true, true]
+    );
+    let messages = queue.peek(&queue.url).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+
+    // SQS delivering that continuation twice: it hands on once too.
+    let next: RunInput = serde_json::from_str(&messages[0].0).unwrap();
+    for _ in 0..2 {
+        nightly.run(&next, &Budget::Pages(1.into())).await.unwrap();
+    }
+    let messages = queue.peek(&queue.url).await;
+    assert_eq!(messages.len(), 2, "{messages:?}");
+
+    // Replaying the night on purpose, past the retry horizon, hands on again.
+    let tomorrow = tracking_aws::now() + Duration::hours(13);
+    let replay = stack
+        .nightly(&queue, config)
+        .with_clock(std::sync::Arc::new(move || tomorrow));
+    let report = replay
+        .run(&thursday, &Budget::Pages(1.into()))
+        .await
+        .unwrap();
+    assert!(
+        report.continued && !report.continuation_already_sent,
+        "{report:?}"
+    );
+    assert_eq!(queue.peek(&queue.url).await.len(), 3);
 }

@@ -671,13 +671,7 @@ async fn a_journey_mails_each_subscriber_once_per_notifiable_event_even_when_red
     let report = f
         .stack
         .nightly(&nightly_queue, NightlyConfig::default())
-        .run(
-            &RunInput {
-                scheduled_time: ct(2026, 11, 26, 6, 0),
-                continuation: 0,
-            },
-            &Budget::Unlimited,
-        )
+        .run(&RunInput::night(ct(2026, 11, 26, 6, 0)), &Budget::Unlimited)
         .await
         .unwrap();
     assert_eq!(report.completed, 1, "{report:?}");

@@ -77,7 +77,7 @@ fn amazon_sellers() -> std::collections::BTreeMap<String, AmazonSeller> {
     .into()
 }
 
-const SAMPLE_ORDER_ID: &str = "ord_cbfba8658e1a28567cda6e50";
+const SAMPLE_ORDER_ID: &str = "ord_aea3d576e2dfec1f8211cf9e";
 
 /// events/platform-sync/stream-label-created.json: the sample order's label event.
 fn stream_sample() -> Value {
@@ -100,7 +100,7 @@ fn graphql_path() -> String {
 
 fn webhook_config() -> WebhookConfig {
     WebhookConfig {
-        secret: WebhookSecret::new(TEST_SECRET),
+        secret: Some(WebhookSecret::new(TEST_SECRET)),
         shops: [(SHOP.to_owned(), MERCHANT.to_owned())].into(),
     }
 }
@@ -916,7 +916,11 @@ async fn signed_orders_create_webhook_makes_one_order_however_often_shopify_retr
         assert_eq!(status, 200, "{again}");
         assert_eq!(again["order_id"], first["order_id"]);
     }
-    assert_eq!(stack.item_count().await, 1);
+    assert_eq!(
+        stack.item_count().await,
+        2,
+        "the order and its delivery record"
+    );
 
     let order = stack
         .store()
@@ -946,7 +950,11 @@ async fn a_base64_encoded_body_is_verified_over_its_decoded_bytes() {
     assert_eq!(event.0["isBase64Encoded"], true);
     let (status, body) = webhook(&stack, &event).await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(stack.item_count().await, 1);
+    assert_eq!(
+        stack.item_count().await,
+        2,
+        "the order and its delivery record"
+    );
 }
 
 #[tokio::test]

@@ -184,10 +184,7 @@ async fn cost_per_event(results: &mut BTreeMap<String, Value>) {
     costs.insert("order_details", cost(&stack.requests));
 
     stack.requests.reset();
-    let run = RunInput {
-        scheduled_time: ct(2026, 11, 26, 6),
-        continuation: 0,
-    };
+    let run = RunInput::night(ct(2026, 11, 26, 6));
     let _ = stack
         .nightly(&nightly_queue, NightlyConfig::default())
         .run(&run, &Budget::Unlimited)
@@ -222,13 +219,7 @@ async fn nightly_at_scale(due: u64, results: &mut BTreeMap<String, Value>) {
     let started = Instant::now();
     let report = stack
         .nightly(&queue, NightlyConfig::default())
-        .run(
-            &RunInput {
-                scheduled_time: ct(2026, 11, 25, 6),
-                continuation: 0,
-            },
-            &Budget::Unlimited,
-        )
+        .run(&RunInput::night(ct(2026, 11, 25, 6)), &Budget::Unlimited)
         .await;
     let elapsed = started.elapsed().as_secs_f64();
     let completed = report.as_ref().map_or(0, |r| r.completed);
@@ -251,13 +242,7 @@ async fn nightly_cost_growth(sizes: &[u64], results: &mut BTreeMap<String, Value
         stack.requests.reset();
         let _ = stack
             .nightly(&queue, NightlyConfig::default())
-            .run(
-                &RunInput {
-                    scheduled_time: ct(2026, 11, 25, 6),
-                    continuation: 0,
-                },
-                &Budget::Unlimited,
-            )
+            .run(&RunInput::night(ct(2026, 11, 25, 6)), &Budget::Unlimited)
             .await;
         println!(
             "  {:>8} orders in the table: {:>4} requests",

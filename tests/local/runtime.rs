@@ -171,10 +171,7 @@ impl Runtime {
         &self,
         scheduled_time: DateTime<Utc>,
     ) -> anyhow::Result<nightly_completion::RunReport> {
-        let input = nightly_completion::RunInput {
-            scheduled_time,
-            continuation: 0,
-        };
+        let input = nightly_completion::RunInput::night(scheduled_time);
         self.nightly
             .run(&input, &nightly_completion::Budget::Unlimited)
             .await

@@ -6,9 +6,21 @@
 //! replay, a retry or an overlapping continuation leaves exactly what one run leaves.
 //! Each sweep reads a sparse index holding only the orders it may still act on, so
 //! a run costs what is due, never what exists.
+//!
+//! Three rules keep a night exact under races and retries:
+//! - a decision (complete, first scan late, stalled, expired) is written as one
+//!   transaction of the timeline event and the order, conditioned on the order version
+//!   the decision was made from: a scan landing in between cancels both, and the order is
+//!   read and decided again, so no false event (and no false email) is ever left;
+//! - a run out of time hands its continuation a cursor (the sweep and the page it was
+//!   about to read), so the continuation never re-reads what was already looked at;
+//! - each invocation input hands off at most once (a conditional hand-off record in the
+//!   table, see `tracking_aws::store::nightly`), so retries never multiply continuations.
 
+use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -16,19 +28,73 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
-use tracking_aws::store::{backoff, StoreError, Sweep, SweepCursor};
+use tracking_aws::store::nightly::HandOffKey;
+use tracking_aws::store::{backoff, EventWrite, StoreError, Sweep, SweepCursor};
 use tracking_aws::OrderStore;
 use tracking_domain::nightly::{self, StallPolicy};
 use tracking_domain::order::Order;
-use tracking_domain::timeline::{Timeline, TimelineEvent};
+use tracking_domain::timeline::{short_hash, Timeline, TimelineEvent};
 
 /// What the scheduler sends: `{"scheduled_time": "<aws.scheduler.scheduled-time>"}`.
-/// A continuation carries the same time, so it finishes the same night.
+/// A continuation carries the same time, so it finishes the same night, and where the
+/// run before it stopped.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RunInput {
     pub scheduled_time: DateTime<Utc>,
     #[serde(default)]
     pub continuation: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<Resume>,
+}
+
+impl RunInput {
+    /// A night from its top, as the scheduler starts it.
+    pub fn night(scheduled_time: DateTime<Utc>) -> Self {
+        Self {
+            scheduled_time,
+            continuation: 0,
+            resume: None,
+        }
+    }
+
+    /// Where this input starts: the index of its first sweep in [`Sweep::ALL`], and the
+    /// page of that sweep to read first (`None`: its first page).
+    fn start(&self) -> anyhow::Result<(usize, Option<SweepCursor>)> {
+        let Some(resume) = &self.resume else {
+            return Ok((0, None));
+        };
+        let sweep = Sweep::from_name(&resume.sweep)
+            .with_context(|| format!("continuation names no sweep {:?}", resume.sweep))?;
+        let index = Sweep::ALL
+            .iter()
+            .position(|s| *s == sweep)
+            .context("sweep missing from Sweep::ALL")?;
+        let cursor = resume
+            .page
+            .clone()
+            .map(|page| SweepCursor::from_strings(sweep, page))
+            .transpose()?;
+        Ok((index, cursor))
+    }
+
+    /// Names where this input starts, for its hand-off record: retries and redeliveries
+    /// of the same input share it, and so share one hand-off.
+    fn start_id(&self) -> String {
+        match &self.resume {
+            None => "top".to_owned(),
+            Some(resume) => short_hash(&serde_json::to_string(resume).unwrap_or_default()),
+        }
+    }
+}
+
+/// A continuation's starting point: the sweep (by name) and the page it was about to read.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Resume {
+    pub sweep: String,
+    /// The sweep index key to start after, as DynamoDB returned it; absent: the sweep's
+    /// first page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<BTreeMap<String, String>>,
 }
 
 /// Every shape that can start a run.
@@ -51,10 +117,7 @@ pub fn parse_trigger(payload: serde_json::Value) -> anyhow::Result<Vec<RunInput>
     )?;
     match trigger {
         Trigger::Scheduler(input) => Ok(vec![input]),
-        Trigger::ScheduledEvent { time } => Ok(vec![RunInput {
-            scheduled_time: time,
-            continuation: 0,
-        }]),
+        Trigger::ScheduledEvent { time } => Ok(vec![RunInput::night(time)]),
         Trigger::Queue(event) => event
             .records
             .iter()
@@ -158,6 +221,9 @@ pub struct RunReport {
     pub failed: usize,
     /// The run stopped early and handed the rest to a continuation.
     pub continued: bool,
+    /// The continuation had been sent already (by an earlier attempt at this same input),
+    /// so this run sent none.
+    pub continuation_already_sent: bool,
 }
 
 enum Applied {
@@ -165,14 +231,48 @@ enum Applied {
     Unchanged,
 }
 
+/// One order's decision, with the version of the order it was made from.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub sweep: Sweep,
+    pub read_version: u64,
+    pub updated: Order,
+    pub event: TimelineEvent,
+}
+
+/// What writing a decision came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    /// The order change and its event, in one write.
+    Written,
+    /// The event was already on the timeline: the order change alone was written.
+    OrderOnly,
+    /// The order moved since the decision (a scan, a label): nothing was written.
+    Outdated,
+}
+
+/// Wall-clock time, for hand-off leases (the run's own "now" is its scheduled time).
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
 pub struct Nightly<C> {
     store: OrderStore,
     config: NightlyConfig,
     continuation: C,
+    clock: Clock,
 }
 
 /// Re-reads after losing a race with a scan or label write on the same order.
 const MAX_ATTEMPTS: usize = 6;
+
+/// A hand-off claim outlives the sending of one SQS message many times over; a sender
+/// that died holding it is replaced by the next retry after this long.
+const HAND_OFF_LEASE_SECONDS: i64 = 300;
+
+/// How long a hand-off record stands for "already sent". Every retry of one input comes
+/// well inside it: Lambda's two async retries within minutes of a failed run, SQS's
+/// redeliveries of a continuation within 5 receives x 90 min visibility = 7.5 h. Past
+/// it, the same input is a deliberate replay of the night, and hands off again.
+const HAND_OFF_REPLAY_HOURS: i64 = 12;
 
 impl<C: Continuation> Nightly<C> {
     pub fn new(store: OrderStore, config: NightlyConfig, continuation: C) -> Self {
@@ -180,7 +280,14 @@ impl<C: Continuation> Nightly<C> {
             store,
             config,
             continuation,
+            clock: Arc::new(tracking_aws::now),
         }
+    }
+
+    /// The same run with another wall clock (tests move it past the replay horizon).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub async fn run(&self, input: &RunInput, budget: &Budget) -> anyhow::Result<RunReport> {
@@ -194,7 +301,8 @@ impl<C: Continuation> Nightly<C> {
             scheduled_time: Some(now),
             ..RunReport::default()
         };
-        for sweep in Sweep::ALL {
+        let (first, mut resume_at) = input.start()?;
+        for sweep in Sweep::ALL.into_iter().skip(first) {
             let up_to = match sweep {
                 // Only shipments silent for at least the shortest possible stall can be
                 // stalled; the business-day rule then decides each one exactly.
@@ -203,17 +311,20 @@ impl<C: Continuation> Nightly<C> {
                 }
                 _ => now,
             };
-            let mut cursor: Option<SweepCursor> = None;
+            let mut cursor: Option<SweepCursor> = resume_at.take();
             loop {
                 if !budget.allows_another_page() {
-                    self.continuation
-                        .schedule(&RunInput {
-                            scheduled_time: now,
-                            continuation: input.continuation + 1,
-                        })
-                        .await?;
+                    let next = RunInput {
+                        scheduled_time: now,
+                        continuation: input.continuation + 1,
+                        resume: Some(Resume {
+                            sweep: sweep.name().to_owned(),
+                            page: cursor.as_ref().map(SweepCursor::to_strings),
+                        }),
+                    };
                     report.continued = true;
-                    tracing::info!(?report, "out of time: continuation scheduled");
+                    report.continuation_already_sent = !self.hand_off(input, &next).await?;
+                    tracing::info!(?report, ?next.resume, "out of time: the rest of the night is handed on");
                     return Ok(report);
                 }
                 let page = self
@@ -253,6 +364,57 @@ impl<C: Continuation> Nightly<C> {
         Ok(report)
     }
 
+    /// Sends `next` on, unless an earlier attempt at `from` (the same input) already did.
+    /// Returns whether this call sent it.
+    async fn hand_off(&self, from: &RunInput, next: &RunInput) -> anyhow::Result<bool> {
+        let key = HandOffKey {
+            scheduled_time: from.scheduled_time,
+            from: from.start_id(),
+        };
+        let body = serde_json::to_string(next)?;
+        let token = hand_off_token();
+        let claimed_at = (self.clock)();
+        let claimed = self
+            .store
+            .claim_hand_off(
+                &key,
+                &token,
+                claimed_at,
+                chrono::Duration::seconds(HAND_OFF_LEASE_SECONDS),
+                chrono::Duration::hours(HAND_OFF_REPLAY_HOURS),
+                &body,
+            )
+            .await?;
+        if !claimed {
+            tracing::info!(from = %key.from, "this input's continuation was sent by an earlier attempt: not sending another");
+            return Ok(false);
+        }
+        if let Err(error) = self.continuation.schedule(next).await {
+            // Give the claim back so the retry of this invocation sends it at once.
+            if let Err(release) = self
+                .store
+                .release_hand_off(&key, &token, (self.clock)(), &body)
+                .await
+            {
+                tracing::error!(error = ?release, "could not release the hand-off claim; the retry waits out its lease");
+            }
+            return Err(error);
+        }
+        match self
+            .store
+            .hand_off_sent(&key, &token, (self.clock)(), &body)
+            .await
+        {
+            Ok(true) => {}
+            // Sent, but the record still says "sending": once its lease is out a retry may
+            // send this continuation again, a harmless duplicate (same start, same
+            // hand-off record for what follows it).
+            Ok(false) => tracing::warn!("hand-off claim was taken over before it was marked sent"),
+            Err(error) => tracing::error!(error = ?error, "continuation sent but not marked sent"),
+        }
+        Ok(true)
+    }
+
     fn decide(
         &self,
         sweep: Sweep,
@@ -274,10 +436,60 @@ impl<C: Continuation> Nightly<C> {
         }
     }
 
-    /// Reads the order with its timeline, decides, then writes the timeline row and the
-    /// order at the version read. The row goes first: if the order write is lost, the
-    /// order stays in the sweep's index and the next run redoes both, the row then being
-    /// a refused duplicate.
+    /// Reads the order with its timeline and decides what `sweep` does to it, if anything.
+    pub async fn decide_for(
+        &self,
+        sweep: Sweep,
+        order_id: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<Decision>> {
+        let current = self
+            .store
+            .order_with_timeline(order_id)
+            .await?
+            .with_context(|| format!("sweep index names missing order {order_id}"))?;
+        Ok(self
+            .decide(sweep, &current.order, &current.timeline, now)
+            .map(|(updated, event)| Decision {
+                sweep,
+                read_version: current.version,
+                updated,
+                event,
+            }))
+    }
+
+    /// Writes a decision: its event and its order change as one transaction, conditioned
+    /// on the version the decision was made from. A decision the order has moved past
+    /// writes nothing ([`Committed::Outdated`]); the caller decides again from a fresh read.
+    pub async fn commit(&self, decision: &Decision) -> anyhow::Result<Committed> {
+        let written = self
+            .store
+            .put_order_with_event(
+                &decision.updated,
+                decision.read_version,
+                decision.event.clone(),
+            )
+            .await;
+        match written {
+            Ok(EventWrite::Written) => Ok(Committed::Written),
+            // The row is there from an earlier writer (a silence flagged, cleared by a late
+            // scan of an older instant, now flagged again): the order change still has to
+            // land, and the row must not be announced twice.
+            Ok(EventWrite::EventExists) => match self
+                .store
+                .put_order_at_version(&decision.updated, decision.read_version)
+                .await
+            {
+                Ok(()) => Ok(Committed::OrderOnly),
+                Err(StoreError::Contention) => Ok(Committed::Outdated),
+                Err(StoreError::Unexpected(e)) => Err(e),
+            },
+            Err(StoreError::Contention) => Ok(Committed::Outdated),
+            Err(StoreError::Unexpected(e)) => Err(e),
+        }
+    }
+
+    /// Decides and commits, deciding again after losing a race.
     async fn apply(
         &self,
         sweep: Sweep,
@@ -288,26 +500,27 @@ impl<C: Continuation> Nightly<C> {
             if attempt > 0 {
                 backoff(attempt).await;
             }
-            let current = self
-                .store
-                .order_with_timeline(order_id)
-                .await?
-                .with_context(|| format!("sweep index names missing order {order_id}"))?;
-            let Some((updated, event)) = self.decide(sweep, &current.order, &current.timeline, now)
-            else {
+            let Some(decision) = self.decide_for(sweep, order_id, now).await? else {
                 return Ok(Applied::Unchanged);
             };
-            self.store.put_event(order_id, event).await?;
-            match self
-                .store
-                .put_order_at_version(&updated, current.version)
-                .await
-            {
-                Ok(()) => return Ok(Applied::Changed),
-                Err(StoreError::Contention) => continue,
-                Err(StoreError::Unexpected(e)) => return Err(e),
+            match self.commit(&decision).await? {
+                Committed::Written | Committed::OrderOnly => return Ok(Applied::Changed),
+                Committed::Outdated => continue,
             }
         }
         anyhow::bail!("order {order_id} kept changing during the run")
     }
+}
+
+/// Tells one hand-off claim from another (a retry's from the original's).
+fn hand_off_token() -> String {
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    short_hash(&format!(
+        "{nanos}-{}-{}",
+        std::process::id(),
+        SEQUENCE.fetch_add(1, Ordering::Relaxed)
+    ))
 }

@@ -121,15 +121,17 @@ impl OrdersApi {
         let order = Order::new(&caller.merchant_id, details, now);
         tracing::info!(order_id = %order.order_id, "creating order");
         match self.store.create_order(order).await.map_err(store_error)? {
-            CreateOutcome::Created(order) => Ok(json_response(StatusCode::CREATED, &views::order_summary(&order))),
-            CreateOutcome::AlreadyExists(order) => Ok(json_response(StatusCode::OK, &views::order_summary(&order))),
-            CreateOutcome::Conflict(existing) => Err(ApiError::conflict(
-                "order_number_taken",
-                format!(
-                    "Order number {} already exists with different details (order {}). Use another order number, or send exactly the same order to retry.",
-                    existing.details.order_number, existing.order_id
-                ),
+            CreateOutcome::Created(order) => Ok(json_response(
+                StatusCode::CREATED,
+                &views::order_summary(&order),
             )),
+            CreateOutcome::AlreadyExists(order) => {
+                Ok(json_response(StatusCode::OK, &views::order_summary(&order)))
+            }
+            CreateOutcome::Conflict(existing) => {
+                let (code, message) = existing.details.identity_conflict(&existing.order_id);
+                Err(ApiError::conflict(code, message))
+            }
         }
     }
 
@@ -174,18 +176,21 @@ impl OrdersApi {
                 ));
                 continue;
             }
-            match first_row_of.get(&details.order_number) {
+            // Rows repeat when they would be the same order: same number for the
+            // merchant's own orders, same store order id for store orders.
+            let order_id = details.order_id(&caller.merchant_id);
+            match first_row_of.get(&order_id) {
                 Some(first) => results.push(RowResult::failed(
                     row.row,
                     "repeated_in_file",
                     Some(details.order_number.clone()),
                     vec![FieldError::new(
-                        "order_number",
+                        details.identity_field(),
                         format!("repeats row {first}"),
                     )],
                 )),
                 None => {
-                    first_row_of.insert(details.order_number.clone(), row.row);
+                    first_row_of.insert(order_id, row.row);
                     to_create.push((row.row, Order::new(&caller.merchant_id, details, now)));
                 }
             }
@@ -194,15 +199,16 @@ impl OrdersApi {
         let created: Vec<RowResult> = futures::stream::iter(to_create)
             .map(|(row, order)| async move {
                 let order_number = order.details.order_number.clone();
+                let identity_field = order.details.identity_field();
                 match store.create_order(order).await {
                     Ok(CreateOutcome::Created(o)) => RowResult::ok(row, o, "created"),
                     Ok(CreateOutcome::AlreadyExists(o)) => RowResult::ok(row, o, "already_exists"),
                     Ok(CreateOutcome::Conflict(o)) => RowResult::failed(
                         row,
-                        "order_number_taken",
+                        o.details.identity_conflict(&o.order_id).0,
                         Some(order_number),
                         vec![FieldError::new(
-                            "order_number",
+                            identity_field,
                             format!(
                                 "already exists with different details (order {})",
                                 o.order_id

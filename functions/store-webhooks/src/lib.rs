@@ -3,19 +3,31 @@
 //! A public route (Shopify has no JWT to send): the signature is the authentication.
 //! Every request is checked in this order, and each refusal writes nothing:
 //!
+//! 0. A deployment without a webhook secret (`SHOPIFY_WEBHOOK_SECRET` empty, the template's
+//!    default) starts normally and answers 503 `shopify_not_configured`: nothing can be
+//!    verified, and the route exists, so "not found" would send an operator looking for a
+//!    routing fault instead of the missing parameter.
 //! 1. `X-Shopify-Hmac-Sha256` must be the HMAC-SHA256 of the raw body under the app's
 //!    secret (compared in constant time). API Gateway may hand the body over base64
 //!    encoded (`isBase64Encoded`); `lambda_http` decodes it, and the HMAC is computed over
 //!    the decoded bytes, i.e. exactly what Shopify signed. Missing or wrong: 401.
 //! 2. `X-Shopify-Shop-Domain` must be a shop mapped to a merchant (`SHOPIFY_SHOPS`):
 //!    otherwise 404 `unknown_shop`. Checked after the signature, so it tells a forger nothing.
-//! 3. The body must be an order we can ship: 400 for JSON that is not an order, 422 with
+//! 3. `X-Shopify-Triggered-At` older than [`MAX_DELIVERY_AGE_HOURS`]: 422 `stale_webhook`.
+//! 4. `X-Shopify-Webhook-Id` already processed: 200 with the order it made, nothing written.
+//! 5. The body must be an order we can ship: 400 for JSON that is not an order, 422 with
 //!    the fields in Shopify's terms for an order without, say, a shipping address.
 //!
 //! Then the order is created through the same idempotent store write as `POST /orders`:
-//! its id derives from merchant and order number, so Shopify's retries of the same
-//! webhook land on the same item (201 the first time, 200 after) and never make a second
-//! order.
+//! a store order's id derives from merchant, store and the store's own order id (never
+//! the order number, which a manual order may share), so a retry of the same webhook
+//! lands on the same item (201 the first time, 200 after) and never makes a second order.
+//! Once the order write succeeded the delivery is recorded (see
+//! `tracking_aws::store::webhooks` for why in that order).
+//!
+//! The HMAC covers the body only, not the headers: the webhook id and the triggered-at
+//! time are Shopify's word as far as the transport goes. That is why neither is the only
+//! guard against a replay: a replayed body always lands on the order it already made.
 //!
 //! Shopify retries every non-2xx answer for a while and then gives up. Refusals are
 //! answered as 4xx on purpose: an order we cannot take must show up as a failed delivery
@@ -34,6 +46,7 @@ use chrono::{DateTime, Utc};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use tracing::Instrument;
+use tracking_aws::store::webhooks::{Delivery, DeliveryKey};
 use tracking_aws::store::{CreateOutcome, StoreError};
 use tracking_aws::OrderStore;
 use tracking_domain::order::Order;
@@ -48,6 +61,23 @@ const ORDERS_CREATE_TOPIC: &str = "orders/create";
 /// Shopify order payloads grow with line items and their properties; a megabyte is far
 /// beyond a real order and well inside API Gateway's limit.
 pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
+
+/// How old (by `X-Shopify-Triggered-At`) a delivery may be and still be taken in.
+///
+/// Shopify retries a failed delivery 8 times over 4 hours with the original payload and
+/// timestamp (since 2024-09-10; 19 times over 48 hours before). A window shorter than that
+/// horizon would refuse Shopify's own late retries and lose those orders, so the window is
+/// well beyond both policies: 72 hours. Nothing legitimate arrives older than that; what
+/// does is a replay (the header is not signed) or a badly wrong clock, and it is refused.
+pub const MAX_DELIVERY_AGE_HOURS: i64 = 72;
+
+/// How long a delivery stays recorded: past the window, so a replay inside the window
+/// is always recognised, and a day more for the clocks of Shopify and us to disagree.
+const DELIVERY_RECORD_HOURS: i64 = MAX_DELIVERY_AGE_HOURS + 24;
+
+/// Shopify's webhook ids are UUIDs; anything far longer is not one of theirs and must
+/// not become a table key.
+const MAX_WEBHOOK_ID_LEN: usize = 128;
 
 /// The app's client secret: never printed.
 #[derive(Clone)]
@@ -67,8 +97,10 @@ impl fmt::Debug for WebhookSecret {
 
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
-    /// `SHOPIFY_WEBHOOK_SECRET`: the app's client secret, which signs its webhooks.
-    pub secret: WebhookSecret,
+    /// `SHOPIFY_WEBHOOK_SECRET`: the app's client secret, which signs its webhooks. `None`
+    /// when the deployment has no Shopify app: the function still starts, and the route
+    /// answers 503 `shopify_not_configured`.
+    pub secret: Option<WebhookSecret>,
     /// `SHOPIFY_SHOPS`: shop domain (lower case) -> merchant id.
     pub shops: BTreeMap<String, String>,
 }
@@ -80,16 +112,22 @@ impl WebhookConfig {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let secret = lookup("SHOPIFY_WEBHOOK_SECRET")
-            .filter(|s| !s.trim().is_empty())
-            .context("environment variable SHOPIFY_WEBHOOK_SECRET is not set")?;
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .map(|s| WebhookSecret::new(s.into_bytes()));
         let shops = match lookup("SHOPIFY_SHOPS").filter(|s| !s.trim().is_empty()) {
             None => BTreeMap::new(),
             Some(raw) => parse_shops(&raw)?,
         };
-        Ok(Self {
-            secret: WebhookSecret::new(secret.trim().as_bytes().to_vec()),
-            shops,
-        })
+        if secret.is_none() {
+            // Not an error: a deployment may have no Shopify app at all. Said once per
+            // cold start so that a forgotten parameter is easy to find.
+            tracing::warn!(
+                shops = shops.len(),
+                "SHOPIFY_WEBHOOK_SECRET is empty: Shopify webhooks are answered 503 shopify_not_configured"
+            );
+        }
+        Ok(Self { secret, shops })
     }
 }
 
@@ -129,16 +167,30 @@ enum Refusal {
     /// `ApiError::Unauthenticated` speaks of signing in; a webhook needs its own sentence.
     #[error("{0}")]
     InvalidSignature(&'static str),
+    #[error("Shopify webhooks are not configured in this deployment: set the ShopifyWebhookSecret parameter to the app's client secret.")]
+    NotConfigured,
     #[error(transparent)]
     Api(#[from] ApiError),
 }
 
 impl Refusal {
     fn into_response(self) -> Response<Body> {
+        let error = |status, code: &str, message: String| {
+            json_response(
+                status,
+                &serde_json::json!({"error": {"code": code, "message": message}}),
+            )
+        };
         match self {
-            Self::InvalidSignature(message) => json_response(
+            Self::InvalidSignature(message) => error(
                 StatusCode::UNAUTHORIZED,
-                &serde_json::json!({"error": {"code": "invalid_signature", "message": message}}),
+                "invalid_signature",
+                message.to_owned(),
+            ),
+            Self::NotConfigured => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shopify_not_configured",
+                self.to_string(),
             ),
             Self::Api(error) => error.into_response(),
         }
@@ -181,6 +233,7 @@ impl StoreWebhooks {
         if route != ORDERS_CREATE_ROUTE {
             return Err(ApiError::RouteNotFound(route).into());
         }
+        let secret = self.config.secret.as_ref().ok_or(Refusal::NotConfigured)?;
         let body = tracking_http::body_bytes(request);
         if body.len() > MAX_WEBHOOK_BYTES {
             return Err(ApiError::PayloadTooLarge.into());
@@ -188,7 +241,7 @@ impl StoreWebhooks {
         let signature = header(request, "x-shopify-hmac-sha256").ok_or(
             Refusal::InvalidSignature("The webhook has no X-Shopify-Hmac-Sha256 signature."),
         )?;
-        if !signature::verify(&self.config.secret.0, body, signature) {
+        if !signature::verify(&secret.0, body, signature) {
             return Err(Refusal::InvalidSignature(
                 "The X-Shopify-Hmac-Sha256 signature does not match the body.",
             ));
@@ -215,6 +268,26 @@ impl StoreWebhooks {
                 code: "unknown_shop",
                 message: format!("The shop {shop} is not connected to a merchant account."),
             })?;
+        let triggered_at = fresh_triggered_at(request, now)?;
+        let delivery = delivery_key(request, &shop)?;
+        if let Some(key) = &delivery {
+            if let Some(done) = self
+                .store
+                .webhook_delivery(key)
+                .await
+                .map_err(store_error)?
+            {
+                tracing::info!(order_id = %done.order_id, "delivery already processed: nothing written");
+                return Ok(json_response(
+                    StatusCode::OK,
+                    &serde_json::json!({
+                        "order_id": done.order_id,
+                        "order_number": done.order_number,
+                        "duplicate_delivery": true,
+                    }),
+                ));
+            }
+        }
         let order: ShopifyOrder = serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_request(
                 "malformed_json",
@@ -233,31 +306,119 @@ impl StoreWebhooks {
         let span =
             tracing::info_span!("order", order_id = %order.order_id, merchant_id = %merchant_id);
         async {
-            match self.store.create_order(order).await.map_err(store_error)? {
+            let (status, order) = match self.store.create_order(order).await.map_err(store_error)? {
                 CreateOutcome::Created(order) => {
                     tracing::info!("order created from Shopify");
-                    Ok(json_response(
-                        StatusCode::CREATED,
-                        &views::order_summary(&order),
-                    ))
+                    (StatusCode::CREATED, order)
                 }
                 CreateOutcome::AlreadyExists(order) => {
                     tracing::info!("redelivered webhook: order already exists");
-                    Ok(json_response(StatusCode::OK, &views::order_summary(&order)))
+                    (StatusCode::OK, order)
                 }
-                CreateOutcome::Conflict(existing) => Err(ApiError::conflict(
-                    "order_number_taken",
-                    format!(
-                        "Order number {} already exists with different details (order {}).",
-                        existing.details.order_number, existing.order_id
-                    ),
-                )),
+                CreateOutcome::Conflict(existing) => {
+                    let (code, message) = existing.details.identity_conflict(&existing.order_id);
+                    return Err(ApiError::conflict(code, message));
+                }
+            };
+            if let Some(key) = &delivery {
+                self.record_delivery(key, &order, triggered_at, now).await;
             }
+            Ok(json_response(status, &views::order_summary(&order)))
         }
         .instrument(span)
         .await
         .map_err(Refusal::from)
     }
+}
+
+impl StoreWebhooks {
+    /// Remembers that this delivery made `order`. A failure here is logged, not answered:
+    /// the order is in, and a retry of the delivery still lands on it (the order id is
+    /// derived from the store's order id), so only the shortcut is lost, never an order.
+    async fn record_delivery(
+        &self,
+        key: &DeliveryKey,
+        order: &Order,
+        triggered_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) {
+        let newest = triggered_at.map_or(now, |at| at.max(now));
+        let delivery = Delivery {
+            order_id: order.order_id.clone(),
+            order_number: order.details.order_number.clone(),
+            processed_at: now,
+            triggered_at,
+            expires_at: (newest + chrono::Duration::hours(DELIVERY_RECORD_HOURS)).timestamp(),
+        };
+        if let Err(error) = self.store.record_webhook_delivery(key, delivery).await {
+            tracing::error!(error = ?error, "could not record the webhook delivery; a retry will find the order instead");
+        }
+    }
+}
+
+/// `X-Shopify-Triggered-At`, refused when older than the window.
+///
+/// Missing or unreadable, the delivery is taken in (and logged): older API versions do
+/// not send the header, and the header is not signed, so refusing its absence would lose
+/// real orders while stopping no one who strips it. What protects against a replay
+/// without it is the delivery record and the order id derived from Shopify's order id.
+fn fresh_triggered_at(
+    request: &Request,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let Some(raw) = header(request, "x-shopify-triggered-at") else {
+        tracing::warn!("webhook has no X-Shopify-Triggered-At: taken in without an age check");
+        return Ok(None);
+    };
+    let Ok(triggered_at) = DateTime::parse_from_rfc3339(raw).map(|t| t.with_timezone(&Utc)) else {
+        tracing::warn!(
+            triggered_at = raw,
+            "unreadable X-Shopify-Triggered-At: taken in without an age check"
+        );
+        return Ok(None);
+    };
+    let age = now - triggered_at;
+    if age > chrono::Duration::hours(MAX_DELIVERY_AGE_HOURS) {
+        return Err(ApiError::Unprocessable {
+            code: "stale_webhook",
+            message: format!(
+                "This delivery was triggered at {raw}, {} hours ago; deliveries older than {MAX_DELIVERY_AGE_HOURS} hours are not taken in (Shopify stops retrying long before).",
+                age.num_hours()
+            ),
+            details: serde_json::json!({
+                "triggered_at": triggered_at,
+                "max_age_hours": MAX_DELIVERY_AGE_HOURS,
+            }),
+        });
+    }
+    Ok(Some(triggered_at))
+}
+
+/// The delivery's identity for deduplication, if it has one. A missing id is taken in
+/// without the shortcut (the order id still makes it idempotent); an id that cannot be
+/// Shopify's is refused before it becomes a key.
+fn delivery_key(request: &Request, shop: &str) -> Result<Option<DeliveryKey>, ApiError> {
+    let Some(webhook_id) = header(request, "x-shopify-webhook-id") else {
+        tracing::warn!(
+            "webhook has no X-Shopify-Webhook-Id: taken in without delivery deduplication"
+        );
+        return Ok(None);
+    };
+    if webhook_id.len() > MAX_WEBHOOK_ID_LEN
+        || webhook_id.chars().any(|c| c.is_control() || c == '#')
+    {
+        return Err(ApiError::bad_request(
+            "invalid_webhook_id",
+            format!(
+                "X-Shopify-Webhook-Id must be at most {MAX_WEBHOOK_ID_LEN} printable characters."
+            ),
+        ));
+    }
+    Ok(Some(DeliveryKey {
+        platform: "shopify",
+        shop: shop.to_owned(),
+        webhook_id: webhook_id.to_owned(),
+    }))
 }
 
 fn store_error(error: StoreError) -> ApiError {
@@ -274,9 +435,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secret_is_required_and_never_printed() {
-        let err = WebhookConfig::from_lookup(|_| None).unwrap_err();
-        assert!(err.to_string().contains("SHOPIFY_WEBHOOK_SECRET"), "{err}");
+    fn no_secret_is_a_deployment_without_shopify_not_a_failed_start() {
+        let config = WebhookConfig::from_lookup(|_| None).unwrap();
+        assert!(config.secret.is_none());
+        let empty = WebhookConfig::from_lookup(|name| match name {
+            "SHOPIFY_WEBHOOK_SECRET" => Some("  ".into()),
+            "SHOPIFY_SHOPS" => Some("{}".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert!(empty.secret.is_none());
+    }
+
+    #[test]
+    fn secret_is_never_printed() {
         let config = WebhookConfig::from_lookup(|name| match name {
             "SHOPIFY_WEBHOOK_SECRET" => Some("hush".into()),
             "SHOPIFY_SHOPS" => Some(r#"{"Acme.myshopify.com": "merchant-acme"}"#.into()),

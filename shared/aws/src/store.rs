@@ -7,15 +7,19 @@
 //! | order           | `ORDER#{order_id}`         | `ORDER`          | `by_merchant`, `by_status`, `by_shipment_status`, `lookup`, `due` (while due) |
 //! | timeline event  | `ORDER#{order_id}`         | `EVENT#{event_id}` | -        |
 //! | tracking claim  | `TRACKING#{carrier}#{no}`  | `TRACKING`       | `lookup`   |
+//! | webhook delivery | `WEBHOOK#...` (see [`webhooks`]) | `DELIVERY` | -          |
+//! | nightly hand-off | `NIGHTLY#{scheduled_time}` (see [`nightly`]) | `CONTINUATION#...` | - |
 //!
 //! An order and its events share a partition, so the details page is one Query. The
 //! tracking item makes a tracking number unique per carrier through a conditional write
 //! and answers "which order is this scan for" with one GetItem.
 
 pub mod claims;
+pub mod nightly;
 pub mod polls;
 pub mod subscriptions;
 pub mod sync;
+pub mod webhooks;
 
 use std::collections::HashMap;
 
@@ -272,6 +276,15 @@ pub enum CreateOutcome {
     AlreadyExists(Order),
     /// The order number is taken by an order with a different body.
     Conflict(Order),
+}
+
+/// What [`OrderStore::put_order_with_event`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventWrite {
+    /// The order and its event, together.
+    Written,
+    /// Nothing: the event was already there (and the order still at the version read).
+    EventExists,
 }
 
 #[derive(Debug)]
@@ -596,6 +609,68 @@ impl OrderStore {
         Err(StoreError::Contention)
     }
 
+    /// Writes an order change and the timeline event announcing it as one transaction:
+    /// the event is put only if it is new, the order only if it is still at `expected`.
+    /// Neither lands without the other, so a writer that raced us (a scan between our read
+    /// and this write) leaves no event behind, and so no email (the notifier mails from
+    /// event items on the stream). A lost race is [`StoreError::Contention`]: re-read and
+    /// decide again. An event already there while the order is unchanged (a change whose
+    /// event an earlier, half-finished writer left) is [`EventWrite::EventExists`].
+    pub async fn put_order_with_event(
+        &self,
+        order: &Order,
+        expected: u64,
+        event: TimelineEvent,
+    ) -> Result<EventWrite, StoreError> {
+        let event_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&EventItem::new(&order.order_id, event))?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .context("build event put")?;
+        let order_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&OrderItem::new(order.clone(), expected + 1))?))
+            .condition_expression("version = :expected")
+            .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
+            .build()
+            .context("build order put")?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(event_put).build())
+            .transact_items(TransactWriteItem::builder().put(order_put).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(EventWrite::Written),
+            Err(SdkError::ServiceError(e)) => {
+                let err = e.into_err();
+                let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancelled) = &err else {
+                    return Err(anyhow!(err).context("order and event transaction").into());
+                };
+                let code = |index: usize| {
+                    cancelled
+                        .cancellation_reasons()
+                        .get(index)
+                        .and_then(|r| r.code())
+                        .unwrap_or("None")
+                        .to_owned()
+                };
+                match (code(0).as_str(), code(1).as_str()) {
+                    (_, "ConditionalCheckFailed") => Err(StoreError::Contention),
+                    // DynamoDB cancels one of two overlapping transactions: a lost race.
+                    ("TransactionConflict", _) | (_, "TransactionConflict") => {
+                        Err(StoreError::Contention)
+                    }
+                    ("ConditionalCheckFailed", "None") => Ok(EventWrite::EventExists),
+                    _ => Err(anyhow!(err).context("order and event transaction").into()),
+                }
+            }
+            Err(e) => Err(anyhow!(e).context("order and event transaction").into()),
+        }
+    }
+
     /// Adds a timeline event unless it is already there. Returns false for a duplicate:
     /// the refused conditional write is the whole cost of one.
     pub async fn put_event(
@@ -892,11 +967,59 @@ impl Sweep {
             Self::Expiry => "expiry",
         }
     }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
 }
 
-/// Where the next page of a sweep starts.
-#[derive(Debug, Clone)]
+/// Where the next page of a sweep starts: the index key DynamoDB returned as the last
+/// one evaluated (the order's table key and its sweep index key).
+#[derive(Debug, Clone, PartialEq)]
 pub struct SweepCursor(HashMap<String, AttributeValue>);
+
+#[derive(Debug, thiserror::Error)]
+#[error("not a page position of the {0} sweep")]
+pub struct InvalidSweepCursor(&'static str);
+
+impl SweepCursor {
+    /// The position as plain strings, to carry in a message (every attribute of a sweep
+    /// index key is a string).
+    pub fn to_strings(&self) -> std::collections::BTreeMap<String, String> {
+        self.0
+            .iter()
+            .filter_map(|(name, value)| match value {
+                AttributeValue::S(s) => Some((name.clone(), s.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A position read back from a message. Only the exact shape of `sweep`'s key is
+    /// accepted (its partition, a sort value, an order's table key): anything else was not
+    /// written by a run, and is refused before it reaches DynamoDB.
+    pub fn from_strings(
+        sweep: Sweep,
+        key: std::collections::BTreeMap<String, String>,
+    ) -> Result<Self, InvalidSweepCursor> {
+        let (_, partition_attr, partition, sort_attr) = sweep.index();
+        let well_formed = key.len() == 4
+            && key.get(partition_attr).map(String::as_str) == Some(partition)
+            && key.get(sort_attr).is_some_and(|v| !v.is_empty())
+            && key
+                .get("pk")
+                .is_some_and(|v| v.len() > "ORDER#".len() && v.starts_with("ORDER#"))
+            && key.get("sk").map(String::as_str) == Some("ORDER");
+        if !well_formed {
+            return Err(InvalidSweepCursor(sweep.name()));
+        }
+        Ok(Self(
+            key.into_iter()
+                .map(|(name, value)| (name, AttributeValue::S(value)))
+                .collect(),
+        ))
+    }
+}
 
 #[derive(Debug)]
 pub struct SweepPage {

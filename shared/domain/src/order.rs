@@ -323,6 +323,54 @@ impl NewOrder {
     pub fn fingerprint(&self) -> String {
         short_hash(&serde_json::to_string(self).unwrap_or_default())
     }
+
+    /// The id this order is created under, which is what makes intake idempotent. A store
+    /// order is the store's order: its number is only what the shop shows, and it repeats
+    /// across sources (a manual #1001 beside the shop's #1001) and across a merchant's
+    /// shops, so it is identified by the store's own order id. Every other order is the
+    /// merchant's own numbering, identified by it.
+    pub fn order_id(&self, merchant_id: &str) -> String {
+        match (
+            self.source.syncs_tracking_to_store(),
+            self.external_order_id.as_deref(),
+        ) {
+            (true, Some(external)) => store_order_id(merchant_id, self.source, external),
+            _ => order_id(merchant_id, &self.order_number),
+        }
+    }
+
+    /// The field that identifies this order, for a per-field error on a collision.
+    pub fn identity_field(&self) -> &'static str {
+        if self.source.syncs_tracking_to_store() && self.external_order_id.is_some() {
+            "external_order_id"
+        } else {
+            "order_number"
+        }
+    }
+
+    /// What a conflicting create under the same id collides on, for the 409: the order
+    /// number for the merchant's own orders, the store's order id for store orders.
+    pub fn identity_conflict(&self, existing_order_id: &str) -> (&'static str, String) {
+        match (
+            self.source.syncs_tracking_to_store(),
+            self.external_order_id.as_deref(),
+        ) {
+            (true, Some(external)) => (
+                "store_order_taken",
+                format!(
+                    "The {} order {external} already exists with different details (order {existing_order_id}). Send exactly the same order to retry.",
+                    self.source.as_str()
+                ),
+            ),
+            _ => (
+                "order_number_taken",
+                format!(
+                    "Order number {} already exists with different details (order {existing_order_id}). Use another order number, or send exactly the same order to retry.",
+                    self.order_number
+                ),
+            ),
+        }
+    }
 }
 
 impl Order {
@@ -371,7 +419,7 @@ impl Order {
 
     pub fn new(merchant_id: &str, details: NewOrder, now: chrono::DateTime<chrono::Utc>) -> Self {
         Self {
-            order_id: order_id(merchant_id, &details.order_number),
+            order_id: details.order_id(merchant_id),
             merchant_id: merchant_id.to_owned(),
             request_fingerprint: details.fingerprint(),
             details,
@@ -386,12 +434,26 @@ impl Order {
     }
 }
 
-/// The order id is derived from merchant and order number, so creating the same order
-/// twice lands on the same item and a conditional put makes intake idempotent in one write.
+/// The id of a merchant's own order (manual, spreadsheet, API): derived from merchant and
+/// order number, so creating the same order twice lands on the same item and a
+/// conditional put makes intake idempotent in one write.
 pub fn order_id(merchant_id: &str, order_number: &str) -> String {
     format!(
         "ord_{}",
         &short_hash(&format!("order\u{0}{merchant_id}\u{0}{order_number}"))[..24]
+    )
+}
+
+/// The id of a store order: derived from merchant, store and the store's own order id
+/// (a Shopify gid, an Amazon order id), never from the order number. Store orders stored
+/// before this rule keep the id they were created under (ids are never re-derived).
+pub fn store_order_id(merchant_id: &str, source: OrderSource, external_order_id: &str) -> String {
+    format!(
+        "ord_{}",
+        &short_hash(&format!(
+            "store-order\u{0}{merchant_id}\u{0}{}\u{0}{external_order_id}",
+            source.as_str()
+        ))[..24]
     )
 }
 
@@ -489,6 +551,88 @@ mod tests {
         assert!(OrderSource::Excel
             .tracking_sync_note()
             .contains("share the tracking details"));
+    }
+
+    #[test]
+    fn a_store_order_is_identified_by_its_store_order_id_not_its_number() {
+        let manual = draft(valid()).parse().unwrap();
+        let mut body = valid();
+        body["source"] = json!("shopify");
+        body["external_order_id"] = json!("gid://shopify/Order/5531");
+        let shopify = draft(body.clone()).parse().unwrap();
+        assert_eq!(manual.order_number, shopify.order_number);
+        assert_ne!(manual.order_id("m1"), shopify.order_id("m1"));
+        assert_eq!(
+            shopify.order_id("m1"),
+            store_order_id("m1", OrderSource::Shopify, "gid://shopify/Order/5531")
+        );
+        // The same store order with another number (a renamed order) is the same order.
+        body["order_number"] = json!("A-1001");
+        assert_eq!(
+            draft(body.clone()).parse().unwrap().order_id("m1"),
+            shopify.order_id("m1")
+        );
+        // Another store order with the same number is another order.
+        body["external_order_id"] = json!("gid://shopify/Order/5532");
+        assert_ne!(
+            draft(body.clone()).parse().unwrap().order_id("m1"),
+            shopify.order_id("m1")
+        );
+        // Store, merchant and id all count: an Amazon id equal to a Shopify one is not it.
+        body["external_order_id"] = json!("gid://shopify/Order/5531");
+        body["source"] = json!("amazon");
+        assert_ne!(
+            draft(body).parse().unwrap().order_id("m1"),
+            shopify.order_id("m1")
+        );
+        assert_ne!(shopify.order_id("m2"), shopify.order_id("m1"));
+        assert_eq!(shopify.order_id("m1").len(), 28);
+        // The Shopify sample's id (events/platform-sync carries this very order).
+        assert_eq!(
+            store_order_id(
+                "merchant-acme",
+                OrderSource::Shopify,
+                "gid://shopify/Order/5531"
+            ),
+            "ord_aea3d576e2dfec1f8211cf9e"
+        );
+    }
+
+    #[test]
+    fn merchant_orders_keep_their_number_derived_id() {
+        for source in ["manual", "excel", "api"] {
+            let mut body = valid();
+            body["source"] = json!(source);
+            // An external id on a non-store order is informational: the number still rules.
+            body["external_order_id"] = json!("ERP-77");
+            let order = draft(body).parse().unwrap();
+            assert_eq!(order.order_id("m1"), order_id("m1", "1001"), "{source}");
+        }
+        // Ids already handed out must not move: merchant-acme's #1001 has had this one
+        // since the first release (it was also the Shopify sample's id under the old rule).
+        assert_eq!(
+            order_id("merchant-acme", "1001"),
+            "ord_cbfba8658e1a28567cda6e50"
+        );
+        assert_eq!(
+            Order::new("m1", draft(valid()).parse().unwrap(), chrono::Utc::now()).order_id,
+            order_id("m1", "1001")
+        );
+    }
+
+    #[test]
+    fn a_conflict_names_what_collided() {
+        let manual = draft(valid()).parse().unwrap();
+        assert_eq!(manual.identity_conflict("ord_x").0, "order_number_taken");
+        let mut body = valid();
+        body["source"] = json!("amazon");
+        body["external_order_id"] = json!("902-0300094-5705420");
+        let (code, message) = draft(body).parse().unwrap().identity_conflict("ord_x");
+        assert_eq!(code, "store_order_taken");
+        assert!(
+            message.contains("amazon order 902-0300094-5705420"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -1,0 +1,295 @@
+//! Shopify webhook intake: delivery deduplication, the age window, store order identity,
+//! and a deployment without Shopify.
+
+use chrono::{DateTime, Duration, Utc};
+use integration_tests::{read_response, ApiEvent, TestStack};
+use serde_json::Value;
+use store_webhooks::{StoreWebhooks, WebhookConfig, WebhookSecret, MAX_DELIVERY_AGE_HOURS};
+use tracking_aws::store::webhooks::DeliveryKey;
+use tracking_domain::order::OrderSource;
+
+use crate::{order_body, CREATE_ORDER, SEARCH_ORDERS};
+
+const SHOPIFY_ORDERS_CREATE: &str =
+    include_str!("../events/store-webhooks/shopify-orders-create.json");
+/// The secret the sample webhook is signed with (see events/store-webhooks/README.md).
+const TEST_SECRET: &str = "tracking-local-shopify-webhook-secret";
+const SHOP: &str = "acme.myshopify.com";
+const MERCHANT: &str = "merchant-acme";
+const SAMPLE_WEBHOOK_ID: &str = "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043";
+const SAMPLE_GID: &str = "gid://shopify/Order/5531";
+
+fn webhooks(stack: &TestStack) -> StoreWebhooks {
+    StoreWebhooks::new(
+        stack.store(),
+        WebhookConfig {
+            secret: Some(WebhookSecret::new(TEST_SECRET)),
+            shops: [(SHOP.to_owned(), MERCHANT.to_owned())].into(),
+        },
+    )
+}
+
+/// The sample's `X-Shopify-Triggered-At`.
+fn triggered_at() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-24T14:41:08.112354Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+async fn deliver(stack: &TestStack, event: &ApiEvent, now: DateTime<Utc>) -> (u16, Value) {
+    read_response(webhooks(stack).handle(event.request(), now).await)
+}
+
+fn sample() -> ApiEvent {
+    ApiEvent::from_json(SHOPIFY_ORDERS_CREATE)
+}
+
+fn with_header(mut event: ApiEvent, name: &str, value: Option<&str>) -> ApiEvent {
+    let headers = event.0["headers"].as_object_mut().unwrap();
+    match value {
+        Some(value) => headers.insert(name.to_owned(), value.into()),
+        None => headers.remove(name),
+    };
+    event
+}
+
+fn writes(stack: &TestStack) -> usize {
+    [
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "TransactWriteItems",
+        "BatchWriteItem",
+    ]
+    .iter()
+    .map(|op| stack.requests.get(op))
+    .sum()
+}
+
+#[tokio::test]
+async fn a_replayed_webhook_id_is_answered_200_and_writes_nothing() {
+    let stack = TestStack::new().await;
+    let now = triggered_at() + Duration::seconds(2);
+    let (status, first) = deliver(&stack, &sample(), now).await;
+    assert_eq!(status, 201, "{first}");
+
+    let key = DeliveryKey {
+        platform: "shopify",
+        shop: SHOP.into(),
+        webhook_id: SAMPLE_WEBHOOK_ID.into(),
+    };
+    let recorded = stack.store().webhook_delivery(&key).await.unwrap().unwrap();
+    assert_eq!(recorded.order_id, first["order_id"].as_str().unwrap());
+    assert_eq!(recorded.triggered_at, Some(triggered_at()));
+    // Kept past the window, so a replay inside the window is always recognised.
+    assert!(
+        recorded.expires_at
+            > (triggered_at() + Duration::hours(MAX_DELIVERY_AGE_HOURS)).timestamp(),
+        "{recorded:?}"
+    );
+
+    // Shopify's retry (or anyone's replay) of that delivery, a day later.
+    stack.requests.reset();
+    let (status, again) = deliver(&stack, &sample(), now + Duration::hours(24)).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["order_id"], first["order_id"]);
+    assert_eq!(again["order_number"], "1001");
+    assert_eq!(again["duplicate_delivery"], true);
+    assert_eq!(writes(&stack), 0, "{:?}", stack.requests.snapshot());
+    assert_eq!(stack.requests.get("GetItem"), 1);
+    assert_eq!(
+        stack.item_count().await,
+        2,
+        "the order and its delivery record"
+    );
+
+    // Another delivery of the same order (a new webhook id) still makes no second order.
+    let other = with_header(sample(), "x-shopify-webhook-id", Some("a-new-delivery-id"));
+    let (status, body) = deliver(&stack, &other, now + Duration::minutes(5)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["order_id"], first["order_id"]);
+    assert_eq!(
+        stack.item_count().await,
+        3,
+        "one order, two delivery records"
+    );
+}
+
+#[tokio::test]
+async fn an_order_written_without_its_delivery_record_is_found_and_recorded_by_the_retry() {
+    // A crash after the order write and before the delivery record: the retry must not
+    // lose or double the order, and records the delivery then.
+    let stack = TestStack::new().await;
+    let now = triggered_at() + Duration::seconds(2);
+    let body: Value = serde_json::from_str(sample().0["body"].as_str().unwrap()).unwrap();
+    let draft = serde_json::from_value::<store_webhooks::shopify_order::ShopifyOrder>(body)
+        .unwrap()
+        .into_draft()
+        .parse()
+        .unwrap();
+    let order = tracking_domain::order::Order::new(MERCHANT, draft, now);
+    stack.store().create_order(order.clone()).await.unwrap();
+
+    let (status, retried) = deliver(&stack, &sample(), now + Duration::minutes(1)).await;
+    assert_eq!(status, 200, "{retried}");
+    assert_eq!(retried["order_id"], order.order_id.as_str());
+    let (status, again) = deliver(&stack, &sample(), now + Duration::minutes(2)).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["duplicate_delivery"], true);
+    assert_eq!(stack.item_count().await, 2);
+}
+
+#[tokio::test]
+async fn a_delivery_older_than_the_window_is_refused_and_shopifys_own_retries_are_not() {
+    let stack = TestStack::new().await;
+    // Shopify's last retry comes about 4 hours after the trigger, with the original time.
+    let (status, body) = deliver(&stack, &sample(), triggered_at() + Duration::hours(4)).await;
+    assert_eq!(status, 201, "{body}");
+
+    let stack = TestStack::new().await;
+    let late = triggered_at() + Duration::hours(MAX_DELIVERY_AGE_HOURS) + Duration::minutes(1);
+    let (status, body) = deliver(&stack, &sample(), late).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "stale_webhook");
+    assert_eq!(
+        body["error"]["details"]["max_age_hours"],
+        MAX_DELIVERY_AGE_HOURS
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("older than 72 hours"),
+        "{body}"
+    );
+    assert_eq!(stack.item_count().await, 0);
+
+    // No header (older API versions) or one we cannot read: taken in, and logged.
+    for triggered in [None, Some("last tuesday")] {
+        let stack = TestStack::new().await;
+        let event = with_header(sample(), "x-shopify-triggered-at", triggered);
+        let (status, body) = deliver(&stack, &event, late).await;
+        assert_eq!(status, 201, "{triggered:?}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_shopify_order_numbered_like_a_manual_order_is_taken_in_beside_it() {
+    let stack = TestStack::new().await;
+    let now = triggered_at() + Duration::seconds(2);
+    let manual = ApiEvent::from_json(CREATE_ORDER)
+        .merchant(MERCHANT)
+        .body_json(&order_body("1001"));
+    let (status, manual) = read_response(stack.orders_api().handle(manual.request(), now).await);
+    assert_eq!(status, 201, "{manual}");
+
+    let (status, shopify) = deliver(&stack, &sample(), now).await;
+    assert_eq!(status, 201, "{shopify}");
+    assert_eq!(shopify["order_number"], "1001");
+    assert_ne!(shopify["order_id"], manual["order_id"]);
+    // Shopify retrying with a fresh delivery id lands on the same Shopify order.
+    let retry = with_header(sample(), "x-shopify-webhook-id", Some("retry-delivery"));
+    let (status, again) = deliver(&stack, &retry, now + Duration::minutes(1)).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["order_id"], shopify["order_id"]);
+
+    let search = ApiEvent::from_json(SEARCH_ORDERS)
+        .merchant(MERCHANT)
+        .query(&[("q", "1001")]);
+    let (status, found) = read_response(stack.orders_api().handle(search.request(), now).await);
+    assert_eq!(status, 200, "{found}");
+    let mut sources: Vec<_> = found["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["source"].as_str().unwrap().to_owned())
+        .collect();
+    sources.sort();
+    assert_eq!(sources, ["manual", "shopify"]);
+    let stored = stack
+        .store()
+        .get_order(shopify["order_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .order;
+    assert_eq!(stored.details.source, OrderSource::Shopify);
+    assert_eq!(
+        stored.details.external_order_id.as_deref(),
+        Some(SAMPLE_GID)
+    );
+}
+
+#[tokio::test]
+async fn post_orders_identifies_store_orders_by_store_order_id_and_stays_idempotent() {
+    let stack = TestStack::new().await;
+    let now = triggered_at();
+    let post = |body: Value| {
+        let stack = &stack;
+        async move {
+            let event = ApiEvent::from_json(CREATE_ORDER)
+                .merchant(MERCHANT)
+                .body_json(&body);
+            read_response(stack.orders_api().handle(event.request(), now).await)
+        }
+    };
+    let (status, manual) = post(order_body("2001")).await;
+    assert_eq!(status, 201, "{manual}");
+    let mut amazon = order_body("2001");
+    amazon["source"] = "amazon".into();
+    amazon["external_order_id"] = "902-0300094-5705420".into();
+    let (status, created) = post(amazon.clone()).await;
+    assert_eq!(status, 201, "{created}");
+    assert_ne!(created["order_id"], manual["order_id"]);
+
+    let (status, retried) = post(amazon.clone()).await;
+    assert_eq!(status, 200, "{retried}");
+    assert_eq!(retried["order_id"], created["order_id"]);
+
+    let mut changed = amazon.clone();
+    changed["ship_to"]["line1"] = "9 Elm St".into();
+    let (status, conflict) = post(changed).await;
+    assert_eq!(status, 409, "{conflict}");
+    assert_eq!(conflict["error"]["code"], "store_order_taken");
+
+    // The merchant's own numbering keeps its rule.
+    let mut manual_changed = order_body("2001");
+    manual_changed["ship_to"]["line1"] = "9 Elm St".into();
+    let (status, conflict) = post(manual_changed).await;
+    assert_eq!(status, 409, "{conflict}");
+    assert_eq!(conflict["error"]["code"], "order_number_taken");
+    assert_eq!(stack.item_count().await, 2);
+}
+
+#[tokio::test]
+async fn a_deployment_without_shopify_starts_and_answers_the_route_503() {
+    let stack = TestStack::new().await;
+    // The template's defaults: an empty secret, no shops.
+    let config = WebhookConfig::from_lookup(|name| match name {
+        "SHOPIFY_WEBHOOK_SECRET" => Some(String::new()),
+        "SHOPIFY_SHOPS" => Some("{}".into()),
+        _ => None,
+    })
+    .expect("no Shopify is a valid deployment");
+    let handler = StoreWebhooks::new(stack.store(), config);
+    let (status, body) = read_response(handler.handle(sample().request(), triggered_at()).await);
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "shopify_not_configured");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("ShopifyWebhookSecret"));
+    assert_eq!(stack.requests.total(), 0, "not one request to the table");
+    assert_eq!(stack.item_count().await, 0);
+}
+
+#[tokio::test]
+async fn an_implausible_webhook_id_is_refused_before_it_becomes_a_key() {
+    let stack = TestStack::new().await;
+    let long = "x".repeat(129);
+    let event = with_header(sample(), "x-shopify-webhook-id", Some(&long));
+    let (status, body) = deliver(&stack, &event, triggered_at()).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_webhook_id");
+    assert_eq!(stack.item_count().await, 0);
+}

@@ -90,7 +90,8 @@ fn percent_decode(value: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// `Bearer dev.<merchant_id>.<role>`: the claims a JWT from the identity provider would carry.
+/// `Bearer dev.<merchant_id>.<role>`: the claims a brought identity provider's JWT would carry
+/// (`merchant_id`, `role`; no Cognito markers), read as "Identity" in the README describes.
 fn dev_claims(authorization: Option<&str>) -> Option<Value> {
     let token = authorization?
         .strip_prefix("Bearer ")?

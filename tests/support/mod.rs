@@ -393,14 +393,40 @@ impl ApiEvent {
         Self(serde_json::from_str(json).expect("event json"))
     }
 
+    fn claims_mut(&mut self) -> &mut serde_json::Map<String, Value> {
+        self.0["requestContext"]["authorizer"]["jwt"]["claims"]
+            .as_object_mut()
+            .expect("the sample has JWT claims")
+    }
+
+    /// The samples are Cognito ID tokens (the template's own user pool): the merchant is
+    /// the `custom:merchant_id` attribute. A sample without Cognito's `token_use` is a
+    /// brought identity provider's token and gets a `merchant_id` claim.
     pub fn merchant(mut self, merchant_id: &str) -> Self {
-        self.0["requestContext"]["authorizer"]["jwt"]["claims"]["merchant_id"] =
-            Value::from(merchant_id);
+        let claims = self.claims_mut();
+        let name = if claims.contains_key("token_use") {
+            claims.remove("merchant_id");
+            "custom:merchant_id"
+        } else {
+            "merchant_id"
+        };
+        claims.insert(name.into(), Value::from(merchant_id));
         self
     }
 
+    /// Cognito: membership of the `operations` group (flattened the way the HTTP API's
+    /// authorizer passes array claims); a brought provider: the `role` claim.
     pub fn role(mut self, role: &str) -> Self {
-        self.0["requestContext"]["authorizer"]["jwt"]["claims"]["role"] = Value::from(role);
+        let claims = self.claims_mut();
+        if claims.contains_key("token_use") {
+            claims.remove("role");
+            match role {
+                "operations" => claims.insert("cognito:groups".into(), "[operations]".into()),
+                _ => claims.remove("cognito:groups"),
+            };
+        } else {
+            claims.insert("role".into(), Value::from(role));
+        }
         self
     }
 

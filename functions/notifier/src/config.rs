@@ -93,15 +93,22 @@ impl NotifierConfig {
     }
 }
 
-/// An absolute http(s) URL without query or fragment; links are built by appending paths.
+/// An absolute https URL without query or fragment; links are built by appending paths.
+/// Plain http only for a loopback host (the local stack): an unsubscribe link carries a
+/// token that must not cross a network in the clear.
 pub fn parse_base_url(raw: &str) -> anyhow::Result<String> {
     let url = raw.trim().trim_end_matches('/');
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .context("must start with https:// (or http:// locally)")?;
-    let host = rest.split('/').next().unwrap_or_default();
-    if host.is_empty()
+    let (rest, https) = match url.strip_prefix("https://") {
+        Some(rest) => (rest, true),
+        None => (
+            url.strip_prefix("http://")
+                .context("must start with https:// (or http:// on a loopback host locally)")?,
+            false,
+        ),
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.is_empty()
+        || authority.contains('@')
         || url.contains(['?', '#'])
         || url
             .chars()
@@ -109,7 +116,30 @@ pub fn parse_base_url(raw: &str) -> anyhow::Result<String> {
     {
         bail!("{url:?} is not a plain base URL such as https://api.example.com");
     }
+    if !https && !is_loopback(authority) {
+        bail!("{url:?} must use https:// (plain http only reaches 127.0.0.1 or localhost)");
+    }
     Ok(url.to_owned())
+}
+
+/// `127.0.0.1`, `localhost` or `[::1]`, with an optional numeric port.
+fn is_loopback(authority: &str) -> bool {
+    let (host, port) = match authority.strip_prefix("[::1]") {
+        Some(port) => ("[::1]", port),
+        None => {
+            let host_end = authority.find(':').unwrap_or(authority.len());
+            authority.split_at(host_end)
+        }
+    };
+    let port_ok = port.is_empty()
+        || port.strip_prefix(':').is_some_and(|p| {
+            !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+        });
+    port_ok
+        && matches!(
+            host.to_ascii_lowercase().as_str(),
+            "127.0.0.1" | "localhost" | "[::1]"
+        )
 }
 
 #[cfg(test)]
@@ -178,16 +208,59 @@ mod tests {
     }
 
     #[test]
-    fn base_url_must_be_plain_http() {
-        assert!(parse_base_url("http://127.0.0.1:3000").is_ok());
+    fn base_url_must_be_plain_https() {
+        assert_eq!(
+            parse_base_url("https://api.example.com/v1/").unwrap(),
+            "https://api.example.com/v1"
+        );
         for raw in [
             "ftp://x.example",
             "https://",
             "https://x.example/?a=b",
             "https://x .example",
+            "https://user@x.example",
             "x.example",
         ] {
             assert!(parse_base_url(raw).is_err(), "{raw}");
         }
+    }
+
+    #[test]
+    fn plain_http_only_reaches_loopback() {
+        for raw in [
+            "http://127.0.0.1:3000",
+            "http://127.0.0.1:3000/",
+            "http://localhost:8080",
+            "http://LOCALHOST",
+            "http://[::1]:3000",
+        ] {
+            assert!(parse_base_url(raw).is_ok(), "{raw}");
+        }
+        for raw in [
+            "http://api.example.com",
+            "http://127.0.0.1.nip.io:3000",
+            "http://localhost.evil.example",
+            "http://127.0.0.1:3000@evil.example",
+            "http://evil.example/127.0.0.1",
+            "http://127.0.0.1:",
+            "http://127.0.0.1:30x0",
+            "http://10.0.0.1:3000",
+        ] {
+            let error = parse_base_url(raw).unwrap_err();
+            assert!(format!("{error:#}").contains("https"), "{raw}: {error:#}");
+        }
+        let error = NotifierConfig::from_lookup(env(&[
+            ("NOTIFY_SENDER", "tracking@notify.example.com"),
+            ("PUBLIC_BASE_URL", "http://api.example.com"),
+            (
+                "UNSUBSCRIBE_SECRET",
+                "local-dev-unsubscribe-secret-not-for-production",
+            ),
+        ]))
+        .unwrap_err();
+        assert!(
+            format!("{error:#}").contains("PUBLIC_BASE_URL"),
+            "{error:#}"
+        );
     }
 }

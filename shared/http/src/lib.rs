@@ -151,8 +151,7 @@ pub fn request_id(request: &Request) -> String {
     }
 }
 
-/// The caller from the JWT authorizer's claims. Cognito prefixes custom claims with
-/// `custom:`, other issuers do not: both spellings are read.
+/// The caller from the JWT authorizer's claims (see "Identity" in the README).
 pub fn identity(request: &Request) -> Result<Identity, ApiError> {
     let claims = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(context)) => context
@@ -163,14 +162,46 @@ pub fn identity(request: &Request) -> Result<Identity, ApiError> {
         _ => None,
     }
     .ok_or(ApiError::Unauthenticated)?;
-    let claim = |name: &str| {
-        claims
-            .get(name)
-            .or_else(|| claims.get(&format!("custom:{name}")))
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-    };
-    let merchant_id = claim("merchant_id").ok_or(ApiError::Unauthenticated)?;
+    identity_from_claims(|name| claims.get(name).map(String::as_str))
+}
+
+/// The Cognito group whose members are the operations team.
+pub const OPERATIONS_GROUP: &str = "operations";
+
+/// Who the claims say the caller is. Only claims the user cannot set count:
+///
+/// - A Cognito token (its issuer, `token_use` or `cognito:groups` says so): the merchant
+///   is the `custom:merchant_id` attribute, which the template's app client cannot write,
+///   and the role is membership of the `operations` group, which only administrators
+///   grant. A `role` claim is ignored: Cognito users cannot mint one, but a deployer's
+///   pre-token-generation trigger could, and two sources of the role would be one too many.
+///   Only ID tokens carry the attribute: an access token is refused.
+/// - Any other issuer (a brought identity provider, the local runner's dev token): the
+///   `merchant_id` and `role` claims, which that provider must let only administrators set.
+///
+/// `custom:role` is never read: with Cognito's defaults a user can write their own
+/// custom attributes, so it proves nothing.
+pub fn identity_from_claims<'a>(
+    claim: impl Fn(&str) -> Option<&'a str>,
+) -> Result<Identity, ApiError> {
+    let claim = |name: &str| claim(name).map(str::trim).filter(|v| !v.is_empty());
+    let cognito = claim("iss").is_some_and(|iss| iss.starts_with("https://cognito-idp."))
+        || claim("token_use").is_some()
+        || claim("cognito:groups").is_some();
+    if cognito && claim("token_use").is_some_and(|use_| use_ != "id") {
+        return Err(ApiError::Unauthenticated);
+    }
+    let merchant_id = if cognito {
+        // A plain `merchant_id` in a Cognito token can only come from the deployer's own
+        // trigger; where both are present they must agree.
+        match (claim("merchant_id"), claim("custom:merchant_id")) {
+            (Some(plain), Some(custom)) if plain != custom => None,
+            (plain, custom) => plain.or(custom),
+        }
+    } else {
+        claim("merchant_id")
+    }
+    .ok_or(ApiError::Unauthenticated)?;
     if merchant_id.len() > 64
         || !merchant_id
             .chars()
@@ -178,18 +209,42 @@ pub fn identity(request: &Request) -> Result<Identity, ApiError> {
     {
         return Err(ApiError::Unauthenticated);
     }
-    let role = match claim("role") {
-        Some("operations") => Role::Operations,
-        Some("merchant") | None => Role::Merchant,
-        Some(_) => {
-            return Err(ApiError::Forbidden(
-                "Your role does not give access to this API.".into(),
-            ))
+    let role = if cognito {
+        let groups = claim("cognito:groups").map(group_names).unwrap_or_default();
+        if groups.iter().any(|group| group == OPERATIONS_GROUP) {
+            Role::Operations
+        } else {
+            Role::Merchant
+        }
+    } else {
+        match claim("role") {
+            Some("operations") => Role::Operations,
+            Some("merchant") | None => Role::Merchant,
+            Some(_) => {
+                return Err(ApiError::Forbidden(
+                    "Your role does not give access to this API.".into(),
+                ))
+            }
         }
     };
     Ok(Identity {
         merchant_id: merchant_id.to_owned(),
         role,
+    })
+}
+
+/// The groups of a `cognito:groups` claim. The HTTP API's JWT authorizer flattens array
+/// claims to `[operations other]`; a JSON array string and a single name are read too.
+/// Cognito group names contain no whitespace, so splitting on it cannot merge or cut one.
+fn group_names(raw: &str) -> Vec<String> {
+    let raw = raw.trim();
+    serde_json::from_str::<Vec<String>>(raw).unwrap_or_else(|_| {
+        raw.strip_prefix('[')
+            .and_then(|r| r.strip_suffix(']'))
+            .unwrap_or(raw)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
     })
 }
 
@@ -336,6 +391,178 @@ mod tests {
         let body: serde_json::Value = serde_json::from_slice(&body_bytes_of(&response)).unwrap();
         assert_eq!(body["error"]["code"], "order_number_taken");
         assert_eq!(body["error"]["message"], "Taken.");
+    }
+
+    const COGNITO_ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example1";
+
+    fn identity_of(claims: &[(&str, &str)]) -> Result<Identity, ApiError> {
+        identity_from_claims(|name| claims.iter().find(|(k, _)| *k == name).map(|(_, v)| *v))
+    }
+
+    fn cognito_id_token<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut claims = vec![
+            ("iss", COGNITO_ISSUER),
+            ("token_use", "id"),
+            ("aud", "7example0client0id0abcdef"),
+            ("custom:merchant_id", "merchant-acme"),
+        ];
+        claims.extend_from_slice(extra);
+        claims
+    }
+
+    fn role_of(claims: &[(&str, &str)]) -> Role {
+        identity_of(claims).unwrap().role
+    }
+
+    #[test]
+    fn custom_role_never_grants_operations() {
+        // A Cognito user can write their own custom attributes by default.
+        assert_eq!(
+            role_of(&cognito_id_token(&[("custom:role", "operations")])),
+            Role::Merchant
+        );
+        // Nor does it from a brought provider: only `role` counts there.
+        assert_eq!(
+            role_of(&[("merchant_id", "m-1"), ("custom:role", "operations")]),
+            Role::Merchant
+        );
+    }
+
+    #[test]
+    fn a_cognito_merchant_in_no_group_is_a_merchant() {
+        let identity = identity_of(&cognito_id_token(&[])).unwrap();
+        assert_eq!(
+            identity,
+            Identity {
+                merchant_id: "merchant-acme".into(),
+                role: Role::Merchant
+            }
+        );
+        assert_eq!(
+            role_of(&cognito_id_token(&[(
+                "cognito:groups",
+                "[support billing]"
+            )])),
+            Role::Merchant
+        );
+    }
+
+    #[test]
+    fn operations_comes_from_the_group_in_every_spelling_of_the_claim() {
+        for groups in [
+            "[operations]",
+            "[support operations]",
+            "[operations support]",
+            r#"["support","operations"]"#,
+            r#"["operations"]"#,
+            "operations",
+        ] {
+            assert_eq!(
+                role_of(&cognito_id_token(&[("cognito:groups", groups)])),
+                Role::Operations,
+                "{groups}"
+            );
+        }
+        for groups in [
+            "[operations-team]",
+            "[Operations]",
+            r#"["operations team"]"#,
+            "[]",
+            "[xoperations]",
+        ] {
+            assert_eq!(
+                role_of(&cognito_id_token(&[("cognito:groups", groups)])),
+                Role::Merchant,
+                "{groups}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_cognito_token_cannot_claim_operations_with_a_role_claim() {
+        assert_eq!(
+            role_of(&cognito_id_token(&[("role", "operations")])),
+            Role::Merchant
+        );
+        // Whatever marks the token as Cognito's, the role claim is not read.
+        assert_eq!(
+            role_of(&[
+                ("merchant_id", "m-1"),
+                ("cognito:groups", "[support]"),
+                ("role", "operations")
+            ]),
+            Role::Merchant
+        );
+        assert_eq!(
+            role_of(&[
+                ("merchant_id", "m-1"),
+                ("token_use", "id"),
+                ("role", "operations")
+            ]),
+            Role::Merchant
+        );
+    }
+
+    #[test]
+    fn a_brought_provider_gives_merchant_id_and_role_claims() {
+        let identity = identity_of(&[
+            ("iss", "https://id.example.com/"),
+            ("merchant_id", "merchant-acme"),
+            ("role", "operations"),
+        ])
+        .unwrap();
+        assert_eq!(identity.merchant_id, "merchant-acme");
+        assert_eq!(identity.role, Role::Operations);
+        assert_eq!(role_of(&[("merchant_id", "m-1")]), Role::Merchant);
+        assert!(matches!(
+            identity_of(&[("merchant_id", "m-1"), ("role", "admin")]),
+            Err(ApiError::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn custom_merchant_id_counts_only_in_cognito_tokens() {
+        assert!(matches!(
+            identity_of(&[
+                ("iss", "https://id.example.com/"),
+                ("custom:merchant_id", "merchant-acme")
+            ]),
+            Err(ApiError::Unauthenticated)
+        ));
+        // A deployer's trigger may add a plain merchant_id; it must agree with the attribute.
+        assert_eq!(
+            identity_of(&cognito_id_token(&[("merchant_id", "merchant-acme")]))
+                .unwrap()
+                .merchant_id,
+            "merchant-acme"
+        );
+        assert!(matches!(
+            identity_of(&cognito_id_token(&[("merchant_id", "merchant-other")])),
+            Err(ApiError::Unauthenticated)
+        ));
+    }
+
+    #[test]
+    fn cognito_access_tokens_and_missing_or_odd_merchant_ids_are_unauthenticated() {
+        let access = [
+            ("iss", COGNITO_ISSUER),
+            ("token_use", "access"),
+            ("client_id", "7example0client0id0abcdef"),
+            ("custom:merchant_id", "merchant-acme"),
+        ];
+        let too_long = "m".repeat(65);
+        for claims in [
+            access.to_vec(),
+            vec![("iss", COGNITO_ISSUER), ("token_use", "id")],
+            vec![("merchant_id", "  ")],
+            vec![("merchant_id", "acme/other")],
+            vec![("merchant_id", too_long.as_str())],
+        ] {
+            assert!(
+                matches!(identity_of(&claims), Err(ApiError::Unauthenticated)),
+                "{claims:?}"
+            );
+        }
     }
 
     fn body_bytes_of(response: &Response<Body>) -> Vec<u8> {

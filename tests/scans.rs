@@ -179,6 +179,37 @@ async fn sample_feed_builds_the_journey_with_the_usps_handoff() {
     assert_eq!(page["orders"][0]["order_id"], order_id.as_str());
 }
 
+/// Feeds `feed` in batches of `batch_size`, each handled concurrently like the event
+/// source mapping's; like a queue, a message reported failed comes back after the others
+/// (its visibility timeout). Returns what was never processed and how many batches it took.
+async fn feed_with_redelivery<D: scan_ingest::DeadLetters>(
+    ingest: &scan_ingest::ScanIngest<D>,
+    feed: Vec<String>,
+    batch_size: usize,
+) -> (Vec<String>, usize) {
+    let mut pending: std::collections::VecDeque<String> = feed.into();
+    let mut batches = 0;
+    while !pending.is_empty() && batches < 200 {
+        batches += 1;
+        let batch: Vec<String> = (0..batch_size)
+            .filter_map(|_| pending.pop_front())
+            .collect();
+        let response = ingest
+            .handle(sqs_event(&batch), received_at())
+            .await
+            .unwrap();
+        for failure in response.batch_item_failures {
+            let index: usize = failure
+                .item_identifier
+                .trim_start_matches("msg-")
+                .parse()
+                .unwrap();
+            pending.push_back(batch[index].clone());
+        }
+    }
+    (pending.into(), batches)
+}
+
 /// A deterministic shuffle, so a failure names the seed that produced it.
 fn shuffled(items: &[String], seed: u64) -> Vec<String> {
     let mut items = items.to_vec();
@@ -220,28 +251,9 @@ async fn shuffled_duplicated_feed_ends_exactly_like_the_clean_feed() {
             .collect();
         feed = shuffled(&feed, seed);
         let ingest = stack.scan_ingest(&queue);
-        // Batches of three, each processed concurrently, like the event source mapping.
-        // Like a queue: a failed message comes back after the others (its visibility
-        // timeout), e.g. a USPS scan that overtook the hand-off introducing its number.
-        let mut pending: std::collections::VecDeque<String> = feed.into();
-        for _ in 0..50 {
-            if pending.is_empty() {
-                break;
-            }
-            let batch: Vec<String> = (0..3).filter_map(|_| pending.pop_front()).collect();
-            let response = ingest
-                .handle(sqs_event(&batch), received_at())
-                .await
-                .unwrap();
-            for failure in response.batch_item_failures {
-                let index: usize = failure
-                    .item_identifier
-                    .trim_start_matches("msg-")
-                    .parse()
-                    .unwrap();
-                pending.push_back(batch[index].clone());
-            }
-        }
+        // Batches of three; a USPS scan may overtake the hand-off introducing its number
+        // and come back after it.
+        let (pending, _) = feed_with_redelivery(&ingest, feed, 3).await;
         assert!(
             pending.is_empty(),
             "seed {seed}: never processed {pending:?}"
@@ -779,4 +791,65 @@ async fn sample_feed_messages_all_parse() {
     for body in journey_bodies() {
         Scan::parse_body(&body).unwrap();
     }
+}
+
+#[tokio::test]
+async fn under_dynamodb_faults_a_shuffled_feed_sent_three_times_ends_like_the_clean_feed() {
+    let queue = TestQueue::new("CarrierFeedQueue").await;
+    let clean_stack = TestStack::new().await;
+    let clean_order = labeled_order(&clean_stack, "1001").await;
+    let ingest = clean_stack.scan_ingest(&queue);
+    for body in journey_bodies() {
+        let response = ingest
+            .handle(sqs_event(&[body]), received_at())
+            .await
+            .unwrap();
+        assert!(response.batch_item_failures.is_empty());
+    }
+    let clean = details(&clean_stack, &clean_order, received_at()).await;
+
+    let stack = TestStack::new().await;
+    let order_id = labeled_order(&stack, "1001").await;
+    let relay = integration_tests::faults::start(integration_tests::faults::FaultRates {
+        refused_per_mille: 150,
+        lost_reply_per_mille: 150,
+        seed: 7,
+    })
+    .await
+    .unwrap();
+    let faulty = scan_ingest::ScanIngest::new(
+        tracking_aws::OrderStore::new(relay.dynamodb().await, &stack.table),
+        scan_ingest::SqsDeadLetters::new(queue.sqs.clone(), &queue.dead_letter_url),
+    );
+    let bodies = journey_bodies();
+    let three_times: Vec<String> = bodies
+        .iter()
+        .chain(&bodies)
+        .chain(&bodies)
+        .cloned()
+        .collect();
+    let (pending, deliveries) = feed_with_redelivery(&faulty, shuffled(&three_times, 3), 10).await;
+    eprintln!(
+        "fault relay at 15% refused + 15% applied-then-500: {} ({deliveries} deliveries)",
+        relay.summary()
+    );
+    assert!(pending.is_empty(), "never processed {pending:?}");
+    let counts = &relay.counts;
+    assert!(
+        counts.refused.load(std::sync::atomic::Ordering::Relaxed) > 10
+            && counts
+                .lost_replies
+                .load(std::sync::atomic::Ordering::Relaxed)
+                > 10,
+        "the faults really happened: {}",
+        relay.summary()
+    );
+    let faulted = details(&stack, &order_id, received_at()).await;
+    assert_eq!(timeline_fingerprint(&faulted), timeline_fingerprint(&clean));
+    assert_eq!(faulted["shipment"], clean["shipment"]);
+    assert_eq!(faulted["shipment_status"], "delivered");
+    assert!(
+        queue.peek(&queue.dead_letter_url).await.is_empty(),
+        "a fault never dead-letters a scan"
+    );
 }

@@ -315,6 +315,107 @@ async fn feed_throughput(scans: u64, results: &mut BTreeMap<String, Value>) {
     results.insert("feed_throughput".into(), json!({"round_trip_ms": 2 * RELAY_ONE_WAY_MS, "single_message_ms_with_round_trip": relayed_single_ms, "batch_of_10_ms_with_round_trip": relayed_batch_ms, "max_requests_in_flight_batch_of_10": concurrent, "scans": scans, "parcels": orders, "seconds": elapsed, "scans_per_second": scans as f64 / elapsed, "single_message_ms": single_ms, "batch_of_10_ms": batch_ms}));
 }
 
+/// A feed of `parcels` x 10 scans, shuffled and sent three times, through scan-ingest whose
+/// DynamoDB requests pass a relay failing 15% of them (refused) and 15% more (applied, then
+/// answered 500), with SQS-style redelivery of what the function reports failed. The outcome
+/// is compared with what the feed must leave: ten distinct scans on every parcel.
+async fn feed_under_faults(parcels: u64, results: &mut BTreeMap<String, Value>) {
+    use integration_tests::faults::{start, FaultRates};
+    let stack = TestStack::new().await;
+    let feed = TestQueue::new("CarrierFeedQueue").await;
+    seed(&stack, "faults", parcels, Some(ct(2026, 11, 24, 12))).await;
+    let numbers: Vec<String> = (0..parcels)
+        .map(|n| ups_number(n + "faults".len() as u64 * 1_000_000))
+        .collect();
+    let rates = FaultRates {
+        refused_per_mille: 150,
+        lost_reply_per_mille: 150,
+        seed: 42,
+    };
+    let relay = start(rates).await.expect("start the fault relay");
+    let ingest = scan_ingest::ScanIngest::new(
+        tracking_aws::OrderStore::new(relay.dynamodb().await, &stack.table),
+        scan_ingest::SqsDeadLetters::new(feed.sqs.clone(), &feed.dead_letter_url),
+    );
+    let mut bodies: Vec<String> = (0..3)
+        .flat_map(|_| {
+            numbers
+                .iter()
+                .flat_map(|number| (0..10).map(move |i| scan_body(number, i * 60)))
+        })
+        .collect();
+    // A fixed shuffle, so runs compare.
+    let mut state = 0x2545_F491_4F6C_DD1D_u64;
+    for i in (1..bodies.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        bodies.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+    let messages = bodies.len();
+    let mut pending: std::collections::VecDeque<String> = bodies.into();
+    let mut deliveries = 0usize;
+    let mut redelivered = 0usize;
+    let started = Instant::now();
+    while !pending.is_empty() && deliveries < 100 * messages {
+        let batch: Vec<String> = (0..10).filter_map(|_| pending.pop_front()).collect();
+        deliveries += batch.len();
+        let Ok(response) = ingest.handle(sqs_event(&batch), ct(2026, 11, 27, 9)).await else {
+            pending.extend(batch);
+            continue;
+        };
+        for failure in response.batch_item_failures {
+            if let Some(body) = failure
+                .item_identifier
+                .strip_prefix("m")
+                .and_then(|i| i.parse::<usize>().ok())
+                .and_then(|i| batch.get(i))
+            {
+                redelivered += 1;
+                pending.push_back(body.clone());
+            }
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let store = stack.store();
+    let mut exact = 0;
+    for number in &numbers {
+        let Ok(Some(target)) = store.order_for_tracking("ups", number).await else {
+            continue;
+        };
+        if let Ok(Some(order)) = store.order_with_timeline(&target.order_id).await {
+            let scans = order
+                .timeline
+                .events()
+                .iter()
+                .filter(|e| e.kind.is_carrier_update())
+                .count();
+            exact += usize::from(scans == 10);
+        }
+    }
+    let counts = &relay.counts;
+    let load = |c: &std::sync::atomic::AtomicUsize| c.load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "
+Carrier feed under DynamoDB faults (15% refused, 15% applied then answered 500)"
+    );
+    println!(
+        "  {messages} messages ({parcels} parcels x 10 scans, each sent 3 times, shuffled) in {elapsed:.1} s; \
+         {redelivered} redelivered after a reported failure; {} left undone",
+        pending.len()
+    );
+    println!("  the relay saw {}", relay.summary());
+    println!("  parcels with exactly their 10 scans: {exact} of {parcels}");
+    results.insert(
+        "feed_under_faults".into(),
+        json!({"refused_per_mille": rates.refused_per_mille, "lost_reply_per_mille": rates.lost_reply_per_mille,
+               "messages": messages, "parcels": parcels, "seconds": elapsed, "redelivered": redelivered,
+               "left_undone": pending.len(), "dynamodb_requests": load(&counts.dynamodb_requests),
+               "refused": load(&counts.refused), "lost_replies": load(&counts.lost_replies),
+               "parcels_exact": exact}),
+    );
+}
+
 /// Rounds timed for one message and for a batch of 10, after one untimed round of each
 /// (which opens the connections a warm Lambda already holds).
 const TIMED_ROUNDS: usize = 20;
@@ -473,7 +574,7 @@ async fn cold_starts(runs: usize, results: &mut BTreeMap<String, Value>) -> anyh
     Ok(())
 }
 
-const SECTIONS: [&str; 5] = ["cold_start", "cost", "nightly", "growth", "feed"];
+const SECTIONS: [&str; 6] = ["cold_start", "cost", "nightly", "growth", "feed", "faults"];
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -533,6 +634,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wanted("feed") {
         feed_throughput(arg("--scans", 10_000), &mut results).await;
+    }
+    if wanted("faults") {
+        feed_under_faults(arg("--fault-parcels", 20), &mut results).await;
     }
 
     results.insert("machine".into(), json!({"cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), "stack": "moto server on loopback"}));

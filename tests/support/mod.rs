@@ -773,6 +773,7 @@ impl TestStack {
         claims_intake::ClaimsIntake::new(self.store(), self.config())
     }
 }
+pub mod faults;
 pub mod streams;
 
 pub const TEST_SHOP: &str = "acme.myshopify.com";

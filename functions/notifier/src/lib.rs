@@ -67,6 +67,9 @@ use crate::unsubscribe::{unsubscribe_url, Unsubscribe};
 /// timeout (360 s), so the job's redelivery after a dead sender can take it over.
 pub const DELIVERY_LEASE_SECONDS: i64 = 90;
 
+/// Rounds of the SDK's retries a sent email's confirmation gets before the job fails.
+const CONFIRM_ATTEMPTS: usize = 4;
+
 /// Version of the job body, so a sender can refuse a shape it does not know.
 pub const JOB_VERSION: u32 = 1;
 
@@ -470,10 +473,17 @@ impl<M: Mailer, Q: DeliveryQueue> Notifier<M, Q> {
             }
             match self.mailer.send(&job.email).await {
                 Ok(message_id) => {
-                    self.store
-                        .mark_delivery_sent(key, &message_id, now)
-                        .await
-                        .map_err(unexpected)?;
+                    // Losing this write would send the email again once the lease ran
+                    // out, so it gets further, spaced attempts beyond the SDK's own.
+                    let mut confirmed = self.store.mark_delivery_sent(key, &message_id, now).await;
+                    for attempt in 1..CONFIRM_ATTEMPTS {
+                        if confirmed.is_ok() {
+                            break;
+                        }
+                        tracking_aws::store::backoff(attempt).await;
+                        confirmed = self.store.mark_delivery_sent(key, &message_id, now).await;
+                    }
+                    confirmed.map_err(unexpected)?;
                     Ok(Delivery::Sent)
                 }
                 Err(SendError::Rejected(error)) => {
@@ -701,6 +711,77 @@ mod tests {
                 .unwrap(),
             RecordOutcome::Unreadable
         );
+    }
+
+    /// A mailer refusing one mailbox for now, and a queue recording what is retried.
+    struct ThrottledFor(&'static str);
+
+    impl Mailer for ThrottledFor {
+        async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
+            if email.to.as_str() == self.0 {
+                Err(SendError::Retryable(anyhow::anyhow!("throttled")))
+            } else {
+                Ok("id".into())
+            }
+        }
+    }
+
+    #[derive(Default)]
+    struct RetryLog(std::sync::Mutex<Vec<String>>);
+
+    impl DeliveryQueue for RetryLog {
+        async fn enqueue(&self, _jobs: &[DeliveryJob]) -> anyhow::Result<()> {
+            Ok(())
+        }
+
+        async fn dead_letter(&self, _body: &str, _reason: &str) -> anyhow::Result<()> {
+            Ok(())
+        }
+
+        async fn retry_later(&self, message: &SqsMessage) -> anyhow::Result<()> {
+            self.0
+                .lock()
+                .unwrap()
+                .push(message.message_id.clone().unwrap_or_default());
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_that_cannot_be_read_is_dead_lettered_and_a_failed_one_is_put_off() {
+        let notifier = offline_notifier();
+        let notifier = Notifier {
+            store: notifier.store,
+            mailer: ThrottledFor("ops@merchant.example"),
+            queue: RetryLog::default(),
+            config: notifier.config,
+        };
+        let mut event: SqsEvent = serde_json::from_str(EMAIL_JOB).unwrap();
+        event.records[0].body = Some("not a job".into());
+        event.records[0].message_id = Some("m-1".into());
+        let response = notifier
+            .handle_jobs(event, chrono::Utc::now())
+            .await
+            .unwrap();
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "a non-job is never retried"
+        );
+        // A job whose delivery record cannot be reached (the offline store) is retried
+        // later, and put off first.
+        let mut event: SqsEvent = serde_json::from_str(EMAIL_JOB).unwrap();
+        event.records[0].message_id = Some("m-2".into());
+        let response = notifier
+            .handle_jobs(event, chrono::Utc::now())
+            .await
+            .unwrap();
+        let failed: Vec<_> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(failed, ["m-2"]);
+        assert_eq!(*notifier.queue.0.lock().unwrap(), ["m-2"]);
     }
 
     fn event_of(records: Vec<EventRecord>) -> Event {

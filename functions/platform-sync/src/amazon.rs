@@ -69,9 +69,10 @@ pub struct AmazonClient<T> {
     tokens: T,
 }
 
+/// Every SP-API answer wraps its result in `payload`.
 #[derive(Debug, Deserialize)]
-struct OrderItemsResponse {
-    payload: Option<OrderItemsPayload>,
+struct Payload<T> {
+    payload: Option<T>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -202,6 +203,33 @@ impl<T: AccessTokenProvider> AmazonClient<T> {
         self.config.sellers.iter().map(|(m, s)| (m.as_str(), s))
     }
 
+    /// One SP-API GET with `token`: its `payload`, or the error its answer calls for.
+    /// A body we cannot read is retried: Amazon answers garbled only in passing faults.
+    pub(crate) async fn get_payload<P: serde::de::DeserializeOwned>(
+        &self,
+        url: reqwest::Url,
+        token: &Secret,
+        what: &str,
+    ) -> Result<P, PushError> {
+        let response = self
+            .http
+            .get(url)
+            .header("x-amz-access-token", token.expose())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| transport_error("Amazon", e))?;
+        let bytes = successful_body("Amazon", response).await?;
+        let page: Payload<P> = serde_json::from_slice(&bytes).map_err(|e| {
+            PushError::Retryable(
+                anyhow::Error::new(e).context(format!("Amazon {what} came back unreadable")),
+            )
+        })?;
+        page.payload.ok_or_else(|| {
+            PushError::retryable(format!("Amazon {what} came back without a payload"))
+        })
+    }
+
     fn url(&self, order_id: &str, operation: &str) -> Result<reqwest::Url, PushError> {
         let base = self.config.api_base.trim_end_matches('/');
         reqwest::Url::parse(&format!("{base}/orders/v0/orders/{order_id}/{operation}")).map_err(
@@ -256,23 +284,7 @@ impl<T: AccessTokenProvider> AmazonClient<T> {
             if let Some(next) = &next_token {
                 url.query_pairs_mut().append_pair("NextToken", next);
             }
-            let response = self
-                .http
-                .get(url)
-                .header("x-amz-access-token", token.expose())
-                .header(reqwest::header::ACCEPT, "application/json")
-                .send()
-                .await
-                .map_err(|e| transport_error("Amazon", e))?;
-            let bytes = successful_body("Amazon", response).await?;
-            let page: OrderItemsResponse = serde_json::from_slice(&bytes).map_err(|e| {
-                PushError::Retryable(
-                    anyhow::Error::new(e).context("Amazon order items came back unreadable"),
-                )
-            })?;
-            let payload = page.payload.ok_or_else(|| {
-                PushError::retryable("Amazon order items came back without a payload")
-            })?;
+            let payload: OrderItemsPayload = self.get_payload(url, token, "order items").await?;
             items.extend(
                 payload
                     .order_items

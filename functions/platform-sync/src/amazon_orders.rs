@@ -47,11 +47,6 @@ struct TokenResponse {
 }
 
 #[derive(Debug, Deserialize)]
-struct OrdersResponse {
-    payload: Option<OrdersPayload>,
-}
-
-#[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct OrdersPayload {
     #[serde(default)]
@@ -196,23 +191,7 @@ impl<T: AccessTokenProvider> AmazonClient<T> {
                     }
                 }
             }
-            let response = self
-                .http()
-                .get(url)
-                .header("x-amz-access-token", token.expose())
-                .header(reqwest::header::ACCEPT, "application/json")
-                .send()
-                .await
-                .map_err(|e| transport_error("Amazon", e))?;
-            let bytes = successful_body("Amazon", response).await?;
-            let page: OrdersResponse = serde_json::from_slice(&bytes).map_err(|e| {
-                PushError::Retryable(
-                    anyhow::Error::new(e).context("Amazon orders came back unreadable"),
-                )
-            })?;
-            let payload = page
-                .payload
-                .ok_or_else(|| PushError::retryable("Amazon orders came back without a payload"))?;
+            let payload: OrdersPayload = self.get_payload(url, &token, "orders").await?;
             orders.extend(payload.orders);
             match payload.next_token.filter(|t| !t.is_empty()) {
                 Some(next) => next_token = Some(next),

@@ -29,21 +29,45 @@ pub async fn send_dead_letter(
     Ok(())
 }
 
-/// Sends messages in batches of ten (SQS's limit per request). Any entry SQS does not
-/// accept fails the whole call, so the caller retries and nothing is silently dropped
-/// (a repeat is harmless: every consumer here is idempotent).
+/// SQS takes at most ten messages and 256 KiB of bodies in one SendMessageBatch; the
+/// margin leaves room for the request's own framing.
+const MAX_BATCH_MESSAGES: usize = 10;
+const MAX_BATCH_BYTES: usize = 240 * 1024;
+
+/// Consecutive runs of `bodies` that each fit one SendMessageBatch. A body too large for
+/// any batch gets one of its own, and SQS's refusal names it.
+fn batches(bodies: &[String]) -> Vec<&[String]> {
+    let mut batches = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, body) in bodies.iter().enumerate() {
+        let full = i - start == MAX_BATCH_MESSAGES || bytes + body.len() > MAX_BATCH_BYTES;
+        if full && i > start {
+            batches.push(&bodies[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += body.len();
+    }
+    if start < bodies.len() {
+        batches.push(&bodies[start..]);
+    }
+    batches
+}
+
+/// Sends messages in as few SendMessageBatch requests as SQS's limits allow. Any entry
+/// SQS does not accept fails the whole call, so the caller retries and nothing is silently
+/// dropped (a repeat is harmless: every consumer here is idempotent).
 pub async fn send_all(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
     bodies: &[String],
 ) -> anyhow::Result<()> {
-    for (chunk_index, chunk) in bodies.chunks(10).enumerate() {
+    for (chunk_index, chunk) in batches(bodies).into_iter().enumerate() {
         let entries = chunk
             .iter()
             .enumerate()
             .map(|(i, body)| {
                 aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
-                    .id(format!("m{}", chunk_index * 10 + i))
+                    .id(format!("m{chunk_index}-{i}"))
                     .message_body(body)
                     .build()
                     .context("build batch entry")
@@ -135,6 +159,21 @@ pub fn event_source(payload: &serde_json::Value) -> anyhow::Result<EventSource> 
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn batches_keep_to_ten_messages_and_sqs_size_limit() {
+        let small: Vec<String> = (0..23).map(|i| format!("m{i}")).collect();
+        let sizes: Vec<usize> = batches(&small).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, [10, 10, 3]);
+        let big = "x".repeat(100 * 1024);
+        let large: Vec<String> = vec![big.clone(), big.clone(), big.clone(), "y".into()];
+        let sizes: Vec<usize> = batches(&large).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, [2, 2], "240 KiB per batch at most");
+        let huge = vec!["z".repeat(300 * 1024), "y".into()];
+        let sizes: Vec<usize> = batches(&huge).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, [1, 1], "an oversized body goes alone");
+        assert!(batches(&[]).is_empty());
+    }
 
     #[test]
     fn retries_back_off_from_half_a_minute_to_a_quarter_hour() {

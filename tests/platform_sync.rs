@@ -1302,12 +1302,15 @@ async fn connected_sellers_orders_are_polled_in_once_each_with_their_own_credent
             );
         }
     }
-    let first_read = h
-        .store
-        .requests()
-        .into_iter()
-        .find(|r| r.path.starts_with("/orders/v0/orders?") && !r.path.contains("NextToken"))
-        .unwrap();
+    // The first page of a poll (later pages carry only NextToken).
+    let first_page = |h: &Harness| {
+        h.store
+            .requests()
+            .into_iter()
+            .find(|r| r.path.starts_with("/orders/v0/orders?") && !r.path.contains("NextToken"))
+            .expect("a poll's first page")
+    };
+    let first_read = first_page(&h);
     assert!(
         first_read
             .path
@@ -1332,12 +1335,7 @@ async fn connected_sellers_orders_are_polled_in_once_each_with_their_own_credent
         items,
         "a second poll creates nothing"
     );
-    let reread = h
-        .store
-        .requests()
-        .into_iter()
-        .find(|r| r.path.starts_with("/orders/v0/orders?") && !r.path.contains("NextToken"))
-        .unwrap();
+    let reread = first_page(&h);
     assert!(
         reread
             .path

@@ -382,27 +382,35 @@ impl OrderStore {
         }
     }
 
-    pub async fn get_order(&self, order_id: &str) -> Result<Option<VersionedOrder>, StoreError> {
+    /// One item by its table key, read consistently (the callers decide from it and then
+    /// write conditionally), as `Item`; `None` when there is none.
+    pub(crate) async fn get_consistent<Item: for<'de> Deserialize<'de>>(
+        &self,
+        pk: String,
+        sk: String,
+        what: &'static str,
+    ) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(order_pk(order_id)))
-            .key("sk", AttributeValue::S("ORDER".into()))
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
             .consistent_read(true)
             .send()
             .await
-            .context("get order")?;
-        output
-            .item
-            .map(|item| {
-                let item: OrderItem = from_item(item)?;
-                Ok(VersionedOrder {
-                    order: item.order,
-                    version: item.version,
-                })
-            })
-            .transpose()
+            .context(what)?;
+        output.item.map(from_item).transpose()
+    }
+
+    pub async fn get_order(&self, order_id: &str) -> Result<Option<VersionedOrder>, StoreError> {
+        let item: Option<OrderItem> = self
+            .get_consistent(order_pk(order_id), "ORDER".into(), "get order")
+            .await?;
+        Ok(item.map(|item| VersionedOrder {
+            order: item.order,
+            version: item.version,
+        }))
     }
 
     /// The order and every timeline event, in one Query over the order's partition.

@@ -7,12 +7,11 @@
 //! The cursor only moves forward and only at the version it was read, so two polls that
 //! overlap (a slow one and the next schedule) cannot move it back.
 
-use anyhow::Context;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{from_item, to_item, OrderStore, StoreError};
+use super::{to_item, OrderStore, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PollCursor {
@@ -39,20 +38,14 @@ impl OrderStore {
         store: &str,
         merchant_id: &str,
     ) -> Result<Option<PollCursor>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(poll_pk(store, merchant_id)))
-            .key("sk", AttributeValue::S("POLL".into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .context("get poll cursor")?;
-        output
-            .item
-            .map(|item| Ok(from_item::<PollItem>(item)?.cursor))
-            .transpose()
+        let item: Option<PollItem> = self
+            .get_consistent(
+                poll_pk(store, merchant_id),
+                "POLL".into(),
+                "get poll cursor",
+            )
+            .await?;
+        Ok(item.map(|item| item.cursor))
     }
 
     /// Moves the cursor to `changed_after` if it is still at `read` (`None`: never

@@ -297,19 +297,10 @@ impl OrderStore {
 
     /// One sync record, read consistently.
     pub async fn sync_record(&self, key: &SyncKey) -> Result<Option<SyncRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key.key()))
-            .consistent_read(true)
-            .send()
-            .await
-            .context("get sync record")?;
-        output
-            .item
-            .map(|item| Ok(from_item::<SyncItem>(item)?.record))
-            .transpose()
+        let item: Option<SyncItem> = self
+            .get_consistent(order_pk(&key.order_id), key.sk(), "get sync record")
+            .await?;
+        Ok(item.map(|item| item.record))
     }
 }
 

@@ -15,14 +15,10 @@
 //! them some time after, never before. Items of their own partition, so no order reader
 //! sees them; stream consumers filter on `EVENT#`.
 
-use std::collections::HashMap;
-
-use anyhow::Context;
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{from_item, to_item, OrderStore, StoreError};
+use super::{to_item, OrderStore, StoreError};
 
 /// Which delivery: the platform's own delivery id, scoped to the shop that sent it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,13 +34,6 @@ impl DeliveryKey {
             "WEBHOOK#{}#{}#{}",
             self.platform, self.shop, self.webhook_id
         )
-    }
-
-    fn key(&self) -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            ("pk".to_owned(), AttributeValue::S(self.pk())),
-            ("sk".to_owned(), AttributeValue::S("DELIVERY".into())),
-        ])
     }
 }
 
@@ -76,19 +65,10 @@ impl OrderStore {
         &self,
         key: &DeliveryKey,
     ) -> Result<Option<Delivery>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key.key()))
-            .consistent_read(true)
-            .send()
-            .await
-            .context("get webhook delivery")?;
-        output
-            .item
-            .map(|item| Ok(from_item::<DeliveryItem>(item)?.delivery))
-            .transpose()
+        let item: Option<DeliveryItem> = self
+            .get_consistent(key.pk(), "DELIVERY".into(), "get webhook delivery")
+            .await?;
+        Ok(item.map(|item| item.delivery))
     }
 
     /// Records a processed delivery, once: a second record of the same delivery (two

@@ -9,6 +9,9 @@
   its app client the audience; the app client can read custom:merchant_id but not write
   it; the operations group is the one tracking-http reads.
 - PublicBaseUrl: a value a deploy accepts (AllowedPattern and Rules) is https.
+- Secrets: no parameter is NoEcho and no function variable holds a credential; a
+  variable ending in _SECRET_ARN is a Ref to an AWS::SecretsManager::Secret of the stack,
+  which that function (and only a function naming it) may read.
 
 The queues, functions and stream consumers are found by walking the template, not listed
 here, so a resource added later without its alarm fails the check. Before checking the
@@ -267,7 +270,7 @@ def deployable(template: dict, params: dict[str, str]) -> bool:
 
 def check_public_base_url(template: dict) -> list[str]:
     problems = []
-    good = {"UnsubscribeSecret": "x" * 40}
+    good: dict[str, str] = {}
     for url, wanted in (
         ("https://a1b2c3.execute-api.us-east-1.amazonaws.com", True),
         ("https://track.example.com/api", True),
@@ -289,9 +292,54 @@ def check_public_base_url(template: dict) -> list[str]:
     return problems
 
 
+SECRET_TYPE = "AWS::SecretsManager::Secret"
+CREDENTIAL_WORDS = re.compile(r"SECRET|TOKEN|PASSWORD|CREDENTIAL|KEY")
+
+
+def readable_secrets(function: dict) -> set[str]:
+    readable = set()
+    for policy in props(function).get("Policies") or []:
+        if isinstance(policy, dict) and "AWSSecretsManagerGetSecretValuePolicy" in policy:
+            ref = policy["AWSSecretsManagerGetSecretValuePolicy"].get("SecretArn")
+            if isinstance(ref, dict) and "Ref" in ref:
+                readable.add(ref["Ref"])
+    return readable
+
+
+def check_secrets(template: dict) -> list[str]:
+    problems = []
+    for name, param in (template.get("Parameters") or {}).items():
+        if (param or {}).get("NoEcho"):
+            problems.append(f"parameter {name} is NoEcho: a secret belongs in Secrets Manager, "
+                            "not in the functions' configuration")
+    secrets = resources(template, SECRET_TYPE)
+    global_vars = ((((template.get("Globals") or {}).get("Function") or {})
+                    .get("Environment") or {}).get("Variables") or {})
+    for lid, function in resources(template, *FUNCTIONS).items():
+        variables = {**global_vars,
+                     **((props(function).get("Environment") or {}).get("Variables") or {})}
+        named = set()
+        for var, value in variables.items():
+            if var.endswith("_SECRET_ARN"):
+                target = value.get("Ref") if isinstance(value, dict) else None
+                if target not in secrets:
+                    problems.append(f"{lid}: {var} is not a Ref to a secret of the stack")
+                    continue
+                named.add(target)
+            elif CREDENTIAL_WORDS.search(var):
+                problems.append(f"{lid}: {var} looks like a credential in the environment")
+        readable = readable_secrets(function)
+        for secret in sorted(named - readable):
+            problems.append(f"{lid} names {secret} but may not read it")
+        for secret in sorted(readable - named):
+            problems.append(f"{lid} may read {secret}, which it does not use")
+    return problems
+
+
 def check(template: dict) -> list[str]:
     try:
-        return check_alarms(template) + check_identity(template) + check_public_base_url(template)
+        return (check_alarms(template) + check_identity(template)
+                + check_public_base_url(template) + check_secrets(template))
     except (LocalAwsError, KeyError, TypeError, ValueError) as exc:
         return [f"cannot check the template: {exc!r}"]
 
@@ -334,6 +382,28 @@ def broken_copies(template: dict) -> list[tuple[str, dict]]:
     def rename_group(res: dict) -> None:
         props(res[first(res, "AWS::Cognito::UserPoolGroup")])["GroupName"] = "ops"
 
+    def function_named(res: dict, var: str) -> dict:
+        return next(r for r in res.values() if r.get("Type") in FUNCTIONS and var in (
+            (props(r).get("Environment") or {}).get("Variables") or {}))
+
+    def plaintext_secret(res: dict) -> None:
+        variables = props(function_named(res, "SHOPIFY_WEBHOOK_SECRET_ARN"))["Environment"]["Variables"]
+        variables["SHOPIFY_WEBHOOK_SECRET"] = "hush"
+
+    def unreadable_secret(res: dict) -> None:
+        function = function_named(res, "STORE_CREDENTIALS_SECRET_ARN")
+        props(function)["Policies"] = [p for p in props(function)["Policies"]
+                                       if "AWSSecretsManagerGetSecretValuePolicy" not in p]
+
+    def readable_by_all(res: dict) -> None:
+        function = next(
+            r for r in res.values() if r.get("Type") in FUNCTIONS and not readable_secrets(r))
+        props(function).setdefault("Policies", []).append(
+            {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "StoreCredentialsSecret"}}})
+
+    def no_echo(t: dict) -> None:
+        t["Parameters"]["ShopifyShops"]["NoEcho"] = True
+
     def any_http_url(t: dict) -> None:
         t["Parameters"]["PublicBaseUrl"]["AllowedPattern"] = "^https?://[^\\s?#]+$"
 
@@ -350,7 +420,13 @@ def broken_copies(template: dict) -> list[tuple[str, dict]]:
         variant("an app client writing custom:merchant_id", write_merchant_id),
         variant("an authorizer ignoring the stack's pool", trust_the_parameter),
         variant("an operations group tracking-http does not read", rename_group),
+        variant("a credential in a function's environment", plaintext_secret),
+        variant("a secret its function may not read", unreadable_secret),
+        variant("a secret readable by a function that does not use it", readable_by_all),
     ]
+    echo = copy.deepcopy(template)
+    no_echo(echo)
+    copies.append(("a NoEcho parameter", echo))
     http = copy.deepcopy(template)
     any_http_url(http)
     copies.append(("http PublicBaseUrl accepted", http))
@@ -371,7 +447,7 @@ def main(argv: list[str]) -> int:
         return 1
     print(f"check_template: {path.name}: {len(resources(template, ALARM))} alarms notify {TOPIC}; "
           f"dead-letter queues {sorted(dead_letter_queues(template))}; stream consumers "
-          f"{sorted(stream_consumers(template))}; identity and PublicBaseUrl rules hold")
+          f"{sorted(stream_consumers(template))}; identity, PublicBaseUrl and secrets rules hold")
     return 0
 
 

@@ -9,9 +9,11 @@ Commands
 What happens on startup
   * a moto server (``python -m moto.server``, run by the same Python as this script) is
     started on 127.0.0.1 on a free port; its log goes to .local/moto.log;
-  * every AWS::DynamoDB::Table, AWS::Serverless::SimpleTable and AWS::SQS::Queue of the
-    SAM/CloudFormation template is created in it (in dependency order, so dead-letter
-    queues exist before the queues that point at them);
+  * every AWS::DynamoDB::Table, AWS::Serverless::SimpleTable, AWS::SQS::Queue and
+    AWS::SecretsManager::Secret of the SAM/CloudFormation template is created in it (in
+    dependency order, so dead-letter queues exist before the queues that point at them);
+    a secret gets its SecretString, a random value for GenerateSecretString, or the value
+    given with --secret LOGICAL_ID=VALUE;
   * e-mail addresses found in function environment variables whose name contains SENDER
     or FROM (and in parameters named like that) are verified in SES;
   * these files are written under .local/ at the repository root (the parent of scripts/):
@@ -20,6 +22,7 @@ What happens on startup
       resources.json  {"endpoint", "region", "account_id", "stack_name",
                        "tables": {LogicalId: {name, arn, stream_arn, ttl_attribute}},
                        "queues": {LogicalId: {name, url, arn, attributes}},
+                       "secrets": {LogicalId: {name, arn}},
                        "routes": [{method, path, function, binary, auth}]}
       moto.log        the moto server's own output
 
@@ -33,7 +36,7 @@ Environment given to CMD (and written to stack.env)
   variables that could send an SDK to real AWS (AWS_PROFILE, AWS_SESSION_TOKEN,
   AWS_ENDPOINT_URL_<SERVICE>, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS, ...) are removed.
 
-Supported intrinsics: Ref (tables -> name, queues -> URL, parameters -> Default or
+Supported intrinsics: Ref (tables -> name, queues -> URL, secrets -> ARN, parameters -> Default or
 --param, pseudo parameters), Fn::GetAtt (table Arn/StreamArn, queue Arn/QueueUrl/
 QueueName), Fn::Sub (both forms), Fn::Join, Fn::Select, Fn::Split, Fn::If (with
 Conditions using Fn::Equals/Not/And/Or/Condition), Fn::FindInMap, Fn::Base64,
@@ -69,6 +72,8 @@ HOST = "127.0.0.1"
 
 TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable")
 QUEUE_TYPE = "AWS::SQS::Queue"
+SECRET_TYPE = "AWS::SecretsManager::Secret"
+CREATED_TYPES = (*TABLE_TYPES, QUEUE_TYPE, SECRET_TYPE)
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 
 # Caller variables that could make an SDK talk to real AWS or use other credentials.
@@ -191,6 +196,7 @@ class Resolver:
         # Filled in while resources are created.
         self.tables: dict[str, dict] = {}  # LogicalId -> {name, arn, stream_arn, ...}
         self.queues: dict[str, dict] = {}  # LogicalId -> {name, url, arn}
+        self.secrets: dict[str, dict] = {}  # LogicalId -> {name, arn}
         self._load_parameters(params)
 
     # -- parameters / conditions
@@ -298,6 +304,8 @@ class Resolver:
             return self.tables[name]["name"]
         if name in self.queues:
             return self.queues[name]["url"]
+        if name in self.secrets:
+            return self.secrets[name]["arn"]
         self._unknown_resource(name, f"Ref {name}", where)
         raise AssertionError  # unreachable
 
@@ -336,14 +344,14 @@ class Resolver:
         if res is None:
             raise LocalAwsError(f"{where}: {text}: no parameter or resource named {name}")
         rtype = (res or {}).get("Type", "?")
-        if rtype in TABLE_TYPES or rtype == QUEUE_TYPE:
+        if rtype in CREATED_TYPES:
             if not self.resource_enabled(name):
                 raise LocalAwsError(f"{where}: {text}: resource {name} is disabled by its Condition")
             raise LocalAwsError(f"{where}: {text}: resource {name} is not created yet "
                                 "(dependency cycle?)")
         raise LocalAwsError(
             f"{where}: {text}: resource {name} has type {rtype}, which the local stack does not "
-            "emulate (only DynamoDB tables and SQS queues)")
+            "emulate (only DynamoDB tables, SQS queues and Secrets Manager secrets)")
 
     # -- generic resolution
 
@@ -973,6 +981,7 @@ class Stack:
         self.env_file = self.local_dir / "stack.env"
         self.tables_file = self.local_dir / "tables.json"
         self.resources_file = self.local_dir / "resources.json"
+        self.secret_values = parse_pairs(args.secret, "--secret")
 
     def start(self) -> None:
         template = load_template(self.template_path)
@@ -1018,6 +1027,7 @@ class Stack:
             "stack_name": resolver.stack,
             "tables": resolver.tables,
             "queues": resolver.queues,
+            "secrets": resolver.secrets,
             "routes": http_routes(template),
         }
         write_atomic(self.tables_file, json.dumps(table_specs, indent=2) + "\n")
@@ -1035,7 +1045,7 @@ class Stack:
         ids = []
         for lid, res in resources.items():
             rtype = (res or {}).get("Type")
-            if rtype in TABLE_TYPES or rtype == QUEUE_TYPE:
+            if rtype in CREATED_TYPES:
                 if resolver.resource_enabled(lid):
                     ids.append(lid)
                 else:
@@ -1047,12 +1057,17 @@ class Stack:
             try:
                 if res.get("Type") == QUEUE_TYPE:
                     self._create_queue(lid, props, resolver, clients)
+                elif res.get("Type") == SECRET_TYPE:
+                    self._create_secret(lid, props, resolver, clients)
                 else:
                     table_specs[lid] = self._create_table(lid, res, props, resolver, clients)
             except (ClientError, BotoCoreError) as exc:
                 raise LocalAwsError(f"creating {lid} failed: {exc}") from None
+        unknown = set(self.secret_values) - set(resolver.secrets)
+        if unknown:
+            raise LocalAwsError(f"--secret names no secret of the template: {', '.join(sorted(unknown))}")
         if not ids:
-            log("the template declares no DynamoDB tables or SQS queues")
+            log("the template declares no DynamoDB tables, SQS queues or secrets")
         return table_specs
 
     def _create_table(self, lid, res, props, resolver, clients) -> dict:
@@ -1093,6 +1108,28 @@ class Stack:
         resolver.queues[lid] = {"name": name, "url": url, "arn": arn, "attributes": attrs}
         log(f"created queue {name} ({lid})" + (" [redrive]" if "RedrivePolicy" in attrs else ""))
 
+    def _create_secret(self, lid, props, resolver, clients) -> None:
+        import secrets as random_source
+
+        name = physical_name(lid, props, "Name", resolver)
+        if lid in self.secret_values:
+            value = self.secret_values[lid]
+        elif "SecretString" in props:
+            value = resolver.as_string(props["SecretString"], f"resource {lid}", props["SecretString"])
+        elif "GenerateSecretString" in props:
+            spec = props["GenerateSecretString"] or {}
+            if "SecretStringTemplate" in spec:
+                raise LocalAwsError(f"resource {lid}: GenerateSecretString with a "
+                                    "SecretStringTemplate is not emulated locally")
+            length = as_int(spec.get("PasswordLength", 32), f"resource {lid}", "PasswordLength")
+            alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+            value = "".join(random_source.choice(alphabet) for _ in range(length))
+        else:
+            raise LocalAwsError(f"resource {lid}: a secret needs SecretString or GenerateSecretString")
+        arn = clients.get("secretsmanager").create_secret(Name=name, SecretString=value)["ARN"]
+        resolver.secrets[lid] = {"name": name, "arn": arn}
+        log(f"created secret {name} ({lid})")
+
     def stop(self) -> None:
         self.server.stop()
 
@@ -1122,14 +1159,18 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def parse_params(items: list[str] | None) -> dict[str, str]:
+def parse_pairs(items: list[str] | None, option: str) -> dict[str, str]:
     out = {}
     for item in items or []:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise LocalAwsError(f"--param expects NAME=VALUE, got {item!r}")
+            raise LocalAwsError(f"{option} expects NAME=VALUE, got {item!r}")
         out[name] = value
     return out
+
+
+def parse_params(items: list[str] | None) -> dict[str, str]:
+    return parse_pairs(items, "--param")
 
 
 # --------------------------------------------------------------------------- signals/commands
@@ -1265,6 +1306,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "names (default: %(default)s)")
         p.add_argument("--param", action="append", metavar="NAME=VALUE",
                        help="override a template parameter (repeatable)")
+        p.add_argument("--secret", action="append", metavar="LOGICAL_ID=VALUE",
+                       help="initial value of a template secret (repeatable)")
         p.add_argument("--local-dir", default=str(REPO_ROOT / ".local"),
                        help="where stack.env, tables.json, resources.json and moto.log go "
                             "(default: %(default)s)")

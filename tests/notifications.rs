@@ -14,12 +14,15 @@ use aws_sdk_sesv2::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_sesv2::config::{ConfigBag, Intercept, RuntimeComponents};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use integration_tests::streams::{event_of, StreamReader};
-use integration_tests::{read_response, unique_merchant, ApiEvent, TestQueue, TestStack};
+use integration_tests::{
+    read_response, unique_merchant, ApiEvent, TestQueue, TestSecret, TestStack,
+};
 use lambda_http::{Body, Response};
 use nightly_completion::{Budget, NightlyConfig, RunInput};
 use notifier::config::{NotifierConfig, Sender};
 use notifier::ses::SesMailer;
-use notifier::unsubscribe::UnsubscribeKey;
+
+use notifier::unsubscribe::{unsubscribe_keys, UnsubscribeKey, UnsubscribeKeys};
 use notifier::{
     DeliveryJob, Mailer, Notifier, OutgoingEmail, RecordOutcome, SendError, SqsDeliveryQueue,
     DELIVERY_LEASE_SECONDS, JOB_VERSION,
@@ -137,11 +140,15 @@ fn email_queue(queue: &TestQueue) -> SqsDeliveryQueue {
     SqsDeliveryQueue::new(queue.sqs.clone(), &queue.url, &queue.dead_letter_url)
 }
 
-fn notifier_config() -> NotifierConfig {
+fn fixed_keys() -> Arc<UnsubscribeKeys> {
+    Arc::new(UnsubscribeKeys::fixed(UnsubscribeKey::new(SECRET).unwrap()))
+}
+
+fn notifier_config(unsubscribe_keys: Arc<UnsubscribeKeys>) -> NotifierConfig {
     NotifierConfig {
         sender: Sender::parse(SENDER).unwrap(),
         public_base_url: PUBLIC_BASE_URL.into(),
-        unsubscribe_key: UnsubscribeKey::new(SECRET).unwrap(),
+        unsubscribe_keys,
         origin_country: "US".into(),
     }
 }
@@ -190,6 +197,11 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Self {
+        Self::with_keys(fixed_keys()).await
+    }
+
+    /// The notifier and the orders API sharing one unsubscribe key source, as in a stack.
+    async fn with_keys(unsubscribe_keys: Arc<UnsubscribeKeys>) -> Self {
         let stack = TestStack::new().await;
         let feed = TestQueue::new("CarrierFeedQueue").await;
         let stream = StreamReader::for_table(&stack.client, &stack.table)
@@ -209,7 +221,7 @@ impl Fixture {
             .send()
             .await
             .unwrap();
-        let config = notifier_config();
+        let config = notifier_config(unsubscribe_keys.clone());
         let emails = TestQueue::new("EmailQueue").await;
         let notifier = Notifier::new(
             stack.store(),
@@ -217,9 +229,7 @@ impl Fixture {
             email_queue(&emails),
             config,
         );
-        let api = stack
-            .orders_api()
-            .with_unsubscribe_key(UnsubscribeKey::new(SECRET).unwrap());
+        let api = stack.orders_api().with_unsubscribe_keys(unsubscribe_keys);
         Self {
             stack,
             feed,
@@ -1063,6 +1073,88 @@ async fn the_unsubscribe_link_stops_the_mails_and_a_forged_one_changes_nothing()
 }
 
 #[tokio::test]
+async fn links_signed_before_a_key_rotation_keep_working_until_the_next_one() {
+    // The key in the local stack's Secrets Manager, read with no cache so each rotation
+    // is seen at once (a deployment sees it within the cache's time to live).
+    let secret = TestSecret::create("the-first-unsubscribe-key-of-this-test-0001").await;
+    let keys = unsubscribe_keys(TestSecret::source().await, &secret.arn)
+        .with_ttl(std::time::Duration::ZERO);
+    let mut f = Fixture::with_keys(Arc::new(keys)).await;
+    let team = unique_address("ops", "merchant.example");
+    let order_id = f.order_with("1001", "ada@example.com").await;
+    assert_eq!(f.subscribe(&order_id, &team).await.0, 201);
+    f.label(&order_id, "ups", UPS).await;
+    f.deliver().await;
+    let signed_before = unsubscribe_link(&f.mails_to(&team)[0]);
+
+    secret
+        .put("the-second-unsubscribe-key-of-this-test-002")
+        .await;
+    f.scan(&feed_bodies()[0]).await;
+    f.deliver().await;
+    let signed_after = unsubscribe_link(&f.mails_to(&team)[1]);
+    assert_ne!(
+        signed_before, signed_after,
+        "new mail is signed with the new key"
+    );
+    for link in [&signed_before, &signed_after] {
+        let response = f.follow(link, "application/json").await;
+        assert_eq!(response.status(), 200, "{}", body_text(&response));
+    }
+
+    secret
+        .put("the-third-unsubscribe-key-of-this-test-0003")
+        .await;
+    let response = f.follow(&signed_before, "application/json").await;
+    assert_eq!(
+        response.status(),
+        403,
+        "two rotations on, the first key is gone"
+    );
+    assert_eq!(f.order_subscribers(&order_id).await, [team.as_str()]);
+    let (status, body) = read_response(f.confirm(&signed_after, "application/json").await);
+    assert_eq!(status, 200, "{body}");
+    assert!(f.order_subscribers(&order_id).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_unreadable_unsubscribe_key_is_a_503_that_removes_nothing() {
+    let mut f = Fixture::new().await;
+    let team = unique_address("ops", "merchant.example");
+    let order_id = f.order_with("1001", "ada@example.com").await;
+    assert_eq!(f.subscribe(&order_id, &team).await.0, 201);
+    f.label(&order_id, "ups", UPS).await;
+    f.deliver().await;
+    let link = unsubscribe_link(&f.mails_to(&team)[0]);
+
+    let missing = format!(
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:{}",
+        unique_merchant("never-created")
+    );
+    f.api = f
+        .stack
+        .orders_api()
+        .with_unsubscribe_keys(Arc::new(unsubscribe_keys(
+            TestSecret::source().await,
+            &missing,
+        )));
+    for accept in ["application/json", "text/html"] {
+        let (status, body) = read_response(f.confirm(&link, accept).await);
+        assert_eq!(status, 503, "{body}");
+    }
+    let (status, body) = read_response(f.confirm(&link, "application/json").await);
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (503, &json!("unsubscribe_unavailable"))
+    );
+    assert!(
+        !body.to_string().contains(&missing),
+        "no ARN in the answer: {body}"
+    );
+    assert_eq!(f.order_subscribers(&order_id).await, [team.as_str()]);
+}
+
+#[tokio::test]
 async fn stream_records_reach_the_notifier_in_the_lambda_event_shape() {
     let mut f = Fixture::new().await;
     let order_id = f.order_with("1001", "ada@example.com").await;
@@ -1160,7 +1252,7 @@ async fn a_throttled_mailbox_is_retried_alone_with_backoff_and_holds_up_nothing(
             recipient: throttled.clone(),
         },
         email_queue(&f.emails),
-        notifier_config(),
+        notifier_config(fixed_keys()),
     );
     let jobs = f.emails.receive_event(10).await.expect("the queued emails");
     assert_eq!(jobs.records.len(), 4, "two events, two mailboxes each");
@@ -1381,7 +1473,7 @@ async fn under_dynamodb_faults_each_email_is_sent_exactly_once() {
         tracking_aws::OrderStore::new(relay.dynamodb().await, &f.stack.table),
         SesMailer::new(f.ses.clone(), &Sender::parse(SENDER).unwrap()),
         email_queue(&f.emails),
-        notifier_config(),
+        notifier_config(fixed_keys()),
     );
     // The stream: Lambda retries a batch from the record the function reports failed.
     let mut records = event.records;

@@ -9,10 +9,13 @@
 mod fake_store;
 
 use chrono::{DateTime, Duration, Utc};
+use std::sync::Arc;
+
 use integration_tests::streams::StreamReader;
-use integration_tests::{read_response, ApiEvent, TestQueue, TestStack};
-use platform_sync::amazon::{AmazonClient, AmazonConfig, StaticAccessToken};
-use platform_sync::lwa::{AmazonTokens, LwaAccessToken, LwaCredentials};
+use integration_tests::{read_response, ApiEvent, TestQueue, TestSecret, TestStack};
+use platform_sync::amazon::{AmazonClient, AmazonConfig};
+use platform_sync::credentials::{store_credentials, StoreCredentialSecrets, StoreCredentials};
+use platform_sync::lwa::{LwaClient, SellerTokens};
 use platform_sync::push::Secret;
 use platform_sync::shopify::{
     ShopifyClient, ShopifyConfig, FULFILLMENT_CREATE_MUTATION, FULFILLMENT_STATE_QUERY,
@@ -98,9 +101,16 @@ fn graphql_path() -> String {
     format!("/{SHOP}/admin/api/2026-01/graphql.json")
 }
 
+fn shopify_credentials() -> StoreCredentials {
+    StoreCredentials {
+        shopify_access_tokens: [(SHOP.to_owned(), Secret::new(SHOPIFY_TOKEN))].into(),
+        ..StoreCredentials::default()
+    }
+}
+
 fn webhook_config() -> WebhookConfig {
     WebhookConfig {
-        secret: Some(WebhookSecret::new(TEST_SECRET)),
+        secrets: WebhookSecret::fixed(TEST_SECRET),
         shops: [(SHOP.to_owned(), MERCHANT.to_owned())].into(),
     }
 }
@@ -178,14 +188,14 @@ struct Harness {
     queue: TestQueue,
     store: FakeStore,
     stream: StreamReader,
-    sync: PlatformSync<AmazonTokens>,
+    sync: PlatformSync<SellerTokens>,
 }
 
 impl Harness {
     async fn new() -> Self {
-        Self::with_amazon_tokens(|_| {
-            AmazonTokens::Static(StaticAccessToken(
-                [
+        Self::with_credentials(
+            StoreCredentials {
+                amazon_access_tokens: [
                     (MERCHANT.to_owned(), Secret::new(AMAZON_TOKEN)),
                     (
                         OTHER_SELLER_MERCHANT.to_owned(),
@@ -193,29 +203,35 @@ impl Harness {
                     ),
                 ]
                 .into(),
-            ))
-        })
+                ..shopify_credentials()
+            },
+            None,
+        )
         .await
     }
 
     /// Amazon's access token refreshed through (the stand-in for) Login with Amazon.
     async fn with_lwa() -> Self {
-        Self::with_amazon_tokens(|base_url| {
-            AmazonTokens::Lwa(LwaAccessToken::new(
-                platform_sync::push::http_client().unwrap(),
-                LwaCredentials {
-                    token_url: format!("{base_url}{LWA_TOKEN_PATH}"),
-                    client_id: "amzn1.application-oa2-client.test".into(),
-                    client_secret: Secret::new("test-client-secret"),
-                    refresh_tokens: [(MERCHANT.to_owned(), Secret::new("Atzr|test-refresh"))]
-                        .into(),
-                },
-            ))
-        })
+        Self::with_credentials(
+            StoreCredentials {
+                amazon_lwa_client_secret: Some(Secret::new("test-client-secret")),
+                amazon_refresh_tokens: [(MERCHANT.to_owned(), Secret::new("Atzr|test-refresh"))]
+                    .into(),
+                ..shopify_credentials()
+            },
+            Some("amzn1.application-oa2-client.test"),
+        )
         .await
     }
 
-    async fn with_amazon_tokens(tokens: impl FnOnce(&str) -> AmazonTokens) -> Self {
+    async fn with_credentials(credentials: StoreCredentials, lwa_client_id: Option<&str>) -> Self {
+        Self::with_credential_secret(credentials.fixed(), lwa_client_id).await
+    }
+
+    async fn with_credential_secret(
+        credentials: Arc<StoreCredentialSecrets>,
+        lwa_client_id: Option<&str>,
+    ) -> Self {
         let stack = TestStack::new().await;
         let queue = sync_queue().await;
         let store = FakeStore::start();
@@ -223,6 +239,14 @@ impl Harness {
             .await
             .unwrap();
         let http = platform_sync::push::http_client().unwrap();
+        let tokens = SellerTokens::new(
+            http.clone(),
+            LwaClient {
+                token_url: format!("{}{LWA_TOKEN_PATH}", store.base_url),
+                client_id: lwa_client_id.map(str::to_owned),
+            },
+            credentials.clone(),
+        );
         let sync = PlatformSync::new(
             stack.store(),
             SyncQueues::new(queue.sqs.clone(), &queue.url, &queue.dead_letter_url),
@@ -231,9 +255,9 @@ impl Harness {
                 ShopifyConfig {
                     api_base: format!("{}/{{shop}}/admin/api/2026-01/graphql.json", store.base_url),
                     shops: [(SHOP.to_owned(), MERCHANT.to_owned())].into(),
-                    access_tokens: [(SHOP.to_owned(), Secret::new(SHOPIFY_TOKEN))].into(),
                     notify_customer: true,
                 },
+                credentials,
             ),
             AmazonClient::new(
                 http,
@@ -241,7 +265,7 @@ impl Harness {
                     api_base: store.base_url.clone(),
                     sellers: amazon_sellers(),
                 },
-                tokens(&store.base_url),
+                tokens,
             ),
         );
         Self {
@@ -696,6 +720,56 @@ async fn throttled_sync_is_retried_and_sent_exactly_once() {
     assert_eq!(record.status, SyncStatus::Sent);
     assert_eq!(record.attempts, 2);
     assert_eq!(record.last_error, None);
+}
+
+#[tokio::test]
+async fn store_credentials_come_from_their_secret_and_a_refused_token_is_read_again() {
+    // The secret as an operator left it before rotating the shop's token: the old one.
+    let secret =
+        TestSecret::create(&json!({"shopify_access_tokens": {SHOP: "shpat_revoked"}}).to_string())
+            .await;
+    // The deployment's cache (minutes): only the refusal can make it read again.
+    let credentials = Arc::new(store_credentials(TestSecret::source().await, &secret.arn));
+    let mut h = Harness::with_credential_secret(credentials, None).await;
+    let order_id = h.shopify_order().await;
+    h.label(&order_id).await;
+    h.stream_to_queue().await;
+
+    h.store.fail_next(&[401]);
+    assert_eq!(h.deliver().await, 1);
+    let refused = h.store.requests();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(
+        refused[0].header("x-shopify-access-token"),
+        Some("shpat_revoked")
+    );
+    assert_eq!(
+        h.record(&order_id, OrderSource::Shopify, "ups", UPS)
+            .await
+            .status,
+        SyncStatus::Failed
+    );
+
+    secret
+        .put(&json!({"shopify_access_tokens": {SHOP: SHOPIFY_TOKEN}}).to_string())
+        .await;
+    h.store.clear_requests();
+    assert_eq!(h.deliver().await, 1);
+    let requests = h.store.requests();
+    assert_eq!(
+        operations(&requests),
+        ["FulfillmentState", "CreateFulfillment"]
+    );
+    assert!(requests
+        .iter()
+        .all(|r| r.header("x-shopify-access-token") == Some(SHOPIFY_TOKEN)));
+    assert_eq!(
+        h.record(&order_id, OrderSource::Shopify, "ups", UPS)
+            .await
+            .status,
+        SyncStatus::Sent
+    );
+    assert_eq!(h.store.fulfillments().len(), 1);
 }
 
 #[tokio::test]

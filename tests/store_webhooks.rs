@@ -2,7 +2,7 @@
 //! and a deployment without Shopify.
 
 use chrono::{DateTime, Duration, Utc};
-use integration_tests::{read_response, ApiEvent, TestStack};
+use integration_tests::{read_response, ApiEvent, TestSecret, TestStack};
 use serde_json::Value;
 use store_webhooks::{StoreWebhooks, WebhookConfig, WebhookSecret, MAX_DELIVERY_AGE_HOURS};
 use tracking_aws::store::webhooks::DeliveryKey;
@@ -23,7 +23,7 @@ fn webhooks(stack: &TestStack) -> StoreWebhooks {
     StoreWebhooks::new(
         stack.store(),
         WebhookConfig {
-            secret: Some(WebhookSecret::new(TEST_SECRET)),
+            secrets: WebhookSecret::fixed(TEST_SECRET),
             shops: [(SHOP.to_owned(), MERCHANT.to_owned())].into(),
         },
     )
@@ -264,12 +264,19 @@ async fn post_orders_identifies_store_orders_by_store_order_id_and_stays_idempot
 #[tokio::test]
 async fn a_deployment_without_shopify_starts_and_answers_the_route_503() {
     let stack = TestStack::new().await;
-    // The template's defaults: an empty secret, no shops.
-    let config = WebhookConfig::from_lookup(|name| match name {
-        "SHOPIFY_WEBHOOK_SECRET" => Some(String::new()),
-        "SHOPIFY_SHOPS" => Some("{}".into()),
-        _ => None,
-    })
+    // The template's defaults: the secret as created (no client secret), no shops.
+    let config = WebhookConfig::from_lookup(
+        |name| match name {
+            "SHOPIFY_WEBHOOK_SECRET_ARN" => Some("arn:shopify".into()),
+            "SHOPIFY_SHOPS" => Some("{}".into()),
+            _ => None,
+        },
+        tracking_aws::secrets::FixedSecrets::new([(
+            "arn:shopify",
+            r#"{"client_secret": ""}"#,
+            None,
+        )]),
+    )
     .expect("no Shopify is a valid deployment");
     let handler = StoreWebhooks::new(stack.store(), config);
     let (status, body) = read_response(handler.handle(sample().request(), triggered_at()).await);
@@ -291,5 +298,102 @@ async fn an_implausible_webhook_id_is_refused_before_it_becomes_a_key() {
     let (status, body) = deliver(&stack, &event, triggered_at()).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "invalid_webhook_id");
+    assert_eq!(stack.item_count().await, 0);
+}
+
+/// The sample delivery under another webhook id, its body signed with `secret`.
+fn signed_with(secret: &str, webhook_id: &str) -> ApiEvent {
+    let event = with_header(sample(), "x-shopify-webhook-id", Some(webhook_id));
+    let body = event.0["body"].as_str().unwrap().to_owned();
+    let signature = store_webhooks::signature::sign(secret.as_bytes(), body.as_bytes());
+    with_header(event, "x-shopify-hmac-sha256", Some(&signature))
+}
+
+/// The handler reading its secret from the local stack's Secrets Manager, uncached, so
+/// each rotation is seen at once.
+async fn webhooks_reading(stack: &TestStack, secret_arn: &str) -> StoreWebhooks {
+    let secrets = tracking_aws::secrets::CachedSecret::new(
+        TestSecret::source().await,
+        secret_arn,
+        store_webhooks::decode_webhook_secret,
+    )
+    .with_ttl(std::time::Duration::ZERO);
+    StoreWebhooks::new(
+        stack.store(),
+        WebhookConfig {
+            secrets: std::sync::Arc::new(secrets),
+            shops: [(SHOP.to_owned(), MERCHANT.to_owned())].into(),
+        },
+    )
+}
+
+#[tokio::test]
+async fn during_a_secret_rotation_deliveries_signed_with_either_value_are_taken() {
+    let stack = TestStack::new().await;
+    let secret = TestSecret::create(r#"{"client_secret": ""}"#).await;
+    let handler = webhooks_reading(&stack, &secret.arn).await;
+    let now = triggered_at() + Duration::seconds(2);
+    let deliver = |event: ApiEvent| {
+        let handler = &handler;
+        async move { read_response(handler.handle(event.request(), now).await) }
+    };
+
+    // As the template creates it: no app yet.
+    let (status, body) = deliver(signed_with("", "delivery-0")).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (503, &"shopify_not_configured".into())
+    );
+
+    secret.put(r#"{"client_secret": "first-app-secret"}"#).await;
+    let (status, body) = deliver(signed_with("first-app-secret", "delivery-1")).await;
+    assert_eq!(status, 201, "{body}");
+
+    // Rotated in the Partner Dashboard and here: Shopify's retries of deliveries signed
+    // before still carry the old signature.
+    secret
+        .put(r#"{"client_secret": "second-app-secret"}"#)
+        .await;
+    for (signer, webhook_id) in [
+        ("first-app-secret", "delivery-2"),
+        ("second-app-secret", "delivery-3"),
+    ] {
+        let (status, body) = deliver(signed_with(signer, webhook_id)).await;
+        assert_eq!(status, 200, "{signer}: {body}");
+        assert_eq!(
+            body["order_number"], "1001",
+            "the order the first delivery made"
+        );
+    }
+
+    secret.put(r#"{"client_secret": "third-app-secret"}"#).await;
+    stack.requests.reset();
+    let (status, body) = deliver(signed_with("first-app-secret", "delivery-4")).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (401, &"invalid_signature".into())
+    );
+    assert_eq!(stack.requests.total(), 0, "refused before the table");
+    // The order, and one delivery record per accepted delivery.
+    assert_eq!(stack.item_count().await, 4);
+}
+
+#[tokio::test]
+async fn an_unreadable_webhook_secret_is_a_503_shopify_retries_and_writes_nothing() {
+    let stack = TestStack::new().await;
+    let missing = format!(
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:{}",
+        integration_tests::unique_merchant("never-created")
+    );
+    let handler = webhooks_reading(&stack, &missing).await;
+    let (status, body) = read_response(
+        handler
+            .handle(sample().request(), triggered_at() + Duration::seconds(2))
+            .await,
+    );
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "shopify_secret_unavailable");
+    assert!(!body.to_string().contains(&missing), "{body}");
+    assert_eq!(stack.requests.total(), 0);
     assert_eq!(stack.item_count().await, 0);
 }

@@ -59,7 +59,7 @@ pub struct Runtime {
     pub claims: claims_intake::ClaimsIntake,
     pub scans: scan_ingest::ScanIngest<scan_ingest::SqsDeadLetters>,
     pub notifier: notifier::Notifier<notifier::ses::SesMailer, notifier::SqsDeliveryQueue>,
-    pub sync: platform_sync::PlatformSync<platform_sync::amazon::StaticAccessToken>,
+    pub sync: platform_sync::PlatformSync<platform_sync::lwa::SellerTokens>,
     pub webhooks: store_webhooks::StoreWebhooks,
     dynamodb: aws_sdk_dynamodb::Client,
     table: String,
@@ -83,16 +83,20 @@ impl Runtime {
                 .context("read the local stack's resources")?,
         )?;
         let config = Config::from_env()?;
-        let notify = notifier::config::NotifierConfig::from_env()?;
-        let unsubscribe_key = orders_api::UnsubscribeKey::new(&required("UNSUBSCRIBE_SECRET")?)?;
-        let sync_config = platform_sync::config::SyncConfig::from_env()?;
-        let webhook_config = store_webhooks::WebhookConfig::from_env()?;
         let sdk = tracking_aws::sdk_config().await;
+        // The local stack's Secrets Manager, through the same calls a deployment makes.
+        let secrets = tracking_aws::secrets::SecretsManager::from_sdk(&sdk);
+        let notify = notifier::config::NotifierConfig::from_env(secrets.clone())?;
+        let sync_config = platform_sync::config::SyncConfig::from_env()?;
+        let webhook_config = store_webhooks::WebhookConfig::from_env(secrets.clone())?;
+        let credentials = sync_config.credentials(secrets.clone());
         let store = OrderStore::from_sdk(&sdk, &config.table_name);
         let http = platform_sync::push::http_client()?;
-        // Locally the Amazon token is a fixed one; a deployment trades an LWA refresh token.
-        let amazon_token =
-            platform_sync::amazon::StaticAccessToken(sync_config.amazon_access_tokens.clone());
+        let amazon_tokens = platform_sync::lwa::SellerTokens::new(
+            http.clone(),
+            sync_config.lwa.clone(),
+            credentials.clone(),
+        );
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let queue_url = |name: &str| {
             resources
@@ -104,7 +108,10 @@ impl Runtime {
         Ok(Self {
             clock: Clock::default(),
             orders: orders_api::OrdersApi::new(store.clone(), config.clone())
-                .with_unsubscribe_key(unsubscribe_key),
+                .with_unsubscribe_keys(std::sync::Arc::new(orders_api::unsubscribe_keys(
+                    secrets,
+                    &required("UNSUBSCRIBE_KEY_SECRET_ARN")?,
+                ))),
             notifier: notifier::Notifier::new(
                 store.clone(),
                 notifier::ses::SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), &notify.sender),
@@ -125,11 +132,12 @@ impl Runtime {
                 platform_sync::shopify::ShopifyClient::new(
                     http.clone(),
                     sync_config.shopify.clone(),
+                    credentials,
                 ),
                 platform_sync::amazon::AmazonClient::new(
                     http,
                     sync_config.amazon.clone(),
-                    amazon_token,
+                    amazon_tokens,
                 ),
             ),
             webhooks: store_webhooks::StoreWebhooks::new(store.clone(), webhook_config),

@@ -523,6 +523,47 @@ pub fn unique_merchant(prefix: &str) -> String {
     )
 }
 
+/// One test's own secret in the local stack's Secrets Manager, changed the way an operator
+/// changes one (`PutSecretValue`, which moves the value before to `AWSPREVIOUS`).
+pub struct TestSecret {
+    pub client: aws_sdk_secretsmanager::Client,
+    pub arn: String,
+}
+
+impl TestSecret {
+    pub async fn create(value: &str) -> Self {
+        let sdk = tracking_aws::sdk_config().await;
+        let client = aws_sdk_secretsmanager::Client::new(&sdk);
+        let created = client
+            .create_secret()
+            .name(unique_merchant("test-secret"))
+            .secret_string(value)
+            .send()
+            .await
+            .expect("create a secret in the local stack");
+        Self {
+            client,
+            arn: created.arn.expect("a created secret has an ARN"),
+        }
+    }
+
+    /// A rotation: `value` becomes current, the current one previous.
+    pub async fn put(&self, value: &str) {
+        self.client
+            .put_secret_value()
+            .secret_id(&self.arn)
+            .secret_string(value)
+            .send()
+            .await
+            .expect("put a secret value");
+    }
+
+    /// What the functions read secrets through in AWS.
+    pub async fn source() -> std::sync::Arc<tracking_aws::secrets::SecretsManager> {
+        tracking_aws::secrets::SecretsManager::from_sdk(&tracking_aws::sdk_config().await)
+    }
+}
+
 /// One test's copy of a queue pair from the template (main queue plus its dead-letter
 /// queue, same attributes and redrive), and a small stand-in for Lambda's SQS event
 /// source mapping.

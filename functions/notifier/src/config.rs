@@ -3,7 +3,11 @@
 use anyhow::{bail, Context};
 use tracking_domain::email::EmailAddress;
 
-use crate::unsubscribe::UnsubscribeKey;
+use std::sync::Arc;
+
+use tracking_aws::secrets::SecretSource;
+
+use crate::unsubscribe::{unsubscribe_keys, UnsubscribeKeys};
 
 /// The verified SES identity emails come from: `tracking@notify.example.com` or
 /// `Tracking <tracking@notify.example.com>`.
@@ -56,20 +60,25 @@ pub struct NotifierConfig {
     pub sender: Sender,
     /// `PUBLIC_BASE_URL`: where `GET /unsubscribe` is served (the HTTP API's URL).
     pub public_base_url: String,
-    /// `UNSUBSCRIBE_SECRET`: signs unsubscribe links; orders-api verifies with the same.
-    pub unsubscribe_key: UnsubscribeKey,
+    /// `UNSUBSCRIBE_KEY_SECRET_ARN`: the secret whose current value signs unsubscribe
+    /// links; orders-api verifies with the same secret.
+    pub unsubscribe_keys: Arc<UnsubscribeKeys>,
     /// `ORIGIN_COUNTRY`: decides whether a hand-off is to a local carrier abroad.
     pub origin_country: String,
 }
 
 impl NotifierConfig {
-    pub fn from_env() -> anyhow::Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    pub fn from_env(secrets: Arc<dyn SecretSource>) -> anyhow::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok(), secrets)
     }
 
     /// Every problem names its variable, so a bad deploy fails at cold start, not on the
     /// first email.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+    /// The unsubscribe key itself is read from `secrets` on the first email, not here.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        secrets: Arc<dyn SecretSource>,
+    ) -> anyhow::Result<Self> {
         let required = |name: &str| {
             lookup(name)
                 .filter(|v| !v.trim().is_empty())
@@ -78,8 +87,10 @@ impl NotifierConfig {
         let sender = Sender::parse(&required("NOTIFY_SENDER")?).context("NOTIFY_SENDER")?;
         let public_base_url =
             parse_base_url(&required("PUBLIC_BASE_URL")?).context("PUBLIC_BASE_URL")?;
-        let unsubscribe_key =
-            UnsubscribeKey::new(&required("UNSUBSCRIBE_SECRET")?).context("UNSUBSCRIBE_SECRET")?;
+        let unsubscribe_keys = Arc::new(unsubscribe_keys(
+            secrets,
+            &required("UNSUBSCRIBE_KEY_SECRET_ARN")?,
+        ));
         let origin_country = lookup("ORIGIN_COUNTRY")
             .unwrap_or_else(|| "US".to_owned())
             .trim()
@@ -87,7 +98,7 @@ impl NotifierConfig {
         Ok(Self {
             sender,
             public_base_url,
-            unsubscribe_key,
+            unsubscribe_keys,
             origin_country,
         })
     }
@@ -157,15 +168,18 @@ mod tests {
     const COMPLETE: &[(&str, &str)] = &[
         ("NOTIFY_SENDER", "Tracking <tracking@notify.example.com>"),
         ("PUBLIC_BASE_URL", "https://api.example.com/"),
-        (
-            "UNSUBSCRIBE_SECRET",
-            "local-dev-unsubscribe-secret-not-for-production",
-        ),
+        ("UNSUBSCRIBE_KEY_SECRET_ARN", SECRET_ARN),
     ];
+
+    const SECRET_ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:unsubscribe";
+
+    fn no_secrets() -> Arc<dyn SecretSource> {
+        tracking_aws::secrets::FixedSecrets::new([])
+    }
 
     #[test]
     fn complete_environment_parses() {
-        let config = NotifierConfig::from_lookup(env(COMPLETE)).unwrap();
+        let config = NotifierConfig::from_lookup(env(COMPLETE), no_secrets()).unwrap();
         assert_eq!(
             config.sender.mailbox(),
             "Tracking <tracking@notify.example.com>"
@@ -176,13 +190,17 @@ mod tests {
 
     #[test]
     fn each_missing_variable_is_named() {
-        for missing in ["NOTIFY_SENDER", "PUBLIC_BASE_URL", "UNSUBSCRIBE_SECRET"] {
+        for missing in [
+            "NOTIFY_SENDER",
+            "PUBLIC_BASE_URL",
+            "UNSUBSCRIBE_KEY_SECRET_ARN",
+        ] {
             let vars: Vec<_> = COMPLETE
                 .iter()
                 .copied()
                 .filter(|(k, _)| *k != missing)
                 .collect();
-            let error = NotifierConfig::from_lookup(env(&vars)).unwrap_err();
+            let error = NotifierConfig::from_lookup(env(&vars), no_secrets()).unwrap_err();
             assert!(format!("{error:#}").contains(missing), "{error:#}");
         }
     }
@@ -249,14 +267,14 @@ mod tests {
             let error = parse_base_url(raw).unwrap_err();
             assert!(format!("{error:#}").contains("https"), "{raw}: {error:#}");
         }
-        let error = NotifierConfig::from_lookup(env(&[
-            ("NOTIFY_SENDER", "tracking@notify.example.com"),
-            ("PUBLIC_BASE_URL", "http://api.example.com"),
-            (
-                "UNSUBSCRIBE_SECRET",
-                "local-dev-unsubscribe-secret-not-for-production",
-            ),
-        ]))
+        let error = NotifierConfig::from_lookup(
+            env(&[
+                ("NOTIFY_SENDER", "tracking@notify.example.com"),
+                ("PUBLIC_BASE_URL", "http://api.example.com"),
+                ("UNSUBSCRIBE_KEY_SECRET_ARN", SECRET_ARN),
+            ]),
+            no_secrets(),
+        )
         .unwrap_err();
         assert!(
             format!("{error:#}").contains("PUBLIC_BASE_URL"),

@@ -60,7 +60,7 @@ pub use tracking_domain::email::{MAX_MERCHANT_SUBSCRIPTIONS, MAX_ORDER_SUBSCRIPT
 use crate::config::NotifierConfig;
 use crate::notice::{notice_for, recipients, Notice, Recipient};
 use crate::render::{email_view, render, Inputs};
-use crate::unsubscribe::{unsubscribe_url, Unsubscribe};
+use crate::unsubscribe::{unsubscribe_url, Unsubscribe, UnsubscribeKey};
 
 /// How long a sender holds a delivery. Longer than the notifier's timeout (60 s), so
 /// a live sender never loses its lease mid-send; shorter than the queue's visibility
@@ -346,7 +346,15 @@ impl<M: Mailer, Q: DeliveryQueue> Notifier<M, Q> {
                 .merchant_subscriptions(&context.order.merchant_id)
                 .await
                 .map_err(unexpected)?;
-            let jobs = recipients(&context.order, &context.subscriptions, &merchant_wide)
+            let recipients = recipients(&context.order, &context.subscriptions, &merchant_wide);
+            if recipients.is_empty() {
+                tracing::info!(emails = 0, "event notified");
+                return Ok(RecordOutcome::Enqueued(0));
+            }
+            // Unavailable key: the record fails and the stream retries it, as for any
+            // other dependency that is down; no email goes out without its link.
+            let key = self.config.unsubscribe_keys.current().await?;
+            let jobs = recipients
                 .iter()
                 .map(|recipient| {
                     Ok(DeliveryJob {
@@ -354,13 +362,11 @@ impl<M: Mailer, Q: DeliveryQueue> Notifier<M, Q> {
                         order_id: outbox.order_id.clone(),
                         event_id: outbox.event.event_id.clone(),
                         recipient: recipient.canonical.clone(),
-                        email: self.compose(outbox, &context, &notice, recipient)?,
+                        email: self.compose(&key, outbox, &context, &notice, recipient)?,
                     })
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            if !jobs.is_empty() {
-                self.queue.enqueue(&jobs).await?;
-            }
+            self.queue.enqueue(&jobs).await?;
             tracing::info!(emails = jobs.len(), "event notified");
             Ok(RecordOutcome::Enqueued(jobs.len()))
         }
@@ -511,12 +517,13 @@ impl<M: Mailer, Q: DeliveryQueue> Notifier<M, Q> {
     /// made it a recipient, so following it stops exactly these emails.
     pub fn compose(
         &self,
+        key: &UnsubscribeKey,
         outbox: &OutboxEvent,
         context: &NotificationContext,
         notice: &Notice,
         recipient: &Recipient,
     ) -> anyhow::Result<OutgoingEmail> {
-        let token = self.config.unsubscribe_key.sign(&Unsubscribe {
+        let token = key.sign(&Unsubscribe {
             merchant_id: context.order.merchant_id.clone(),
             order_id: context.order.order_id.clone(),
             email: recipient.address.clone(),
@@ -645,15 +652,22 @@ mod tests {
                 .endpoint_url("http://127.0.0.1:9")
                 .build(),
         );
-        let config = config::NotifierConfig::from_lookup(|name| {
-            match name {
-                "NOTIFY_SENDER" => Some("tracking@notify.example.com"),
-                "PUBLIC_BASE_URL" => Some("https://api.example.com"),
-                "UNSUBSCRIBE_SECRET" => Some("a-unit-test-secret-of-32-characters!"),
-                _ => None,
-            }
-            .map(str::to_owned)
-        })
+        let config = config::NotifierConfig::from_lookup(
+            |name| {
+                match name {
+                    "NOTIFY_SENDER" => Some("tracking@notify.example.com"),
+                    "PUBLIC_BASE_URL" => Some("https://api.example.com"),
+                    "UNSUBSCRIBE_KEY_SECRET_ARN" => Some("arn:unsubscribe"),
+                    _ => None,
+                }
+                .map(str::to_owned)
+            },
+            tracking_aws::secrets::FixedSecrets::new([(
+                "arn:unsubscribe",
+                "a-unit-test-secret-of-32-characters!",
+                None,
+            )]),
+        )
         .unwrap();
         Notifier::new(OrderStore::new(client, "offline"), NoMail, NoQueue, config)
     }

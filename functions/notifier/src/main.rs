@@ -8,8 +8,8 @@ use tracking_aws::{Config, OrderStore};
 async fn main() -> Result<(), Error> {
     tracking_aws::telemetry::init();
     let config = Config::from_env()?;
-    let notify = NotifierConfig::from_env()?;
     let sdk = tracking_aws::sdk_config().await;
+    let notify = NotifierConfig::from_env(tracking_aws::secrets::SecretsManager::from_sdk(&sdk))?;
     let queue = SqsDeliveryQueue::from_env(aws_sdk_sqs::Client::new(&sdk))?;
     let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), &notify.sender);
     let notifier = Notifier::new(

@@ -2,17 +2,21 @@
 //!
 //! The notifier puts a token in every email; `orders-api` serves `GET /unsubscribe?token=`
 //! without a login (the recipient has none) and trusts the token because only holders of
-//! `UNSUBSCRIBE_SECRET` can sign one. A token names the merchant, the order, the mailbox
+//! the unsubscribe key (the secret `UNSUBSCRIBE_KEY_SECRET_ARN` names) can sign one. A token names the merchant, the order, the mailbox
 //! and the subscriptions that caused that email, so following it removes exactly those.
 //!
 //! Shape: `base64url(payload JSON) "." base64url(HMAC-SHA256(purpose || payload part))`.
-//! Tokens do not expire: an unsubscribe link has to keep working in an old email.
+//! Tokens do not expire: an unsubscribe link has to keep working in an old email. When
+//! the key is rotated, links signed with the key before are still accepted (Secrets
+//! Manager's previous version) until the next rotation.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use std::sync::Arc;
+use tracking_aws::secrets::{CachedSecret, SecretSource, Versions};
 use tracking_aws::store::subscriptions::SubscriptionScope;
 use tracking_domain::email::EmailAddress;
 
@@ -35,7 +39,7 @@ pub enum TokenError {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("UNSUBSCRIBE_SECRET must be at least {MIN_SECRET_LEN} bytes")]
+#[error("the unsubscribe key must be at least {MIN_SECRET_LEN} bytes")]
 pub struct WeakSecret;
 
 /// What one unsubscribe link removes.
@@ -116,6 +120,30 @@ impl UnsubscribeKey {
     }
 }
 
+/// The unsubscribe key as the notifier and orders-api hold it: read from its secret on
+/// first use, read again after the secret cache's time to live.
+pub type UnsubscribeKeys = CachedSecret<UnsubscribeKey>;
+
+pub fn unsubscribe_keys(source: Arc<dyn SecretSource>, secret_id: &str) -> UnsubscribeKeys {
+    CachedSecret::new(source, secret_id, |raw| {
+        UnsubscribeKey::new(raw).map_err(|e| e.to_string())
+    })
+}
+
+/// Verifies with the current key, then, during a rotation, with the one before.
+pub fn verify_with_any(
+    keys: &Versions<UnsubscribeKey>,
+    token: &str,
+) -> Result<Unsubscribe, TokenError> {
+    for key in keys.each() {
+        match key.verify(token) {
+            Err(TokenError::BadSignature) => continue,
+            decided => return decided,
+        }
+    }
+    Err(TokenError::BadSignature)
+}
+
 /// `{base}/unsubscribe?token=...`. Tokens are base64url and '.', safe in a query as is.
 pub fn unsubscribe_url(public_base_url: &str, token: &str) -> String {
     format!(
@@ -155,6 +183,47 @@ mod tests {
         let other = UnsubscribeKey::new("another-secret-entirely-different").unwrap();
         let token = other.sign(&request());
         assert_eq!(key().verify(&token), Err(TokenError::BadSignature));
+    }
+
+    #[tokio::test]
+    async fn during_a_rotation_links_of_the_previous_key_still_verify() {
+        let old = key();
+        let new = UnsubscribeKey::new("the-rotated-unsubscribe-key-of-some-length").unwrap();
+        let stranger = UnsubscribeKey::new("a-key-nobody-here-has-ever-held-x").unwrap();
+        let source = tracking_aws::secrets::FixedSecrets::new([(
+            "arn:key",
+            "the-rotated-unsubscribe-key-of-some-length",
+            Some("a-local-test-secret-of-some-length"),
+        )]);
+        let keys = unsubscribe_keys(source, "arn:key")
+            .versions()
+            .await
+            .unwrap();
+        for signer in [&new, &old] {
+            let token = signer.sign(&request());
+            assert_eq!(verify_with_any(&keys, &token), Ok(request()));
+        }
+        assert_eq!(
+            verify_with_any(&keys, &stranger.sign(&request())),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(verify_with_any(&keys, "junk"), Err(TokenError::Malformed));
+        let only_new = unsubscribe_keys(
+            tracking_aws::secrets::FixedSecrets::new([(
+                "arn:key",
+                "the-rotated-unsubscribe-key-of-some-length",
+                None,
+            )]),
+            "arn:key",
+        )
+        .versions()
+        .await
+        .unwrap();
+        assert_eq!(
+            verify_with_any(&only_new, &old.sign(&request())),
+            Err(TokenError::BadSignature),
+            "after the next rotation the old key is gone"
+        );
     }
 
     #[test]

@@ -7,6 +7,8 @@
 pub mod import;
 pub mod subscriptions;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use lambda_http::http::StatusCode;
@@ -23,7 +25,7 @@ use tracking_http::{
     field_errors, identity, json_body, json_response, path_param, query_param, ApiError, Identity,
 };
 
-pub use notifier::unsubscribe::UnsubscribeKey;
+pub use notifier::unsubscribe::{unsubscribe_keys, UnsubscribeKey, UnsubscribeKeys};
 
 /// Rows written at once during an import: enough to finish 5,000 rows in seconds,
 /// few enough not to trip on-demand throttling of a fresh table.
@@ -33,8 +35,8 @@ pub struct OrdersApi {
     store: OrderStore,
     config: Config,
     claim_policy: ClaimPolicy,
-    /// Verifies the notifier's unsubscribe links; without it `GET /unsubscribe` is a 500.
-    unsubscribe_key: Option<UnsubscribeKey>,
+    /// Verifies the notifier's unsubscribe links; without it `GET /unsubscribe` is a 503.
+    unsubscribe_keys: Option<Arc<UnsubscribeKeys>>,
 }
 
 impl OrdersApi {
@@ -43,14 +45,19 @@ impl OrdersApi {
             store,
             config,
             claim_policy: ClaimPolicy::default(),
-            unsubscribe_key: None,
+            unsubscribe_keys: None,
         }
     }
 
-    /// The key shared with the notifier (`UNSUBSCRIBE_SECRET`).
-    pub fn with_unsubscribe_key(mut self, key: UnsubscribeKey) -> Self {
-        self.unsubscribe_key = Some(key);
+    /// The key shared with the notifier (the secret `UNSUBSCRIBE_KEY_SECRET_ARN` names).
+    pub fn with_unsubscribe_keys(mut self, keys: Arc<UnsubscribeKeys>) -> Self {
+        self.unsubscribe_keys = Some(keys);
         self
+    }
+
+    /// One fixed key, never rotated: handler tests.
+    pub fn with_unsubscribe_key(self, key: UnsubscribeKey) -> Self {
+        self.with_unsubscribe_keys(Arc::new(UnsubscribeKeys::fixed(key)))
     }
 
     pub async fn handle(&self, request: Request, now: DateTime<Utc>) -> Response<Body> {
@@ -60,7 +67,7 @@ impl OrdersApi {
             // The public routes: the recipient of an email has no login, the link's
             // signature is its authority.
             if route == "GET /unsubscribe" {
-                return self.confirm_unsubscribe_link(&request);
+                return self.confirm_unsubscribe_link(&request).await;
             }
             if route == "POST /unsubscribe" {
                 return self.follow_unsubscribe_link(&request).await;

@@ -34,7 +34,8 @@ use tracking_domain::email::{
 use tracking_domain::order::Order;
 use tracking_http::{json_body, json_response, path_param, query_param, ApiError, Identity};
 
-use notifier::unsubscribe::{TokenError, Unsubscribe};
+use notifier::unsubscribe::{verify_with_any, TokenError, Unsubscribe, UnsubscribeKey};
+use tracking_aws::secrets::Versions;
 
 use crate::{store_error, visible_to, OrdersApi};
 
@@ -280,14 +281,11 @@ impl OrdersApi {
     /// but the signature, checked before anything is read or written.
     /// `GET /unsubscribe`: only asks. Mail scanners and link previews open every link in
     /// an email; a GET that unsubscribed would unsubscribe people who never clicked.
-    pub(crate) fn confirm_unsubscribe_link(&self, request: &Request) -> Response<Body> {
+    pub(crate) async fn confirm_unsubscribe_link(&self, request: &Request) -> Response<Body> {
         let verified = self
-            .unsubscribe_key
-            .as_ref()
-            .ok_or_else(|| {
-                ApiError::Unexpected(anyhow::anyhow!("UNSUBSCRIBE_SECRET is not configured"))
-            })
-            .map(|key| key.verify(&query_param(request, "token").unwrap_or_default()));
+            .unsubscribe_key_versions()
+            .await
+            .map(|keys| verify_with_any(&keys, &query_param(request, "token").unwrap_or_default()));
         match verified {
             Ok(Ok(unsubscribe)) if wants_html(request) => {
                 page(StatusCode::OK, &UnsubscribedPage::confirm(&unsubscribe))
@@ -332,12 +330,26 @@ impl OrdersApi {
         }
     }
 
+    /// The current key and, during a rotation, the previous one: a link in an email sent
+    /// before the rotation still works.
+    async fn unsubscribe_key_versions(&self) -> Result<Versions<UnsubscribeKey>, ApiError> {
+        let keys = self
+            .unsubscribe_keys
+            .as_ref()
+            .ok_or_else(|| ApiError::Unavailable {
+                code: "unsubscribe_unavailable",
+                cause: anyhow::anyhow!("orders-api was started without the unsubscribe key"),
+            })?;
+        keys.versions().await.map_err(|e| ApiError::Unavailable {
+            code: "unsubscribe_unavailable",
+            cause: e.into(),
+        })
+    }
+
     async fn unsubscribe(&self, request: &Request) -> Result<Unsubscribe, LinkError> {
-        let key = self.unsubscribe_key.as_ref().ok_or_else(|| {
-            ApiError::Unexpected(anyhow::anyhow!("UNSUBSCRIBE_SECRET is not configured"))
-        })?;
+        let keys = self.unsubscribe_key_versions().await?;
         let token = query_param(request, "token").unwrap_or_default();
-        let unsubscribe = key.verify(&token).map_err(LinkError::Token)?;
+        let unsubscribe = verify_with_any(&keys, &token).map_err(LinkError::Token)?;
         for scope in &unsubscribe.scopes {
             let removed = match scope {
                 SubscriptionScope::Order => {

@@ -8,8 +8,8 @@
 //! and what keeps a repeated push after a crash from shipping a phantom second package.
 //!
 //! Requests carry an LWA access token in `x-amz-access-token`, from an
-//! [`AccessTokenProvider`]: `crate::lwa` refreshes it from the seller's refresh token (what
-//! a deployment uses); [`StaticAccessToken`] serves a fixed one (tests, local runs).
+//! [`AccessTokenProvider`]: `crate::lwa` refreshes it from the seller's refresh token, or
+//! serves a fixed one from the store credentials (tests, local runs).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -38,21 +38,10 @@ pub trait AccessTokenProvider: Send + Sync {
         &self,
         merchant_id: &str,
     ) -> impl Future<Output = Result<Secret, PushError>> + Send;
-}
 
-/// Fixed access tokens per merchant (`AMAZON_ACCESS_TOKENS`; tests and short local runs,
-/// LWA tokens last an hour).
-#[derive(Debug, Clone, Default)]
-pub struct StaticAccessToken(pub BTreeMap<String, Secret>);
-
-impl AccessTokenProvider for StaticAccessToken {
-    async fn access_token(&self, merchant_id: &str) -> Result<Secret, PushError> {
-        self.0.get(merchant_id).cloned().ok_or_else(|| {
-            PushError::rejected(format!(
-                "no Amazon SP-API access token is configured for merchant {merchant_id}"
-            ))
-        })
-    }
+    /// Amazon refused the token of `merchant_id` (401, 403): drop it, and what it came
+    /// from, so the retry starts from freshly read credentials.
+    fn refused(&self, merchant_id: &str) -> impl Future<Output = ()> + Send;
 }
 
 #[derive(Debug, Clone)]
@@ -247,6 +236,14 @@ impl<T: AccessTokenProvider> AmazonClient<T> {
     }
 
     pub async fn push(&self, job: &SyncJob) -> Result<Pushed, PushError> {
+        let pushed = self.confirm(job).await;
+        if pushed.as_ref().is_err_and(PushError::refused_credentials) {
+            self.tokens.refused(&job.merchant_id).await;
+        }
+        pushed
+    }
+
+    async fn confirm(&self, job: &SyncJob) -> Result<Pushed, PushError> {
         let seller = self.seller_of(&job.merchant_id)?;
         let order_id = checked_order_id(&job.external_order_id)?;
         let token = self.tokens.access_token(&job.merchant_id).await?;

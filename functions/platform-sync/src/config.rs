@@ -1,12 +1,14 @@
 //! Configuration, read once at cold start. template.yaml sets every variable.
 
-use std::collections::BTreeMap;
-
 use anyhow::{bail, Context};
 
+use std::sync::Arc;
+
+use tracking_aws::secrets::SecretSource;
+
 use crate::amazon::{self, AmazonConfig};
-use crate::lwa::{self, LwaCredentials};
-use crate::push::Secret;
+use crate::credentials::{self, StoreCredentialSecrets, StoreCredentials};
+use crate::lwa::{self, LwaClient};
 use crate::shopify::{self, ShopifyConfig};
 
 #[derive(Debug, Clone)]
@@ -17,12 +19,11 @@ pub struct SyncConfig {
     pub dead_letter_url: String,
     pub shopify: ShopifyConfig,
     pub amazon: AmazonConfig,
-    /// `AMAZON_ACCESS_TOKENS`: fixed LWA access tokens per merchant (tests, local runs);
-    /// ignored when `amazon_lwa` is configured.
-    pub amazon_access_tokens: BTreeMap<String, Secret>,
-    /// `AMAZON_LWA_CLIENT_*` and `AMAZON_REFRESH_TOKENS`: what a deployment uses to keep
-    /// each seller's access token fresh.
-    pub amazon_lwa: Option<LwaCredentials>,
+    pub lwa: LwaClient,
+    /// `STORE_CREDENTIALS_SECRET_ARN`: the secret with every store credential (see
+    /// `crate::credentials`), read on the first push. `None`: no store credentials at all,
+    /// so every push is refused with the reason.
+    pub credentials_secret_arn: Option<String>,
 }
 
 impl SyncConfig {
@@ -30,7 +31,7 @@ impl SyncConfig {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Queue URLs are required; store credentials are not (a deployment may serve only
+    /// Queue URLs are required; store connections are not (a deployment may serve only
     /// Shopify merchants): a job for an unconfigured store is dead-lettered with the reason.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let optional = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
@@ -39,33 +40,6 @@ impl SyncConfig {
         };
         let shops = tracking_aws::config::shop_map(optional("SHOPIFY_SHOPS").as_deref())?;
         let sellers = tracking_aws::config::amazon_sellers(optional("AMAZON_SELLERS").as_deref())?;
-        // Credentials of a merchant with no seller account would be used for nothing, or
-        // worse, be a sign the two maps were keyed differently: fail at cold start.
-        let merchant_secrets = |name: &str| -> anyhow::Result<BTreeMap<String, Secret>> {
-            let Some(raw) = optional(name) else {
-                return Ok(BTreeMap::new());
-            };
-            let map: BTreeMap<String, String> = serde_json::from_str(&raw)
-                .with_context(|| format!("{name} must be a JSON object of merchant id -> token"))?;
-            map.into_iter()
-                .map(|(merchant, token)| {
-                    if !sellers.contains_key(&merchant) || token.trim().is_empty() {
-                        bail!("{name} has a token for {merchant:?}, which AMAZON_SELLERS does not connect to a seller account");
-                    }
-                    Ok((merchant, Secret::new(token.trim())))
-                })
-                .collect()
-        };
-        let amazon_access_tokens = merchant_secrets("AMAZON_ACCESS_TOKENS")?;
-        let refresh_tokens = merchant_secrets("AMAZON_REFRESH_TOKENS")?;
-        let access_tokens: BTreeMap<String, Secret> =
-            shop_map("SHOPIFY_ACCESS_TOKENS", optional("SHOPIFY_ACCESS_TOKENS"))?
-                .into_iter()
-                .map(|(shop, token)| (shop, Secret::new(token)))
-                .collect();
-        if let Some(stray) = access_tokens.keys().find(|shop| !shops.contains_key(*shop)) {
-            bail!("SHOPIFY_ACCESS_TOKENS has a token for {stray}, which SHOPIFY_SHOPS does not map to a merchant");
-        }
         let notify_customer = match optional("SHOPIFY_NOTIFY_CUSTOMER")
             .as_deref()
             .map(str::trim)
@@ -74,69 +48,41 @@ impl SyncConfig {
             Some("false") => false,
             Some(other) => bail!("SHOPIFY_NOTIFY_CUSTOMER must be true or false, got {other:?}"),
         };
-        let shopify_base =
-            optional("SHOPIFY_API_BASE").unwrap_or_else(|| shopify::DEFAULT_API_BASE.to_owned());
-        if !shopify_base.starts_with("https://") && !shopify_base.starts_with("http://") {
-            bail!("SHOPIFY_API_BASE must be an http(s) URL, got {shopify_base:?}");
-        }
-        let amazon_base =
-            optional("AMAZON_SP_API_BASE").unwrap_or_else(|| amazon::DEFAULT_API_BASE.to_owned());
-        if !amazon_base.starts_with("https://") && !amazon_base.starts_with("http://") {
-            bail!("AMAZON_SP_API_BASE must be an http(s) URL, got {amazon_base:?}");
-        }
-        // A refresh token without the client that may use it is a half-done setup: fail
-        // at cold start rather than on the first Amazon order.
-        let amazon_lwa = if refresh_tokens.is_empty() {
-            None
-        } else {
-            Some(LwaCredentials {
-                token_url: optional("AMAZON_LWA_TOKEN_URL")
-                    .unwrap_or_else(|| lwa::DEFAULT_TOKEN_URL.to_owned()),
-                client_id: required("AMAZON_LWA_CLIENT_ID")?,
-                client_secret: Secret::new(required("AMAZON_LWA_CLIENT_SECRET")?),
-                refresh_tokens,
-            })
+        let http_url = |name: &str, default: &str| -> anyhow::Result<String> {
+            let url = optional(name).unwrap_or_else(|| default.to_owned());
+            if !url.starts_with("https://") && !url.starts_with("http://") {
+                bail!("{name} must be an http(s) URL, got {url:?}");
+            }
+            Ok(url)
         };
         Ok(Self {
             queue_url: required("STORE_SYNC_QUEUE_URL")?,
             dead_letter_url: required("STORE_SYNC_DLQ_URL")?,
             shopify: ShopifyConfig {
-                api_base: shopify_base,
+                api_base: http_url("SHOPIFY_API_BASE", shopify::DEFAULT_API_BASE)?,
                 shops,
-                access_tokens,
                 notify_customer,
             },
             amazon: AmazonConfig {
-                api_base: amazon_base,
+                api_base: http_url("AMAZON_SP_API_BASE", amazon::DEFAULT_API_BASE)?,
                 sellers,
             },
-            amazon_access_tokens,
-            amazon_lwa,
+            lwa: LwaClient {
+                token_url: http_url("AMAZON_LWA_TOKEN_URL", lwa::DEFAULT_TOKEN_URL)?,
+                client_id: optional("AMAZON_LWA_CLIENT_ID").map(|id| id.trim().to_owned()),
+            },
+            credentials_secret_arn: optional("STORE_CREDENTIALS_SECRET_ARN")
+                .map(|arn| arn.trim().to_owned()),
         })
     }
-}
 
-/// A JSON object keyed by shop domain (`{"acme.myshopify.com": "..."}`); domains are
-/// compared in lower case, as Shopify sends them.
-pub fn shop_map(name: &str, raw: Option<String>) -> anyhow::Result<BTreeMap<String, String>> {
-    let Some(raw) = raw else {
-        return Ok(BTreeMap::new());
-    };
-    let map: BTreeMap<String, String> = serde_json::from_str(&raw)
-        .with_context(|| format!("{name} must be a JSON object of shop domain -> value"))?;
-    map.into_iter()
-        .map(|(shop, value)| {
-            let shop = shop.trim().to_ascii_lowercase();
-            let valid = !shop.is_empty()
-                && shop
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-            if !valid || value.trim().is_empty() {
-                bail!("{name}: {shop:?} is not a shop domain with a value");
-            }
-            Ok((shop, value.trim().to_owned()))
-        })
-        .collect()
+    /// The store credentials this configuration names, read from `source` on first use.
+    pub fn credentials(&self, source: Arc<dyn SecretSource>) -> Arc<StoreCredentialSecrets> {
+        match &self.credentials_secret_arn {
+            Some(arn) => Arc::new(credentials::store_credentials(source, arn)),
+            None => StoreCredentials::default().fixed(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -164,72 +110,39 @@ mod tests {
     }
 
     #[test]
-    fn store_credentials_are_optional_and_defaults_point_at_the_real_apis() {
+    fn store_connections_are_optional_and_defaults_point_at_the_real_apis() {
         let config = config(&QUEUES).unwrap();
         assert!(config.shopify.shops.is_empty());
         assert!(config.shopify.notify_customer);
         assert_eq!(config.shopify.api_base, shopify::DEFAULT_API_BASE);
         assert_eq!(config.amazon.api_base, amazon::DEFAULT_API_BASE);
-        assert!(config.amazon_access_tokens.is_empty());
-        assert!(config.amazon_lwa.is_none());
+        assert_eq!(config.lwa.token_url, lwa::DEFAULT_TOKEN_URL);
+        assert!(config.lwa.client_id.is_none());
+        assert!(config.credentials_secret_arn.is_none());
     }
 
-    const SELLERS: (&str, &str) = (
-        "AMAZON_SELLERS",
-        r#"{"merchant-acme": {"seller_id": "A2ACME", "marketplace_id": "ATVPDKIKX0DER"}}"#,
-    );
-
     #[test]
-    fn a_refresh_token_needs_its_client() {
+    fn no_credential_is_in_the_environment() {
         let mut vars = QUEUES.to_vec();
-        vars.push(SELLERS);
-        vars.push((
-            "AMAZON_REFRESH_TOKENS",
-            r#"{"merchant-acme": "Atzr|seller"}"#,
-        ));
-        let err = config(&vars).unwrap_err();
-        assert!(err.to_string().contains("AMAZON_LWA_CLIENT_ID"), "{err}");
+        vars.push(("STORE_CREDENTIALS_SECRET_ARN", " arn:aws:secretsmanager:x "));
         vars.push(("AMAZON_LWA_CLIENT_ID", "amzn1.application-oa2-client.1"));
-        vars.push(("AMAZON_LWA_CLIENT_SECRET", "secret"));
-        let lwa = config(&vars).unwrap().amazon_lwa.unwrap();
-        assert_eq!(lwa.token_url, lwa::DEFAULT_TOKEN_URL);
-        assert!(lwa.refresh_tokens.contains_key("merchant-acme"));
-        assert!(!format!("{lwa:?}").contains("Atzr|seller"));
-    }
-
-    #[test]
-    fn amazon_credentials_belong_to_a_connected_seller() {
-        let mut vars = QUEUES.to_vec();
-        vars.push(SELLERS);
-        vars.push(("AMAZON_ACCESS_TOKENS", r#"{"merchant-bolt": "Atza|bolt"}"#));
-        let err = config(&vars).unwrap_err();
-        assert!(err.to_string().contains("merchant-bolt"), "{err}");
-        let vars: Vec<_> = QUEUES
-            .iter()
-            .copied()
-            .chain([
-                SELLERS,
-                ("AMAZON_ACCESS_TOKENS", r#"{"merchant-acme": "Atza|acme"}"#),
-            ])
-            .collect();
         let parsed = config(&vars).unwrap();
         assert_eq!(
-            parsed.amazon.sellers["merchant-acme"].marketplace_id,
-            "ATVPDKIKX0DER"
+            parsed.credentials_secret_arn.as_deref(),
+            Some("arn:aws:secretsmanager:x")
         );
-        assert!(parsed.amazon_access_tokens.contains_key("merchant-acme"));
+        assert_eq!(
+            parsed.lwa.client_id.as_deref(),
+            Some("amzn1.application-oa2-client.1")
+        );
     }
 
     #[test]
-    fn shop_maps_are_lower_cased_and_tokens_need_a_mapped_shop() {
+    fn shop_maps_are_lower_cased() {
         let mut vars = QUEUES.to_vec();
         vars.push((
             "SHOPIFY_SHOPS",
             r#"{"Acme.myshopify.com": "merchant-acme"}"#,
-        ));
-        vars.push((
-            "SHOPIFY_ACCESS_TOKENS",
-            r#"{"acme.myshopify.com": "shpat_1"}"#,
         ));
         let parsed = config(&vars).unwrap();
         assert_eq!(
@@ -240,16 +153,14 @@ mod tests {
                 .map(String::as_str),
             Some("merchant-acme")
         );
-        vars.push((
-            "SHOPIFY_ACCESS_TOKENS",
-            r#"{"other.myshopify.com": "shpat_2"}"#,
-        ));
-        let vars: Vec<_> = vars
-            .into_iter()
-            .filter(|(k, v)| *k != "SHOPIFY_ACCESS_TOKENS" || v.contains("other"))
-            .collect();
+    }
+
+    #[test]
+    fn store_urls_must_be_http() {
+        let mut vars = QUEUES.to_vec();
+        vars.push(("AMAZON_LWA_TOKEN_URL", "api.amazon.com/auth/o2/token"));
         let err = config(&vars).unwrap_err();
-        assert!(err.to_string().contains("other.myshopify.com"), "{err}");
+        assert!(err.to_string().contains("AMAZON_LWA_TOKEN_URL"), "{err}");
     }
 
     #[test]

@@ -21,6 +21,7 @@
 pub mod amazon;
 pub mod amazon_orders;
 pub mod config;
+pub mod credentials;
 pub mod job;
 pub mod lwa;
 pub mod push;

@@ -6,11 +6,13 @@
 //! runs out, so a busy function asks LWA about once an hour.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
 use crate::amazon::AccessTokenProvider;
+use crate::credentials::{self, StoreCredentialSecrets, StoreCredentials};
 use crate::push::{successful_body, transport_error, PushError, Secret};
 
 pub const DEFAULT_TOKEN_URL: &str = "https://api.amazon.com/auth/o2/token";
@@ -18,22 +20,23 @@ pub const DEFAULT_TOKEN_URL: &str = "https://api.amazon.com/auth/o2/token";
 /// Renew this long before the token's end, so a request never leaves with a dying token.
 const RENEW_BEFORE: Duration = Duration::from_secs(60);
 
+/// The SP-API application as Login with Amazon knows it. Its client secret and the
+/// sellers' refresh tokens are in the store credentials secret.
 #[derive(Debug, Clone)]
-pub struct LwaCredentials {
+pub struct LwaClient {
     /// `AMAZON_LWA_TOKEN_URL`.
     pub token_url: String,
-    /// `AMAZON_LWA_CLIENT_ID`: the SP-API application's LWA client id.
-    pub client_id: String,
-    /// `AMAZON_LWA_CLIENT_SECRET`.
-    pub client_secret: Secret,
-    /// `AMAZON_REFRESH_TOKENS`: merchant id -> that seller's authorization of the
-    /// application. One application serves every seller; each seller authorizes it once.
-    pub refresh_tokens: BTreeMap<String, Secret>,
+    /// `AMAZON_LWA_CLIENT_ID`: the SP-API application's LWA client id; `None` for a
+    /// deployment that confirms no Amazon orders (or uses fixed access tokens only).
+    pub client_id: Option<String>,
 }
 
-pub struct LwaAccessToken {
+/// Each seller's access token: traded for the seller's refresh token with LWA, or a fixed
+/// one from the credentials (`amazon_access_tokens`).
+pub struct SellerTokens {
     http: reqwest::Client,
-    credentials: LwaCredentials,
+    lwa: LwaClient,
+    credentials: Arc<StoreCredentialSecrets>,
     /// Per merchant: a token is only ever handed to jobs of the seller it was issued for.
     cached: tokio::sync::Mutex<BTreeMap<String, (Secret, Instant)>>,
 }
@@ -52,35 +55,45 @@ fn form(pairs: &[(&str, &str)]) -> Result<String, PushError> {
     Ok(url.query().unwrap_or_default().to_owned())
 }
 
-impl LwaAccessToken {
-    pub fn new(http: reqwest::Client, credentials: LwaCredentials) -> Self {
+impl SellerTokens {
+    pub fn new(
+        http: reqwest::Client,
+        lwa: LwaClient,
+        credentials: Arc<StoreCredentialSecrets>,
+    ) -> Self {
         Self {
             http,
+            lwa,
             credentials,
             cached: tokio::sync::Mutex::new(BTreeMap::new()),
         }
     }
 
-    async fn refresh(&self, merchant_id: &str) -> Result<(Secret, Instant), PushError> {
-        let refresh_token = self
-            .credentials
-            .refresh_tokens
-            .get(merchant_id)
-            .ok_or_else(|| {
-                PushError::rejected(format!(
-                    "no Amazon refresh token is configured for merchant {merchant_id} (AMAZON_REFRESH_TOKENS)"
-                ))
-            })?;
+    async fn refresh(
+        &self,
+        refresh_token: &Secret,
+        credentials: &StoreCredentials,
+    ) -> Result<(Secret, Instant), PushError> {
+        // A refresh token without the application that may use it is a half-done setup;
+        // no retry mends it, so the job is dead-lettered saying what is missing.
+        let client_id = self.lwa.client_id.as_deref().ok_or_else(|| {
+            PushError::rejected("AMAZON_LWA_CLIENT_ID is not set, so no refresh token can be used")
+        })?;
+        let client_secret = credentials.amazon_lwa_client_secret.as_ref().ok_or_else(|| {
+            PushError::rejected(
+                "the store credentials secret has no amazon_lwa_client_secret, so no refresh token can be used",
+            )
+        })?;
         let body = form(&[
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token.expose()),
-            ("client_id", &self.credentials.client_id),
-            ("client_secret", self.credentials.client_secret.expose()),
+            ("client_id", client_id),
+            ("client_secret", client_secret.expose()),
         ])?;
         let asked_at = Instant::now();
         let response = self
             .http
-            .post(&self.credentials.token_url)
+            .post(&self.lwa.token_url)
             .header(
                 reqwest::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded;charset=UTF-8",
@@ -103,8 +116,20 @@ impl LwaAccessToken {
     }
 }
 
-impl AccessTokenProvider for LwaAccessToken {
+impl AccessTokenProvider for SellerTokens {
     async fn access_token(&self, merchant_id: &str) -> Result<Secret, PushError> {
+        let credentials = credentials::current(&self.credentials).await?;
+        let Some(refresh_token) = credentials.amazon_refresh_tokens.get(merchant_id) else {
+            return credentials
+                .amazon_access_tokens
+                .get(merchant_id)
+                .cloned()
+                .ok_or_else(|| {
+                    PushError::rejected(format!(
+                        "no Amazon refresh token is configured for merchant {merchant_id} (amazon_refresh_tokens in the store credentials secret)"
+                    ))
+                });
+        };
         // Held across the refresh, so concurrent jobs of a batch share one LWA call.
         let mut cached = self.cached.lock().await;
         if let Some((token, expires_at)) = cached.get(merchant_id) {
@@ -112,25 +137,14 @@ impl AccessTokenProvider for LwaAccessToken {
                 return Ok(token.clone());
             }
         }
-        let (token, expires_at) = self.refresh(merchant_id).await?;
+        let (token, expires_at) = self.refresh(refresh_token, &credentials).await?;
         cached.insert(merchant_id.to_owned(), (token.clone(), expires_at));
         Ok(token)
     }
-}
 
-/// The provider a deployment picks at cold start: LWA when a refresh token is configured,
-/// a fixed token otherwise.
-pub enum AmazonTokens {
-    Lwa(LwaAccessToken),
-    Static(crate::amazon::StaticAccessToken),
-}
-
-impl AccessTokenProvider for AmazonTokens {
-    async fn access_token(&self, merchant_id: &str) -> Result<Secret, PushError> {
-        match self {
-            Self::Lwa(lwa) => lwa.access_token(merchant_id).await,
-            Self::Static(fixed) => fixed.access_token(merchant_id).await,
-        }
+    async fn refused(&self, merchant_id: &str) {
+        self.cached.lock().await.remove(merchant_id);
+        self.credentials.forget().await;
     }
 }
 

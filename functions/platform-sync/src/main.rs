@@ -1,7 +1,7 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use platform_sync::amazon::{AmazonClient, StaticAccessToken};
+use platform_sync::amazon::AmazonClient;
 use platform_sync::config::SyncConfig;
-use platform_sync::lwa::{AmazonTokens, LwaAccessToken};
+use platform_sync::lwa::SellerTokens;
 use platform_sync::shopify::ShopifyClient;
 use platform_sync::{PlatformSync, SyncQueues};
 use tracking_aws::{Config, OrderStore};
@@ -13,10 +13,11 @@ async fn main() -> Result<(), Error> {
     let sync_config = SyncConfig::from_env()?;
     let sdk = tracking_aws::sdk_config().await;
     let http = platform_sync::push::http_client()?;
-    let amazon_tokens = match sync_config.amazon_lwa.clone() {
-        Some(credentials) => AmazonTokens::Lwa(LwaAccessToken::new(http.clone(), credentials)),
-        None => AmazonTokens::Static(StaticAccessToken(sync_config.amazon_access_tokens.clone())),
-    };
+    // Named here, read on the first push: a cold start never waits on Secrets Manager.
+    let credentials =
+        sync_config.credentials(tracking_aws::secrets::SecretsManager::from_sdk(&sdk));
+    let amazon_tokens =
+        SellerTokens::new(http.clone(), sync_config.lwa.clone(), credentials.clone());
     let sync = PlatformSync::new(
         OrderStore::from_sdk(&sdk, &config.table_name),
         SyncQueues::new(
@@ -24,7 +25,7 @@ async fn main() -> Result<(), Error> {
             &sync_config.queue_url,
             &sync_config.dead_letter_url,
         ),
-        ShopifyClient::new(http.clone(), sync_config.shopify.clone()),
+        ShopifyClient::new(http.clone(), sync_config.shopify.clone(), credentials),
         AmazonClient::new(http, sync_config.amazon.clone(), amazon_tokens),
     );
     let sync = &sync;

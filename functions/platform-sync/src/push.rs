@@ -46,6 +46,19 @@ pub struct RetryAfter {
     pub seconds: u64,
 }
 
+/// The store refused the credential itself (401, 403): kept in the cause chain so the
+/// client drops what it holds and reads the credentials again before the retry; a
+/// rotated token is then picked up at once instead of after the cache's time to live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the store refused the credential")]
+pub struct CredentialsRefused;
+
+impl PushError {
+    pub fn refused_credentials(&self) -> bool {
+        matches!(self, Self::Retryable(cause) if cause.downcast_ref::<CredentialsRefused>().is_some())
+    }
+}
+
 /// `Retry-After` as seconds (its HTTP-date form is not used by either store's API).
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<RetryAfter> {
     headers
@@ -108,7 +121,9 @@ pub fn classify_status(store: &str, status: StatusCode, body: &[u8]) -> PushErro
                 | StatusCode::UNAUTHORIZED
                 | StatusCode::FORBIDDEN
         );
-    if retry {
+    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        PushError::Retryable(anyhow::anyhow!(message).context(CredentialsRefused))
+    } else if retry {
         PushError::retryable(message)
     } else {
         PushError::rejected(message)

@@ -11,12 +11,14 @@
 //! accepted the push and before `sent` was written).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracking_domain::carriers::Carrier;
 
+use crate::credentials::{self, StoreCredentialSecrets};
 use crate::job::{SyncJob, SyncKind, Tracking};
 use crate::push::{successful_body, transport_error, PushError, Secret};
 use crate::Pushed;
@@ -53,8 +55,6 @@ pub struct ShopifyConfig {
     pub api_base: String,
     /// `SHOPIFY_SHOPS`: shop domain -> merchant id (the same map the webhook intake uses).
     pub shops: BTreeMap<String, String>,
-    /// `SHOPIFY_ACCESS_TOKENS`: shop domain -> Admin API access token of the app install.
-    pub access_tokens: BTreeMap<String, Secret>,
     /// Whether Shopify emails the customer the tracking (its shipping confirmation).
     pub notify_customer: bool,
 }
@@ -62,6 +62,8 @@ pub struct ShopifyConfig {
 pub struct ShopifyClient {
     http: reqwest::Client,
     config: ShopifyConfig,
+    /// Each shop's Admin API access token (`shopify_access_tokens`).
+    credentials: Arc<StoreCredentialSecrets>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -237,8 +239,16 @@ fn user_errors(operation: &str, payload: Option<MutationPayload>) -> Result<Stri
 }
 
 impl ShopifyClient {
-    pub fn new(http: reqwest::Client, config: ShopifyConfig) -> Self {
-        Self { http, config }
+    pub fn new(
+        http: reqwest::Client,
+        config: ShopifyConfig,
+        credentials: Arc<StoreCredentialSecrets>,
+    ) -> Self {
+        Self {
+            http,
+            config,
+            credentials,
+        }
     }
 
     /// The merchant's shop. One shop per merchant: with two, we could not tell which one
@@ -264,10 +274,20 @@ impl ShopifyClient {
     }
 
     pub async fn push(&self, job: &SyncJob) -> Result<Pushed, PushError> {
+        let pushed = self.fulfil(job).await;
+        if pushed.as_ref().is_err_and(PushError::refused_credentials) {
+            // Perhaps rotated since it was read: the retry reads the secret again.
+            self.credentials.forget().await;
+        }
+        pushed
+    }
+
+    async fn fulfil(&self, job: &SyncJob) -> Result<Pushed, PushError> {
         let shop = self.shop_for(&job.merchant_id)?;
-        let token = self.config.access_tokens.get(shop).ok_or_else(|| {
+        let credentials = credentials::current(&self.credentials).await?;
+        let token = credentials.shopify_access_tokens.get(shop).ok_or_else(|| {
             PushError::rejected(format!(
-                "no Shopify access token is configured for {shop} (SHOPIFY_ACCESS_TOKENS)"
+                "no Shopify access token is configured for {shop} (shopify_access_tokens in the store credentials secret)"
             ))
         })?;
         let endpoint = self.config.api_base.replace(SHOP_PLACEHOLDER, shop);

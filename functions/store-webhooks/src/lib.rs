@@ -3,12 +3,16 @@
 //! A public route (Shopify has no JWT to send): the signature is the authentication.
 //! Every request is checked in this order, and each refusal writes nothing:
 //!
-//! 0. A deployment without a webhook secret (`SHOPIFY_WEBHOOK_SECRET` empty, the template's
-//!    default) starts normally and answers 503 `shopify_not_configured`: nothing can be
-//!    verified, and the route exists, so "not found" would send an operator looking for a
-//!    routing fault instead of the missing parameter.
+//! 0. A deployment without a webhook secret (the secret `SHOPIFY_WEBHOOK_SECRET_ARN` names
+//!    still holds the template's empty `client_secret`) starts normally and answers 503
+//!    `shopify_not_configured`: nothing can be verified, and the route exists, so "not
+//!    found" would send an operator looking for a routing fault instead of the missing
+//!    secret. A secret that cannot be read is a 503 `shopify_secret_unavailable`, which
+//!    Shopify retries.
 //! 1. `X-Shopify-Hmac-Sha256` must be the HMAC-SHA256 of the raw body under the app's
-//!    secret (compared in constant time). API Gateway may hand the body over base64
+//!    secret (compared in constant time). While the app's secret is being rotated, a
+//!    signature under the secret's previous version is accepted too: Shopify retries
+//!    deliveries signed before the change for hours. API Gateway may hand the body over base64
 //!    encoded (`isBase64Encoded`); `lambda_http` decodes it, and the HMAC is computed over
 //!    the decoded bytes, i.e. exactly what Shopify signed. Missing or wrong: 401.
 //! 2. `X-Shopify-Shop-Domain` must be a shop mapped to a merchant (`SHOPIFY_SHOPS`):
@@ -40,12 +44,15 @@ pub mod signature;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
 use tracing::Instrument;
+use tracking_aws::secrets::{CachedSecret, SecretError, SecretSource};
 use tracking_aws::store::webhooks::{Delivery, DeliveryKey};
 use tracking_aws::store::{CreateOutcome, StoreError};
 use tracking_aws::OrderStore;
@@ -95,39 +102,64 @@ impl fmt::Debug for WebhookSecret {
     }
 }
 
+impl WebhookSecret {
+    /// A secret that is never read from Secrets Manager: handler tests.
+    pub fn fixed(secret: impl Into<Vec<u8>>) -> Arc<WebhookSecrets> {
+        Arc::new(CachedSecret::fixed(Some(Self::new(secret))))
+    }
+}
+
+/// The app's client secret as the function holds it; `None` while the secret is still
+/// empty (no Shopify app).
+pub type WebhookSecrets = CachedSecret<Option<WebhookSecret>>;
+
+/// The secret's text: `{"client_secret": "..."}`, empty until the deployment has a
+/// Shopify app. A JSON object rather than the bare value, so that an empty secret is
+/// something Secrets Manager can hold and an operator can read.
+pub fn decode_webhook_secret(raw: &str) -> Result<Option<WebhookSecret>, String> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Text {
+        client_secret: String,
+    }
+    let text: Text = serde_json::from_str(raw).map_err(|_| {
+        r#"expected {"client_secret": "<the Shopify app's client secret>"}"#.to_owned()
+    })?;
+    let secret = text.client_secret.trim();
+    Ok((!secret.is_empty()).then(|| WebhookSecret::new(secret.as_bytes())))
+}
+
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
-    /// `SHOPIFY_WEBHOOK_SECRET`: the app's client secret, which signs its webhooks. `None`
-    /// when the deployment has no Shopify app: the function still starts, and the route
-    /// answers 503 `shopify_not_configured`.
-    pub secret: Option<WebhookSecret>,
+    /// `SHOPIFY_WEBHOOK_SECRET_ARN`: the secret holding the app's client secret, which
+    /// signs its webhooks; read on the first webhook, not at cold start.
+    pub secrets: Arc<WebhookSecrets>,
     /// `SHOPIFY_SHOPS`: shop domain (lower case) -> merchant id.
     pub shops: BTreeMap<String, String>,
 }
 
 impl WebhookConfig {
-    pub fn from_env() -> anyhow::Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    pub fn from_env(secrets: Arc<dyn SecretSource>) -> anyhow::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok(), secrets)
     }
 
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let secret = lookup("SHOPIFY_WEBHOOK_SECRET")
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .map(|s| WebhookSecret::new(s.into_bytes()));
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        source: Arc<dyn SecretSource>,
+    ) -> anyhow::Result<Self> {
+        let secrets = match lookup("SHOPIFY_WEBHOOK_SECRET_ARN").filter(|s| !s.trim().is_empty()) {
+            Some(arn) => CachedSecret::new(source, arn.trim(), decode_webhook_secret),
+            // Not an error: a deployment may have no Shopify app at all.
+            None => CachedSecret::fixed(None),
+        };
         let shops = match lookup("SHOPIFY_SHOPS").filter(|s| !s.trim().is_empty()) {
             None => BTreeMap::new(),
             Some(raw) => parse_shops(&raw)?,
         };
-        if secret.is_none() {
-            // Not an error: a deployment may have no Shopify app at all. Said once per
-            // cold start so that a forgotten parameter is easy to find.
-            tracing::warn!(
-                shops = shops.len(),
-                "SHOPIFY_WEBHOOK_SECRET is empty: Shopify webhooks are answered 503 shopify_not_configured"
-            );
-        }
-        Ok(Self { secret, shops })
+        Ok(Self {
+            secrets: Arc::new(secrets),
+            shops,
+        })
     }
 }
 
@@ -167,8 +199,10 @@ enum Refusal {
     /// `ApiError::Unauthenticated` speaks of signing in; a webhook needs its own sentence.
     #[error("{0}")]
     InvalidSignature(&'static str),
-    #[error("Shopify webhooks are not configured in this deployment: set the ShopifyWebhookSecret parameter to the app's client secret.")]
+    #[error("Shopify webhooks are not configured in this deployment: put the app's client secret in the ShopifyWebhookSecret secret.")]
     NotConfigured,
+    #[error("The Shopify webhook secret cannot be read right now; Shopify will deliver this webhook again.")]
+    SecretUnavailable(#[source] SecretError),
     #[error(transparent)]
     Api(#[from] ApiError),
 }
@@ -192,6 +226,14 @@ impl Refusal {
                 "shopify_not_configured",
                 self.to_string(),
             ),
+            Self::SecretUnavailable(ref cause) => {
+                tracing::error!(error = %cause, "webhook secret unavailable");
+                error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "shopify_secret_unavailable",
+                    self.to_string(),
+                )
+            }
             Self::Api(error) => error.into_response(),
         }
     }
@@ -233,7 +275,15 @@ impl StoreWebhooks {
         if route != ORDERS_CREATE_ROUTE {
             return Err(ApiError::RouteNotFound(route).into());
         }
-        let secret = self.config.secret.as_ref().ok_or(Refusal::NotConfigured)?;
+        let secrets = self
+            .config
+            .secrets
+            .versions()
+            .await
+            .map_err(Refusal::SecretUnavailable)?;
+        if secrets.current.is_none() {
+            return Err(Refusal::NotConfigured);
+        }
         let body = tracking_http::body_bytes(request);
         if body.len() > MAX_WEBHOOK_BYTES {
             return Err(ApiError::PayloadTooLarge.into());
@@ -241,7 +291,11 @@ impl StoreWebhooks {
         let signature = header(request, "x-shopify-hmac-sha256").ok_or(
             Refusal::InvalidSignature("The webhook has no X-Shopify-Hmac-Sha256 signature."),
         )?;
-        if !signature::verify(&secret.0, body, signature) {
+        let signed_by_us = secrets
+            .each()
+            .flatten()
+            .any(|secret| signature::verify(&secret.0, body, signature));
+        if !signed_by_us {
             return Err(Refusal::InvalidSignature(
                 "The X-Shopify-Hmac-Sha256 signature does not match the body.",
             ));
@@ -434,32 +488,58 @@ fn store_error(error: StoreError) -> ApiError {
 mod tests {
     use super::*;
 
-    #[test]
-    fn no_secret_is_a_deployment_without_shopify_not_a_failed_start() {
-        let config = WebhookConfig::from_lookup(|_| None).unwrap();
-        assert!(config.secret.is_none());
-        let empty = WebhookConfig::from_lookup(|name| match name {
-            "SHOPIFY_WEBHOOK_SECRET" => Some("  ".into()),
-            "SHOPIFY_SHOPS" => Some("{}".into()),
-            _ => None,
-        })
+    use tracking_aws::secrets::FixedSecrets;
+
+    const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:shopify";
+
+    #[tokio::test]
+    async fn no_secret_is_a_deployment_without_shopify_not_a_failed_start() {
+        let config = WebhookConfig::from_lookup(|_| None, FixedSecrets::new([])).unwrap();
+        assert!(config.secrets.current().await.unwrap().is_none());
+        let empty = WebhookConfig::from_lookup(
+            |name| match name {
+                "SHOPIFY_WEBHOOK_SECRET_ARN" => Some(ARN.into()),
+                "SHOPIFY_SHOPS" => Some("{}".into()),
+                _ => None,
+            },
+            FixedSecrets::new([(ARN, r#"{"client_secret": "  "}"#, None)]),
+        )
         .unwrap();
-        assert!(empty.secret.is_none());
+        assert!(empty.secrets.current().await.unwrap().is_none());
     }
 
-    #[test]
-    fn secret_is_never_printed() {
-        let config = WebhookConfig::from_lookup(|name| match name {
-            "SHOPIFY_WEBHOOK_SECRET" => Some("hush".into()),
-            "SHOPIFY_SHOPS" => Some(r#"{"Acme.myshopify.com": "merchant-acme"}"#.into()),
-            _ => None,
-        })
+    #[tokio::test]
+    async fn secret_is_read_on_first_use_and_never_printed() {
+        let config = WebhookConfig::from_lookup(
+            |name| match name {
+                "SHOPIFY_WEBHOOK_SECRET_ARN" => Some(ARN.into()),
+                "SHOPIFY_SHOPS" => Some(r#"{"Acme.myshopify.com": "merchant-acme"}"#.into()),
+                _ => None,
+            },
+            FixedSecrets::new([(ARN, r#"{"client_secret": "hush"}"#, None)]),
+        )
         .unwrap();
-        assert!(!format!("{config:?}").contains("hush"));
+        let secret = config.secrets.current().await.unwrap();
+        assert_eq!(
+            secret.as_ref().as_ref().map(|s| s.0.as_slice()),
+            Some(&b"hush"[..])
+        );
+        assert!(!format!("{config:?} {secret:?}").contains("hush"));
         assert_eq!(
             config.shops.get("acme.myshopify.com").map(String::as_str),
             Some("merchant-acme")
         );
+    }
+
+    #[test]
+    fn the_secret_text_is_a_client_secret_object() {
+        assert!(decode_webhook_secret(r#"{"client_secret": ""}"#)
+            .unwrap()
+            .is_none());
+        for broken in ["hush", r#"{"secret": "hush"}"#, r#"{"client_secret": 1}"#] {
+            let error = decode_webhook_secret(broken).unwrap_err();
+            assert!(error.contains("client_secret"), "{broken}: {error}");
+        }
     }
 
     #[test]

@@ -6,8 +6,9 @@ use tracking_aws::{Config, OrderStore};
 async fn main() -> Result<(), Error> {
     tracking_aws::telemetry::init();
     let config = Config::from_env()?;
-    let webhook_config = WebhookConfig::from_env()?;
     let sdk = tracking_aws::sdk_config().await;
+    let webhook_config =
+        WebhookConfig::from_env(tracking_aws::secrets::SecretsManager::from_sdk(&sdk))?;
     let webhooks = StoreWebhooks::new(
         OrderStore::from_sdk(&sdk, &config.table_name),
         webhook_config,

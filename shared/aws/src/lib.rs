@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod queues;
+pub mod secrets;
 pub mod store;
 pub mod telemetry;
 

@@ -57,6 +57,13 @@ pub enum ApiError {
     },
     #[error("No route for {0}.")]
     RouteNotFound(String),
+    /// Something the operator has to mend (a secret not set up or unreadable): the
+    /// request was fine and may be sent again later. The cause goes to the log only.
+    #[error("This service is temporarily unavailable. Please try again in a few minutes.")]
+    Unavailable {
+        code: &'static str,
+        cause: anyhow::Error,
+    },
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -88,6 +95,7 @@ impl ApiError {
             Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             Self::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             Self::RouteNotFound(_) => (StatusCode::NOT_FOUND, "route_not_found"),
+            Self::Unavailable { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
             Self::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -100,6 +108,10 @@ impl ApiError {
             Self::Unexpected(cause) => {
                 tracing::error!(error = ?cause, "unexpected error");
                 "Something went wrong on our side; it has been logged. Please try again.".to_owned()
+            }
+            Self::Unavailable { cause, .. } => {
+                tracing::error!(error = ?cause, "unavailable");
+                self.to_string()
             }
             other => other.to_string(),
         };

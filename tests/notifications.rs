@@ -22,18 +22,19 @@ use nightly_completion::{Budget, NightlyConfig, RunInput};
 use notifier::config::{NotifierConfig, Sender};
 use notifier::ses::SesMailer;
 
-use notifier::unsubscribe::{unsubscribe_keys, UnsubscribeKey, UnsubscribeKeys};
 use notifier::{
     DeliveryJob, Mailer, Notifier, OutgoingEmail, RecordOutcome, SendError, SqsDeliveryQueue,
     DELIVERY_LEASE_SECONDS, JOB_VERSION,
 };
 use orders_api::OrdersApi;
 use serde_json::{json, Value};
+use tracking_aws::secrets::{unsubscribe_keys, UnsubscribeKeys};
 use tracking_domain::calendar::chicago_time_at;
 use tracking_domain::feed::Scan;
 use tracking_domain::order::{Order, OrderDraft};
 use tracking_domain::status::ShipmentStatus;
 use tracking_domain::timeline::{EventType, Location, TimelineEvent};
+use tracking_domain::unsubscribe::UnsubscribeKey;
 
 use crate::*;
 
@@ -1347,10 +1348,10 @@ async fn an_email_under_another_senders_lease_waits_for_it_and_is_sent_once() {
     let store = f.stack.store();
     assert!(matches!(
         store
-            .claim_delivery(key, now, Duration::seconds(DELIVERY_LEASE_SECONDS))
+            .lease_delivery(key, now, Duration::seconds(DELIVERY_LEASE_SECONDS))
             .await
             .unwrap(),
-        tracking_aws::store::subscriptions::DeliveryClaim::Claimed { attempt: 1 }
+        tracking_aws::store::subscriptions::DeliveryLease::Acquired { attempt: 1 }
     ));
     let busy = f.notifier.deliver(&job, now + Duration::seconds(30)).await;
     assert!(busy.is_err(), "a live lease is not taken over");
@@ -1406,13 +1407,11 @@ async fn subscriptions_stop_at_their_limits_and_an_event_is_mailed_to_that_many_
     // Even subscriptions written past the check (racing requests) are not mailed.
     f.stack
         .store()
-        .subscribe(
-            tracking_aws::store::subscriptions::Subscription::merchant_wide(
-                &f.merchant,
-                tracking_domain::email::EmailAddress::parse("racer@merchant.example").unwrap(),
-                label_time() + Duration::hours(1),
-            ),
-        )
+        .subscribe(tracking_domain::subscriptions::Subscription::merchant_wide(
+            &f.merchant,
+            tracking_domain::email::EmailAddress::parse("racer@merchant.example").unwrap(),
+            label_time() + Duration::hours(1),
+        ))
         .await
         .unwrap();
     f.label(&order_id, "ups", UPS).await;

@@ -912,7 +912,7 @@ async fn a_refused_sync_and_a_malformed_job_go_to_the_dead_letter_queue_at_once(
 
 #[tokio::test]
 async fn a_sync_claim_holds_for_its_lease_and_a_sent_sync_is_never_claimed_again() {
-    use tracking_aws::store::sync::ClaimOutcome;
+    use tracking_aws::store::sync::SyncLease;
     let stack = TestStack::new().await;
     let store = stack.store();
     let key = SyncKey {
@@ -926,22 +926,22 @@ async fn a_sync_claim_holds_for_its_lease_and_a_sent_sync_is_never_claimed_again
     let claim = |at| {
         let store = store.clone();
         let key = key.clone();
-        async move { store.claim_sync(&key, at, lease).await.unwrap() }
+        async move { store.lease_sync(&key, at, lease).await.unwrap() }
     };
 
-    assert!(matches!(claim(t0).await, ClaimOutcome::Claimed(r) if r.attempts == 1));
+    assert!(matches!(claim(t0).await, SyncLease::Acquired(r) if r.attempts == 1));
     // A worker still inside its lease (a crash leaves it held until it runs out).
     assert!(matches!(
         claim(t0 + Duration::seconds(30)).await,
-        ClaimOutcome::InFlight(_)
+        SyncLease::HeldElsewhere(_)
     ));
-    assert!(matches!(claim(t0 + lease).await, ClaimOutcome::Claimed(r) if r.attempts == 2));
+    assert!(matches!(claim(t0 + lease).await, SyncLease::Acquired(r) if r.attempts == 2));
     // A failure releases the lease at once.
     store
         .mark_sync_failed(&key, "Shopify answered 503", t0 + lease)
         .await
         .unwrap();
-    assert!(matches!(claim(t0 + lease).await, ClaimOutcome::Claimed(r) if r.attempts == 3));
+    assert!(matches!(claim(t0 + lease).await, SyncLease::Acquired(r) if r.attempts == 3));
     store
         .mark_sync_sent(&key, Some("gid://shopify/Fulfillment/1"), t0 + lease)
         .await
@@ -952,7 +952,7 @@ async fn a_sync_claim_holds_for_its_lease_and_a_sent_sync_is_never_claimed_again
         .await
         .unwrap();
     match claim(t0 + lease * 10).await {
-        ClaimOutcome::AlreadySent(record) => {
+        SyncLease::AlreadySent(record) => {
             assert_eq!(record.status, SyncStatus::Sent);
             assert_eq!(record.attempts, 3);
             assert_eq!(

@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use tracking_aws::{Config, OrderStore};
+use tracking_aws::config::{process_env, Env};
+use tracking_aws::Config;
 
 /// "Now" for everything in the runner: the real clock plus an offset the demo can set,
 /// so a journey of several days plays in a minute through unchanged handlers.
@@ -84,85 +85,22 @@ impl Runtime {
         )?;
         let config = Config::from_env()?;
         let sdk = tracking_aws::sdk_config().await;
-        // The local stack's Secrets Manager, through the same calls a deployment makes.
-        let secrets = tracking_aws::secrets::SecretsManager::from_sdk(&sdk);
-        let notify = notifier::config::NotifierConfig::from_env(secrets.clone())?;
-        let sync_config = platform_sync::config::SyncConfig::from_env()?;
-        let webhook_config = store_webhooks::WebhookConfig::from_env(secrets.clone())?;
-        let credentials = sync_config.credentials(secrets.clone());
-        let store = OrderStore::from_sdk(&sdk, &config.table_name);
-        let http = platform_sync::push::http_client()?;
-        let amazon_tokens = platform_sync::lwa::SellerTokens::new(
-            http.clone(),
-            sync_config.lwa.clone(),
-            credentials.clone(),
-        );
+        // Every function as its main.rs builds it, from the local stack's environment
+        // (the template's variables, resolved), secrets read from its Secrets Manager.
+        let env: Env = &process_env;
         let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let queue_url = |name: &str| {
-            resources
-                .queues
-                .get(name)
-                .map(|q| q.url.clone())
-                .with_context(|| format!("template has no queue {name}"))
-        };
         Ok(Self {
             clock: Clock::default(),
-            orders: orders_api::OrdersApi::new(store.clone(), config.clone())
-                .with_unsubscribe_keys(std::sync::Arc::new(orders_api::unsubscribe_keys(
-                    secrets,
-                    &required("UNSUBSCRIBE_KEY_SECRET_ARN")?,
-                ))),
-            notifier: notifier::Notifier::new(
-                store.clone(),
-                notifier::ses::SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), &notify.sender),
-                notifier::SqsDeliveryQueue::new(
-                    aws_sdk_sqs::Client::new(&sdk),
-                    queue_url("EmailQueue")?,
-                    queue_url("EmailDeadLetterQueue")?,
-                ),
-                notify,
-            ),
-            sync: platform_sync::PlatformSync::new(
-                store.clone(),
-                platform_sync::SyncQueues::new(
-                    aws_sdk_sqs::Client::new(&sdk),
-                    &sync_config.queue_url,
-                    &sync_config.dead_letter_url,
-                ),
-                platform_sync::shopify::ShopifyClient::new(
-                    http.clone(),
-                    sync_config.shopify.clone(),
-                    credentials,
-                ),
-                platform_sync::amazon::AmazonClient::new(
-                    http,
-                    sync_config.amazon.clone(),
-                    amazon_tokens,
-                ),
-            ),
-            webhooks: store_webhooks::StoreWebhooks::new(store.clone(), webhook_config),
+            orders: orders_api::OrdersApi::build(&sdk, env)?,
+            notifier: notifier::Notifier::build(&sdk, env)?,
+            sync: platform_sync::PlatformSync::build(&sdk, env)?,
+            webhooks: store_webhooks::StoreWebhooks::build(&sdk, env)?,
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             table: config.table_name.clone(),
-            labels: label_upload::LabelUpload::new(store.clone()),
-            claims: claims_intake::ClaimsIntake::new(store.clone(), config.clone()),
-            scans: scan_ingest::ScanIngest::new(
-                store.clone(),
-                scan_ingest::SqsDeadLetters::new(
-                    sqs.clone(),
-                    queue_url("CarrierFeedDeadLetterQueue")?,
-                ),
-            ),
-            nightly: nightly_completion::Nightly::new(
-                store,
-                nightly_completion::NightlyConfig {
-                    origin_country: config.origin_country.clone(),
-                    ..Default::default()
-                },
-                nightly_completion::SqsContinuation::new(
-                    sqs.clone(),
-                    queue_url("NightlyContinuationQueue")?,
-                ),
-            ),
+            labels: label_upload::LabelUpload::build(&sdk, env)?,
+            claims: claims_intake::ClaimsIntake::build(&sdk, env)?,
+            scans: scan_ingest::ScanIngest::build(&sdk, env)?,
+            nightly: nightly_completion::Nightly::build(&sdk, env)?,
             sqs,
             resources,
             shop: std::sync::Mutex::new(HashMap::new()),

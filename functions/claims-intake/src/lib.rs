@@ -20,9 +20,11 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use tracing::Instrument;
+use tracking_aws::config::Env;
 use tracking_aws::store::claims::{ClaimPage, ClaimQuery, ClaimRecord, ClaimState, OrderClaims};
+use tracking_aws::store::optimistic::{until_won, Try};
 use tracking_aws::store::{ListError, StoreError};
-use tracking_aws::{Config, OrderStore};
+use tracking_aws::{Config, OrderStore, SdkConfig};
 use tracking_domain::carriers::tracking_url_for;
 use tracking_domain::claims::{
     decide, ClaimPolicy, ClaimType, Refusal, RefusalCode, ShipmentFacts,
@@ -35,10 +37,6 @@ use tracking_http::{
 };
 
 use request::{claim_id, ClaimRequest, IdempotencyKey, Submission};
-
-/// Lost races (a concurrent copy of the request, a scan moving the order) settle on the
-/// re-read; a few attempts cover even a burst of them.
-const MAX_ATTEMPTS: usize = 5;
 
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 
@@ -63,6 +61,12 @@ enum Failure {
 impl From<ApiError> for Failure {
     fn from(error: ApiError) -> Self {
         Self::Api(error)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        Self::Api(error.into())
     }
 }
 
@@ -210,20 +214,6 @@ pub fn claim_filed_event(claim: &ClaimRecord, carrier_name: &str) -> TimelineEve
     }
 }
 
-fn store_error(error: StoreError) -> ApiError {
-    match error {
-        StoreError::Contention => busy(),
-        StoreError::Unexpected(e) => ApiError::Unexpected(e),
-    }
-}
-
-fn busy() -> ApiError {
-    ApiError::conflict(
-        "busy",
-        "The order is being changed by another request; try again.",
-    )
-}
-
 impl ClaimsIntake {
     pub fn new(store: OrderStore, config: Config) -> Self {
         Self {
@@ -231,6 +221,16 @@ impl ClaimsIntake {
             config,
             policy: ClaimPolicy::default(),
         }
+    }
+
+    /// The function as deployed, from its environment (template.yaml sets it): `main.rs`
+    /// and the local runner both build it here, so the two cannot drift.
+    pub fn build(sdk: &SdkConfig, env: Env) -> anyhow::Result<Self> {
+        let config = Config::from_lookup(env)?;
+        Ok(Self::new(
+            OrderStore::from_sdk(sdk, &config.table_name),
+            config,
+        ))
     }
 
     pub async fn handle(&self, request: Request, now: DateTime<Utc>) -> Response<Body> {
@@ -265,7 +265,7 @@ impl ClaimsIntake {
         self.store
             .order_with_claims(order_id)
             .await
-            .map_err(store_error)?
+            .map_err(ApiError::from)?
             .filter(|found| visible_to(caller, &found.order))
             .ok_or(ApiError::OrderNotFound)
     }
@@ -288,23 +288,21 @@ impl ClaimsIntake {
         let claim_type = submission.claim_type;
         let span = tracing::info_span!("claim", %order_id, claim_type = claim_type.as_str());
         async {
-            for attempt in 0..MAX_ATTEMPTS {
-                if attempt > 0 {
-                    tracking_aws::store::backoff(attempt).await;
-                }
-                let found = self.read_order(caller, &order_id).await?;
+            let (order_id, submission, key) = (&order_id, &submission, &key);
+            until_won(|| async move {
+                let found = self.read_order(caller, order_id).await?;
                 // The order's merchant, not the caller, owns the claim: an operations
                 // colleague filing on a merchant's behalf files the merchant's claim.
                 let id = claim_id(
                     &found.order.merchant_id,
-                    &order_id,
-                    &submission,
+                    order_id,
+                    submission,
                     key.as_ref(),
                 );
                 if let Some(existing) = found.claims.iter().find(|c| c.claim_id == id) {
                     return if existing.request_fingerprint == submission.fingerprint() {
                         tracing::info!(claim_id = %id, "claim already filed: returning it");
-                        Ok(json_response(StatusCode::OK, &claim_view(existing)))
+                        Ok(Try::Done(json_response(StatusCode::OK, &claim_view(existing))))
                     } else {
                         Err(ApiError::conflict(
                             "idempotency_key_reused",
@@ -316,19 +314,17 @@ impl ClaimsIntake {
                         .into())
                     };
                 }
-                let claim = self.decide(&found, &submission, id, now)?;
+                let claim = self.decide(&found, submission, id, now)?;
                 let carrier_name = tracking_http::views::carrier_name(&claim.carrier);
                 let event = claim_filed_event(&claim, &carrier_name);
-                match self.store.file_claim(found.version, &claim, event).await {
-                    Ok(()) => {
-                        tracing::info!(claim_id = %claim.claim_id, "claim filed");
-                        return Ok(json_response(StatusCode::CREATED, &claim_view(&claim)));
-                    }
-                    Err(StoreError::Contention) => continue,
-                    Err(StoreError::Unexpected(e)) => return Err(ApiError::Unexpected(e).into()),
-                }
-            }
-            Err(busy().into())
+                let filed = Try::of(self.store.file_claim(found.version, &claim, event).await)
+                    .map_err(ApiError::from)?;
+                Ok(filed.map(|()| {
+                    tracing::info!(claim_id = %claim.claim_id, "claim filed");
+                    json_response(StatusCode::CREATED, &claim_view(&claim))
+                }))
+            })
+            .await
         }
         .instrument(span)
         .await

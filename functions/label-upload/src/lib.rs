@@ -8,8 +8,10 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
+use tracking_aws::config::Env;
+use tracking_aws::store::optimistic::{until_won, Try};
 use tracking_aws::store::{LabelOutcome, StoreError, VersionedOrder};
-use tracking_aws::OrderStore;
+use tracking_aws::{Config, OrderStore, SdkConfig};
 use tracking_domain::calendar;
 use tracking_domain::carriers::{tracking_url_for, Carrier, TrackingNumber};
 use tracking_domain::claims::LabelSource;
@@ -21,9 +23,6 @@ use tracking_domain::timeline::{
 use tracking_http::{
     field_errors, identity, json_body, json_response, path_param, require_operations, ApiError,
 };
-
-/// Races on one order are rare (one label per order); a few re-reads settle them.
-const MAX_ATTEMPTS: usize = 5;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct LabelRequest {
@@ -203,6 +202,13 @@ impl LabelUpload {
         Self { store }
     }
 
+    /// The function as deployed, from its environment (template.yaml sets it): `main.rs`
+    /// and the local runner both build it here, so the two cannot drift.
+    pub fn build(sdk: &SdkConfig, env: Env) -> anyhow::Result<Self> {
+        let config = Config::from_lookup(env)?;
+        Ok(Self::new(OrderStore::from_sdk(sdk, &config.table_name)))
+    }
+
     pub async fn handle(&self, request: Request, now: DateTime<Utc>) -> Response<Body> {
         let span =
             tracing::info_span!("request", request_id = %tracking_http::request_id(&request));
@@ -232,17 +238,15 @@ impl LabelUpload {
             .parse()
             .map_err(field_errors)?;
         tracing::info!(%order_id, carrier = %label.carrier, tracking_number = %label.tracking_number, "attaching label");
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                tracking_aws::store::backoff(attempt).await;
-            }
-            let read = self.read(&order_id).await?;
+        let (order_id, label) = (&order_id, &label);
+        until_won(|| async move {
+            let read = self.read(order_id).await?;
             if let Some(existing) = &read.order.shipment {
-                return if same_label(existing, &label) {
-                    Ok(json_response(
+                return if same_label(existing, label) {
+                    Ok(Try::Done(json_response(
                         StatusCode::OK,
                         &label_response(&read.order, existing),
-                    ))
+                    )))
                 } else {
                     Err(ApiError::conflict(
                         "label_already_attached",
@@ -254,16 +258,16 @@ impl LabelUpload {
                     ))
                 };
             }
-            let (updated, event) = apply_label(&read.order, &label, now);
+            let (updated, event) = apply_label(&read.order, label, now);
             match self.store.attach_label(&read, updated, event).await {
                 Ok(LabelOutcome::Attached(order)) => {
                     let shipment = order.shipment.as_ref().ok_or_else(|| {
                         ApiError::Unexpected(anyhow::anyhow!("attached order lost its shipment"))
                     })?;
-                    return Ok(json_response(
+                    Ok(Try::Done(json_response(
                         StatusCode::CREATED,
                         &label_response(&order, shipment),
-                    ));
+                    )))
                 }
                 Ok(LabelOutcome::TrackingNumberInUse) => {
                     // A concurrent retry of this very upload claims the number first; only
@@ -272,45 +276,32 @@ impl LabelUpload {
                         .store
                         .order_for_tracking(label.carrier.code(), label.tracking_number.as_str())
                         .await
-                        .map_err(unexpected)?;
-                    if owner.is_some_and(|o| o.order_id == order_id) {
-                        continue;
+                        .map_err(ApiError::from)?;
+                    if owner.is_some_and(|o| o.order_id == *order_id) {
+                        return Ok(Try::LostRace);
                     }
-                    return Err(ApiError::conflict(
+                    Err(ApiError::conflict(
                         "tracking_number_in_use",
                         format!(
                             "{} tracking number {} is already used by another order.",
                             label.carrier.display_name(),
                             label.tracking_number
                         ),
-                    ));
+                    ))
                 }
-                Err(StoreError::Contention) => continue,
-                Err(StoreError::Unexpected(e)) => return Err(ApiError::Unexpected(e)),
+                Err(StoreError::Contention) => Ok(Try::LostRace),
+                Err(StoreError::Unexpected(e)) => Err(ApiError::Unexpected(e)),
             }
-        }
-        Err(ApiError::conflict(
-            "busy",
-            "The order is being changed by another request; try again.",
-        ))
+        })
+        .await
     }
 
     async fn read(&self, order_id: &str) -> Result<VersionedOrder, ApiError> {
         self.store
             .get_order(order_id)
             .await
-            .map_err(unexpected)?
+            .map_err(ApiError::from)?
             .ok_or(ApiError::OrderNotFound)
-    }
-}
-
-fn unexpected(error: StoreError) -> ApiError {
-    match error {
-        StoreError::Contention => ApiError::conflict(
-            "busy",
-            "The order is being changed by another request; try again.",
-        ),
-        StoreError::Unexpected(e) => ApiError::Unexpected(e),
     }
 }
 

@@ -28,9 +28,11 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
+use tracking_aws::config::{number, required, Env};
 use tracking_aws::store::nightly::HandOffKey;
-use tracking_aws::store::{backoff, EventWrite, StoreError, Sweep, SweepCursor};
-use tracking_aws::OrderStore;
+use tracking_aws::store::optimistic::{until_won, Try};
+use tracking_aws::store::{EventWrite, StoreError, Sweep, SweepCursor};
+use tracking_aws::{Config, OrderStore, SdkConfig};
 use tracking_domain::nightly::{self, StallPolicy};
 use tracking_domain::order::Order;
 use tracking_domain::timeline::{short_hash, Timeline, TimelineEvent};
@@ -261,10 +263,7 @@ pub struct Nightly<C> {
     clock: Clock,
 }
 
-/// Re-reads after losing a race with a scan or label write on the same order.
-const MAX_ATTEMPTS: usize = 6;
-
-/// A hand-off claim outlives the sending of one SQS message many times over; a sender
+/// A hand-off lease outlives the sending of one SQS message many times over; a sender
 /// that died holding it is replaced by the next retry after this long.
 const HAND_OFF_LEASE_SECONDS: i64 = 300;
 
@@ -273,6 +272,47 @@ const HAND_OFF_LEASE_SECONDS: i64 = 300;
 /// redeliveries of a continuation within 5 receives x 90 min visibility = 7.5 h. Past
 /// it, the same input is a deliberate replay of the night, and hands off again.
 const HAND_OFF_REPLAY_HOURS: i64 = 12;
+
+impl NightlyConfig {
+    /// `ORIGIN_COUNTRY`, `STALL_BUSINESS_DAYS_DOMESTIC` / `_INTERNATIONAL` (5 and 10 by
+    /// default) and `NIGHTLY_CONCURRENCY` (16).
+    pub fn from_lookup(env: Env) -> anyhow::Result<Self> {
+        let defaults = Self::default();
+        Ok(Self {
+            origin_country: Config::from_lookup(env)?.origin_country,
+            stall: StallPolicy {
+                domestic_business_days: number(
+                    env,
+                    "STALL_BUSINESS_DAYS_DOMESTIC",
+                    defaults.stall.domestic_business_days,
+                )?,
+                international_business_days: number(
+                    env,
+                    "STALL_BUSINESS_DAYS_INTERNATIONAL",
+                    defaults.stall.international_business_days,
+                )?,
+            },
+            concurrency: number(env, "NIGHTLY_CONCURRENCY", defaults.concurrency)?,
+            ..defaults
+        })
+    }
+}
+
+impl Nightly<SqsContinuation> {
+    /// The function as deployed, from its environment (template.yaml sets it): `main.rs`
+    /// and the local runner both build it here, so the two cannot drift.
+    pub fn build(sdk: &SdkConfig, env: Env) -> anyhow::Result<Self> {
+        let config = Config::from_lookup(env)?;
+        Ok(Self::new(
+            OrderStore::from_sdk(sdk, &config.table_name),
+            NightlyConfig::from_lookup(env)?,
+            SqsContinuation::new(
+                aws_sdk_sqs::Client::new(sdk),
+                required(env, "NIGHTLY_CONTINUATION_QUEUE_URL")?,
+            ),
+        ))
+    }
+}
 
 impl<C: Continuation> Nightly<C> {
     pub fn new(store: OrderStore, config: NightlyConfig, continuation: C) -> Self {
@@ -373,30 +413,30 @@ impl<C: Continuation> Nightly<C> {
         };
         let body = serde_json::to_string(next)?;
         let token = hand_off_token();
-        let claimed_at = (self.clock)();
-        let claimed = self
+        let leased_at = (self.clock)();
+        let leased = self
             .store
-            .claim_hand_off(
+            .lease_hand_off(
                 &key,
                 &token,
-                claimed_at,
+                leased_at,
                 chrono::Duration::seconds(HAND_OFF_LEASE_SECONDS),
                 chrono::Duration::hours(HAND_OFF_REPLAY_HOURS),
                 &body,
             )
             .await?;
-        if !claimed {
+        if !leased {
             tracing::info!(from = %key.from, "this input's continuation was sent by an earlier attempt: not sending another");
             return Ok(false);
         }
         if let Err(error) = self.continuation.schedule(next).await {
-            // Give the claim back so the retry of this invocation sends it at once.
+            // Give the lease back so the retry of this invocation sends it at once.
             if let Err(release) = self
                 .store
                 .release_hand_off(&key, &token, (self.clock)(), &body)
                 .await
             {
-                tracing::error!(error = ?release, "could not release the hand-off claim; the retry waits out its lease");
+                tracing::error!(error = ?release, "could not release the hand-off lease; the retry waits out its lease");
             }
             return Err(error);
         }
@@ -409,7 +449,7 @@ impl<C: Continuation> Nightly<C> {
             // Sent, but the record still says "sending": once its lease is out a retry may
             // send this continuation again, a harmless duplicate (same start, same
             // hand-off record for what follows it).
-            Ok(false) => tracing::warn!("hand-off claim was taken over before it was marked sent"),
+            Ok(false) => tracing::warn!("hand-off lease was taken over before it was marked sent"),
             Err(error) => tracing::error!(error = ?error, "continuation sent but not marked sent"),
         }
         Ok(true)
@@ -496,23 +536,28 @@ impl<C: Continuation> Nightly<C> {
         order_id: &str,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Applied> {
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                backoff(attempt).await;
-            }
+        until_won(|| async move {
             let Some(decision) = self.decide_for(sweep, order_id, now).await? else {
-                return Ok(Applied::Unchanged);
+                return Ok(Try::Done(Applied::Unchanged));
             };
-            match self.commit(&decision).await? {
-                Committed::Written | Committed::OrderOnly => return Ok(Applied::Changed),
-                Committed::Outdated => continue,
-            }
-        }
-        anyhow::bail!("order {order_id} kept changing during the run")
+            Ok(match self.commit(&decision).await? {
+                Committed::Written | Committed::OrderOnly => Try::Done(Applied::Changed),
+                Committed::Outdated => Try::LostRace,
+            })
+        })
+        .await
+        .map_err(
+            |error: anyhow::Error| match error.downcast_ref::<StoreError>() {
+                Some(StoreError::Contention) => {
+                    anyhow::anyhow!("order {order_id} kept changing during the run")
+                }
+                _ => error,
+            },
+        )
     }
 }
 
-/// Tells one hand-off claim from another (a retry's from the original's).
+/// Tells one hand-off lease from another (a retry's from the original's).
 fn hand_off_token() -> String {
     static SEQUENCE: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()

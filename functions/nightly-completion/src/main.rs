@@ -1,23 +1,8 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use nightly_completion::{
-    parse_trigger, Budget, Nightly, NightlyConfig, RunReport, SqsContinuation,
-};
-use tracking_aws::config::required_env;
-use tracking_aws::{Config, OrderStore};
-use tracking_domain::nightly::StallPolicy;
-
-fn env_number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, Error> {
-    match std::env::var(name) {
-        Ok(value) => value.trim().parse().map_err(|_| {
-            Error::from(format!(
-                "environment variable {name} must be a number, got {value:?}"
-            ))
-        }),
-        Err(_) => Ok(default),
-    }
-}
+use nightly_completion::{parse_trigger, Budget, Nightly, RunReport};
+use tracking_aws::config::process_env;
 
 /// Lambda's deadline, as an `Instant` the run can check cheaply.
 fn deadline(context: &lambda_runtime::Context) -> Instant {
@@ -30,23 +15,8 @@ fn deadline(context: &lambda_runtime::Context) -> Instant {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracking_aws::telemetry::init();
-    let base = Config::from_env()?;
-    let config = NightlyConfig {
-        origin_country: base.origin_country.clone(),
-        stall: StallPolicy {
-            domestic_business_days: env_number("STALL_BUSINESS_DAYS_DOMESTIC", 5)?,
-            international_business_days: env_number("STALL_BUSINESS_DAYS_INTERNATIONAL", 10)?,
-        },
-        concurrency: env_number("NIGHTLY_CONCURRENCY", 16)?,
-        ..NightlyConfig::default()
-    };
-    let continuation_queue = required_env("NIGHTLY_CONTINUATION_QUEUE_URL")?;
     let sdk = tracking_aws::sdk_config().await;
-    let nightly = Nightly::new(
-        OrderStore::from_sdk(&sdk, &base.table_name),
-        config,
-        SqsContinuation::new(aws_sdk_sqs::Client::new(&sdk), continuation_queue),
-    );
+    let nightly = Nightly::build(&sdk, &process_env)?;
     let nightly = &nightly;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {

@@ -5,9 +5,7 @@ use tracking_domain::email::EmailAddress;
 
 use std::sync::Arc;
 
-use tracking_aws::secrets::SecretSource;
-
-use crate::unsubscribe::{unsubscribe_keys, UnsubscribeKeys};
+use tracking_aws::secrets::{unsubscribe_keys, SecretSource, UnsubscribeKeys};
 
 /// The verified SES identity emails come from: `tracking@notify.example.com` or
 /// `Tracking <tracking@notify.example.com>`.

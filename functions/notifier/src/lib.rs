@@ -32,9 +32,7 @@
 pub mod config;
 pub mod notice;
 pub mod render;
-#[cfg(feature = "ses")]
 pub mod ses;
-pub mod unsubscribe;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -42,25 +40,26 @@ use std::future::Future;
 use anyhow::Context;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
-use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
+use tracking_aws::config::{required, Env};
 use tracking_aws::queues::EventSource;
+use tracking_aws::secrets::SecretsManager;
 use tracking_aws::store::subscriptions::{
-    outbox_event, DeliveryClaim, DeliveryKey, NotificationContext, OutboxEvent,
+    outbox_event, DeliveryKey, DeliveryLease, NotificationContext, OutboxEvent,
 };
 use tracking_aws::store::StoreError;
-use tracking_aws::OrderStore;
+use tracking_aws::{Config, OrderStore, SdkConfig};
 use tracking_domain::email::EmailAddress;
 pub use tracking_domain::email::{MAX_MERCHANT_SUBSCRIPTIONS, MAX_ORDER_SUBSCRIPTIONS};
 
 use crate::config::NotifierConfig;
 use crate::notice::{notice_for, recipients, Notice, Recipient};
 use crate::render::{email_view, render, Inputs};
-use crate::unsubscribe::{unsubscribe_url, Unsubscribe, UnsubscribeKey};
+use tracking_domain::unsubscribe::{unsubscribe_url, Unsubscribe, UnsubscribeKey};
 
 /// How long a sender holds a delivery. Longer than the notifier's timeout (60 s), so
 /// a live sender never loses its lease mid-send; shorter than the queue's visibility
@@ -157,11 +156,11 @@ impl SqsDeliveryQueue {
     }
 
     /// `EMAIL_QUEUE_URL` and `EMAIL_DLQ_URL`, as template.yaml sets them.
-    pub fn from_env(sqs: aws_sdk_sqs::Client) -> anyhow::Result<Self> {
+    pub fn from_lookup(sqs: aws_sdk_sqs::Client, env: Env) -> anyhow::Result<Self> {
         Ok(Self::new(
             sqs,
-            tracking_aws::config::required_env("EMAIL_QUEUE_URL")?,
-            tracking_aws::config::required_env("EMAIL_DLQ_URL")?,
+            required(env, "EMAIL_QUEUE_URL")?,
+            required(env, "EMAIL_DLQ_URL")?,
         ))
     }
 }
@@ -222,6 +221,21 @@ pub struct Notifier<M, Q> {
     config: NotifierConfig,
 }
 
+impl Notifier<ses::SesMailer, SqsDeliveryQueue> {
+    /// The function as deployed, from its environment (template.yaml sets it): `main.rs`
+    /// and the local runner both build it here, so the two cannot drift.
+    pub fn build(sdk: &SdkConfig, env: Env) -> anyhow::Result<Self> {
+        let config = Config::from_lookup(env)?;
+        let notify = NotifierConfig::from_lookup(env, SecretsManager::from_sdk(sdk))?;
+        Ok(Self::new(
+            OrderStore::from_sdk(sdk, &config.table_name),
+            ses::SesMailer::new(aws_sdk_sesv2::Client::new(sdk), &notify.sender),
+            SqsDeliveryQueue::from_lookup(aws_sdk_sqs::Client::new(sdk), env)?,
+            notify,
+        ))
+    }
+}
+
 impl<M: Mailer, Q: DeliveryQueue> Notifier<M, Q> {
     pub fn new(store: OrderStore, mailer: M, queue: Q, config: NotifierConfig) -> Self {
         Self {
@@ -244,12 +258,14 @@ impl<M: Mailer, Q: DeliveryQueue> Notifier<M, Q> {
             EventSource::Stream => {
                 let event: Event =
                     serde_json::from_value(payload).context("read the DynamoDB stream event")?;
-                serde_json::to_value(self.handle_stream(event, now).await?)?
+                serde_json::to_value(Box::pin(self.handle_stream(event, now)).await?)?
             }
             EventSource::Queue => {
                 let event: SqsEvent =
                     serde_json::from_value(payload).context("read the SQS event")?;
-                serde_json::to_value(self.handle_jobs(event, now).await?)?
+                // Boxed: each branch's future is deep, and the Lambda runtime's future around
+                // it would hit rustc's layout recursion limit.
+                serde_json::to_value(Box::pin(self.handle_jobs(event, now)).await?)?
             }
         })
     }
@@ -262,31 +278,13 @@ impl<M: Mailer, Q: DeliveryQueue> Notifier<M, Q> {
         event: Event,
         now: DateTime<Utc>,
     ) -> Result<DynamoDbEventResponse, anyhow::Error> {
-        let mut response = DynamoDbEventResponse::default();
-        for record in &event.records {
+        tracking_aws::batches::stream_batch(&event.records, |record| async move {
             // Boxed: the record's future nests deep enough to overflow rustc's layout
             // recursion limit inside the Lambda runtime's own future; one allocation per
             // record is nothing next to its network calls.
-            if let Err(error) = Box::pin(self.handle_record(record, now)).await {
-                let sequence_number = record
-                    .change
-                    .sequence_number
-                    .clone()
-                    .filter(|s| !s.is_empty())
-                    .context("a failed stream record has no sequence number")?;
-                tracing::error!(
-                    event_id = %record.event_id,
-                    sequence_number = %sequence_number,
-                    error = ?error,
-                    "stream record failed; it and the records after it will be retried"
-                );
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = Some(sequence_number);
-                response.batch_item_failures.push(failure);
-                break;
-            }
-        }
-        Ok(response)
+            Box::pin(self.handle_record(record, now)).await.map(|_| ())
+        })
+        .await
     }
 
     /// One stream record. `Err` only for what a retry can fix (a read or the enqueue).
@@ -384,49 +382,24 @@ impl<M: Mailer, Q: DeliveryQueue> Notifier<M, Q> {
         event: SqsEvent,
         now: DateTime<Utc>,
     ) -> anyhow::Result<SqsBatchResponse> {
-        let mut by_mailbox: Vec<(Option<String>, Vec<usize>)> = Vec::new();
-        for (index, message) in event.records.iter().enumerate() {
-            let mailbox = parse_job(message.body.as_deref().unwrap_or(""))
-                .ok()
-                .map(|job| job.recipient);
-            match by_mailbox
-                .iter_mut()
-                .find(|(m, _)| mailbox.is_some() && *m == mailbox)
-            {
-                Some((_, indexes)) => indexes.push(index),
-                None => by_mailbox.push((mailbox, vec![index])),
-            }
-        }
-        let records = &event.records;
-        let done = join_all(by_mailbox.iter().map(|(_, indexes)| async move {
-            let mut done = Vec::with_capacity(indexes.len());
-            for &index in indexes {
-                done.push((index, self.handle_job(&records[index], now).await));
-            }
-            done
-        }))
-        .await;
-        let mut failed: Vec<Option<anyhow::Error>> = records.iter().map(|_| None).collect();
-        for (index, result) in done.into_iter().flatten() {
-            failed[index] = result.err();
-        }
-        let mut response = SqsBatchResponse::default();
-        for (message, failure) in records.iter().zip(failed) {
-            if let Some(error) = failure {
-                let id = message
-                    .message_id
-                    .clone()
-                    .filter(|id| !id.is_empty())
-                    .context("a failed SQS message has no message id")?;
+        tracking_aws::batches::sqs_batch(
+            &event.records,
+            |message| {
+                parse_job(message.body.as_deref().unwrap_or(""))
+                    .ok()
+                    .map(|job| job.recipient)
+            },
+            |message| async move { self.handle_job(message, now).await.map(|_| ()) },
+            |message, error| async move {
+                let id = message.message_id.as_deref().unwrap_or_default();
                 tracing::warn!(message_id = %id, error = format!("{error:#}"), "email will be retried");
                 if let Err(visibility) = self.queue.retry_later(message).await {
                     // SQS still redelivers after the visibility timeout; only the wait is lost.
                     tracing::warn!(error = ?visibility, "could not set the retry delay");
                 }
-                response.add_failure(id);
-            }
-        }
-        Ok(response)
+            },
+        )
+        .await
     }
 
     async fn handle_job(
@@ -460,22 +433,22 @@ impl<M: Mailer, Q: DeliveryQueue> Notifier<M, Q> {
         async {
             match self
                 .store
-                .claim_delivery(key, now, Duration::seconds(DELIVERY_LEASE_SECONDS))
+                .lease_delivery(key, now, Duration::seconds(DELIVERY_LEASE_SECONDS))
                 .await
                 .map_err(unexpected)?
             {
-                DeliveryClaim::AlreadySent => return Ok(Delivery::AlreadySent),
-                DeliveryClaim::GaveUp => return Ok(Delivery::Refused),
-                DeliveryClaim::Leased => {
+                DeliveryLease::AlreadySent => return Ok(Delivery::AlreadySent),
+                DeliveryLease::GaveUp => return Ok(Delivery::Refused),
+                DeliveryLease::HeldElsewhere => {
                     anyhow::bail!("another sender holds this email's lease; it comes back after it")
                 }
-                DeliveryClaim::Claimed { attempt } if attempt > 1 => {
+                DeliveryLease::Acquired { attempt } if attempt > 1 => {
                     tracing::warn!(
                         attempt,
                         "an earlier sender's lease ran out unconfirmed: sending again"
                     );
                 }
-                DeliveryClaim::Claimed { .. } => {}
+                DeliveryLease::Acquired { .. } => {}
             }
             match self.mailer.send(&job.email).await {
                 Ok(message_id) => {

@@ -11,10 +11,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use tracking_aws::store::subscriptions::{Subscription, SubscriptionScope};
 use tracking_domain::email::{EmailAddress, MAX_MERCHANT_SUBSCRIPTIONS, MAX_ORDER_SUBSCRIPTIONS};
 use tracking_domain::order::Order;
 use tracking_domain::status::ShipmentStatus;
+use tracking_domain::subscriptions::{Subscription, SubscriptionScope};
 use tracking_domain::timeline::{advance, EventType, Handoff, Timeline, TimelineEvent};
 
 /// Why an event is mailed; decides the subject and the headline.

@@ -7,11 +7,12 @@
 
 use askama::Template;
 use chrono::{DateTime, FixedOffset};
-use tracking_aws::store::subscriptions::{OutboxEvent, SubscriptionScope};
+use tracking_aws::store::subscriptions::OutboxEvent;
 use tracking_domain::carriers::{tracking_url_for, Carrier};
 use tracking_domain::claims::ClaimType;
 use tracking_domain::order::{is_international, Order};
 use tracking_domain::status::ShipmentStatus;
+use tracking_domain::subscriptions::SubscriptionScope;
 use tracking_domain::timeline::{Location, Timeline, TimelineEvent};
 
 use crate::notice::{Notice, Recipient};

@@ -15,8 +15,10 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use tracing::Instrument;
-use tracking_aws::store::{CreateOutcome, ListError, ListQuery, StoreError};
-use tracking_aws::{Config, OrderStore};
+use tracking_aws::config::{required, Env};
+use tracking_aws::secrets::SecretsManager;
+use tracking_aws::store::{CreateOutcome, ListError, ListQuery};
+use tracking_aws::{Config, OrderStore, SdkConfig};
 use tracking_domain::claims::ClaimPolicy;
 use tracking_domain::order::{FieldError, Order, OrderDraft};
 use tracking_domain::status::{OrderStatus, ShipmentStatus};
@@ -25,7 +27,8 @@ use tracking_http::{
     field_errors, identity, json_body, json_response, path_param, query_param, ApiError, Identity,
 };
 
-pub use notifier::unsubscribe::{unsubscribe_keys, UnsubscribeKey, UnsubscribeKeys};
+pub use tracking_aws::secrets::{unsubscribe_keys, UnsubscribeKeys};
+pub use tracking_domain::unsubscribe::UnsubscribeKey;
 
 /// Rows written at once during an import: enough to finish 5,000 rows in seconds,
 /// few enough not to trip on-demand throttling of a fresh table.
@@ -47,6 +50,21 @@ impl OrdersApi {
             claim_policy: ClaimPolicy::default(),
             unsubscribe_keys: None,
         }
+    }
+
+    /// The function as deployed, from its environment (template.yaml sets it): `main.rs`
+    /// and the local runner both build it here, so the two cannot drift.
+    /// The unsubscribe key is named here and read on the first unsubscribe request.
+    pub fn build(sdk: &SdkConfig, env: Env) -> anyhow::Result<Self> {
+        let config = Config::from_lookup(env)?;
+        let keys = unsubscribe_keys(
+            SecretsManager::from_sdk(sdk),
+            &required(env, "UNSUBSCRIBE_KEY_SECRET_ARN")?,
+        );
+        Ok(
+            Self::new(OrderStore::from_sdk(sdk, &config.table_name), config)
+                .with_unsubscribe_keys(Arc::new(keys)),
+        )
     }
 
     /// The key shared with the notifier (the secret `UNSUBSCRIBE_KEY_SECRET_ARN` names).
@@ -127,7 +145,12 @@ impl OrdersApi {
             })?;
         let order = Order::new(&caller.merchant_id, details, now);
         tracing::info!(order_id = %order.order_id, "creating order");
-        match self.store.create_order(order).await.map_err(store_error)? {
+        match self
+            .store
+            .create_order(order)
+            .await
+            .map_err(ApiError::from)?
+        {
             CreateOutcome::Created(order) => Ok(json_response(
                 StatusCode::CREATED,
                 &views::order_summary(&order),
@@ -267,7 +290,7 @@ impl OrdersApi {
                 .store
                 .search_orders(&caller.merchant_id, &term)
                 .await
-                .map_err(store_error)?;
+                .map_err(ApiError::from)?;
             let orders: Vec<_> = orders.iter().map(views::order_summary).collect();
             return Ok(json_response(
                 StatusCode::OK,
@@ -333,7 +356,7 @@ impl OrdersApi {
             .store
             .order_with_timeline(&order_id)
             .await
-            .map_err(store_error)?;
+            .map_err(ApiError::from)?;
         let Some(found) = found.filter(|f| visible_to(caller, &f.order)) else {
             return Err(ApiError::OrderNotFound);
         };
@@ -370,16 +393,6 @@ fn import_error(error: import::ImportError) -> ApiError {
         }
     } else {
         ApiError::bad_request(error.code(), error.to_string())
-    }
-}
-
-pub(crate) fn store_error(error: StoreError) -> ApiError {
-    match error {
-        StoreError::Contention => ApiError::conflict(
-            "busy",
-            "The order is being changed by another request; try again.",
-        ),
-        StoreError::Unexpected(e) => ApiError::Unexpected(e),
     }
 }
 

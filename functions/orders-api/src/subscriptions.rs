@@ -26,18 +26,19 @@ use chrono::{DateTime, Utc};
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
-use tracking_aws::store::subscriptions::{SubscribeOutcome, Subscription, SubscriptionScope};
+use tracking_aws::store::subscriptions::SubscribeOutcome;
 use tracking_domain::email::{
     subscription_fits, EmailAddress, EmailError, TeamEmail, MAX_MERCHANT_SUBSCRIPTIONS,
     MAX_ORDER_SUBSCRIPTIONS,
 };
 use tracking_domain::order::Order;
+use tracking_domain::subscriptions::{Subscription, SubscriptionScope};
+use tracking_domain::unsubscribe::{verify_with_any, TokenError, Unsubscribe, UnsubscribeKey};
 use tracking_http::{json_body, json_response, path_param, query_param, ApiError, Identity};
 
-use notifier::unsubscribe::{verify_with_any, TokenError, Unsubscribe, UnsubscribeKey};
 use tracking_aws::secrets::Versions;
 
-use crate::{store_error, visible_to, OrdersApi};
+use crate::{visible_to, OrdersApi};
 
 #[derive(Debug, Default, Deserialize)]
 struct SubscriptionRequest {
@@ -142,7 +143,11 @@ fn not_subscribed() -> ApiError {
 impl OrdersApi {
     async fn visible_order(&self, caller: &Identity, request: &Request) -> Result<Order, ApiError> {
         let order_id = path_param(request, "order_id")?;
-        let found = self.store.get_order(&order_id).await.map_err(store_error)?;
+        let found = self
+            .store
+            .get_order(&order_id)
+            .await
+            .map_err(ApiError::from)?;
         found
             .map(|v| v.order)
             .filter(|order| visible_to(caller, order))
@@ -162,7 +167,7 @@ impl OrdersApi {
             .store
             .order_subscriptions(&order.order_id)
             .await
-            .map_err(store_error)?;
+            .map_err(ApiError::from)?;
         within_limit(
             &existing,
             email.address(),
@@ -175,7 +180,7 @@ impl OrdersApi {
             .store
             .subscribe(subscription)
             .await
-            .map_err(store_error)?;
+            .map_err(ApiError::from)?;
         Ok(subscribed(outcome))
     }
 
@@ -189,7 +194,7 @@ impl OrdersApi {
             .store
             .order_subscriptions(&order.order_id)
             .await
-            .map_err(store_error)?;
+            .map_err(ApiError::from)?;
         let views: Vec<_> = subscriptions.iter().map(view).collect();
         Ok(json_response(
             StatusCode::OK,
@@ -208,7 +213,7 @@ impl OrdersApi {
             .store
             .remove_order_subscription(&order.order_id, &email)
             .await
-            .map_err(store_error)?;
+            .map_err(ApiError::from)?;
         if removed {
             Ok(no_content())
         } else {
@@ -227,7 +232,7 @@ impl OrdersApi {
             .store
             .merchant_subscriptions(&caller.merchant_id)
             .await
-            .map_err(store_error)?;
+            .map_err(ApiError::from)?;
         within_limit(
             &existing,
             &email,
@@ -239,7 +244,7 @@ impl OrdersApi {
             .store
             .subscribe(subscription)
             .await
-            .map_err(store_error)?;
+            .map_err(ApiError::from)?;
         Ok(subscribed(outcome))
     }
 
@@ -251,7 +256,7 @@ impl OrdersApi {
             .store
             .merchant_subscriptions(&caller.merchant_id)
             .await
-            .map_err(store_error)?;
+            .map_err(ApiError::from)?;
         let views: Vec<_> = subscriptions.iter().map(view).collect();
         Ok(json_response(
             StatusCode::OK,
@@ -269,7 +274,7 @@ impl OrdersApi {
             .store
             .remove_merchant_subscription(&caller.merchant_id, &email)
             .await
-            .map_err(store_error)?;
+            .map_err(ApiError::from)?;
         if removed {
             Ok(no_content())
         } else {
@@ -282,10 +287,12 @@ impl OrdersApi {
     /// `GET /unsubscribe`: only asks. Mail scanners and link previews open every link in
     /// an email; a GET that unsubscribed would unsubscribe people who never clicked.
     pub(crate) async fn confirm_unsubscribe_link(&self, request: &Request) -> Response<Body> {
-        let verified = self
-            .unsubscribe_key_versions()
-            .await
-            .map(|keys| verify_with_any(&keys, &query_param(request, "token").unwrap_or_default()));
+        let verified = self.unsubscribe_key_versions().await.map(|keys| {
+            verify_with_any(
+                keys.each(),
+                &query_param(request, "token").unwrap_or_default(),
+            )
+        });
         match verified {
             Ok(Ok(unsubscribe)) if wants_html(request) => {
                 page(StatusCode::OK, &UnsubscribedPage::confirm(&unsubscribe))
@@ -349,7 +356,7 @@ impl OrdersApi {
     async fn unsubscribe(&self, request: &Request) -> Result<Unsubscribe, LinkError> {
         let keys = self.unsubscribe_key_versions().await?;
         let token = query_param(request, "token").unwrap_or_default();
-        let unsubscribe = verify_with_any(&keys, &token).map_err(LinkError::Token)?;
+        let unsubscribe = verify_with_any(keys.each(), &token).map_err(LinkError::Token)?;
         for scope in &unsubscribe.scopes {
             let removed = match scope {
                 SubscriptionScope::Order => {
@@ -363,7 +370,7 @@ impl OrdersApi {
                         .await
                 }
             }
-            .map_err(store_error)?;
+            .map_err(ApiError::from)?;
             tracing::info!(scope = scope.as_str(), order_id = %unsubscribe.order_id, removed, "unsubscribed through a link");
         }
         Ok(unsubscribe)

@@ -7,7 +7,7 @@
 //!    Amazon order becomes a sync job on `StoreSyncQueue`. Nothing is sent to a store from
 //!    the request path that recorded the event, and nothing recorded is missed: a batch
 //!    that fails to enqueue is retried from the failed record.
-//! 2. **`StoreSyncQueue`.** Each job is pushed to its store: claim the sync record,
+//! 2. **`StoreSyncQueue`.** Each job is pushed to its store: lease the sync record,
 //!    call the store, record the verdict. Store faults and throttling are reported as
 //!    batch item failures, so SQS redelivers them and, after the queue's receive limit,
 //!    moves them to `StoreSyncDeadLetterQueue`. A job the store refuses outright (unknown
@@ -30,14 +30,16 @@ pub mod shopify;
 use anyhow::Context;
 use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use chrono::{DateTime, Duration, Utc};
 use futures::future::join_all;
 use tracing::Instrument;
+use tracking_aws::config::Env;
 use tracking_aws::queues::EventSource;
-use tracking_aws::store::sync::{timeline_event_from_image, ClaimOutcome, SyncStatus};
+use tracking_aws::secrets::SecretsManager;
+use tracking_aws::store::sync::{timeline_event_from_image, SyncLease, SyncStatus};
 use tracking_aws::store::CreateOutcome;
-use tracking_aws::OrderStore;
+use tracking_aws::{Config, OrderStore, SdkConfig};
 use tracking_domain::connections::AmazonSeller;
 use tracking_domain::order::{Order, OrderSource};
 
@@ -47,9 +49,9 @@ use crate::job::{is_tracking_event, job_for_event, parse_job, SyncJob, SyncKind}
 use crate::push::{PushError, RetryAfter};
 use crate::shopify::ShopifyClient;
 
-/// How long a claim on a sync record holds. Longer than the function's timeout (30 s), so
-/// a live worker never loses its claim mid-call; shorter than the queue's visibility
-/// timeout (180 s), so the redelivery after a crashed worker can claim again.
+/// How long a lease on a sync record holds. Longer than the function's timeout (30 s), so
+/// a live worker never loses its lease mid-call; shorter than the queue's visibility
+/// timeout (180 s), so the redelivery after a crashed worker can lease it again.
 pub const SYNC_LEASE_SECONDS: i64 = 60;
 
 /// What a store push achieved.
@@ -196,6 +198,30 @@ fn trigger(payload: &serde_json::Value) -> anyhow::Result<Trigger> {
     })
 }
 
+impl PlatformSync<lwa::SellerTokens> {
+    /// The function as deployed, from its environment (template.yaml sets it): `main.rs`
+    /// and the local runner both build it here, so the two cannot drift.
+    /// Store credentials are named here and read on the first push.
+    pub fn build(sdk: &SdkConfig, env: Env) -> anyhow::Result<Self> {
+        let config = Config::from_lookup(env)?;
+        let sync_config = config::SyncConfig::from_lookup(env)?;
+        let http = push::http_client()?;
+        let credentials = sync_config.credentials(SecretsManager::from_sdk(sdk));
+        let tokens =
+            lwa::SellerTokens::new(http.clone(), sync_config.lwa.clone(), credentials.clone());
+        Ok(Self::new(
+            OrderStore::from_sdk(sdk, &config.table_name),
+            SyncQueues::new(
+                aws_sdk_sqs::Client::new(sdk),
+                &sync_config.queue_url,
+                &sync_config.dead_letter_url,
+            ),
+            ShopifyClient::new(http.clone(), sync_config.shopify.clone(), credentials),
+            AmazonClient::new(http, sync_config.amazon.clone(), tokens),
+        ))
+    }
+}
+
 impl<T: AccessTokenProvider> PlatformSync<T> {
     pub fn new(
         store: OrderStore,
@@ -223,20 +249,22 @@ impl<T: AccessTokenProvider> PlatformSync<T> {
             Trigger::Stream => {
                 let event: StreamEvent =
                     serde_json::from_value(payload).context("read the DynamoDB stream event")?;
-                serde_json::to_value(self.handle_stream(event).await?)?
+                serde_json::to_value(Box::pin(self.handle_stream(event)).await?)?
             }
             Trigger::Queue => {
                 let event: SqsEvent =
                     serde_json::from_value(payload).context("read the SQS event")?;
-                serde_json::to_value(self.handle_jobs(event, now).await?)?
+                serde_json::to_value(Box::pin(self.handle_jobs(event, now)).await?)?
             }
             Trigger::AmazonOrderPoll => {
                 let request: PollRequest =
                     serde_json::from_value(payload[AMAZON_ORDER_POLL].clone())
                         .context("read the Amazon order poll input")?;
-                let report = self
-                    .poll_amazon_orders(request.scheduled_time.unwrap_or(now))
-                    .await?;
+                // Boxed like the batches' items: each branch's future is deep, and the
+                // Lambda runtime's future around them hits rustc's layout recursion limit.
+                let report =
+                    Box::pin(self.poll_amazon_orders(request.scheduled_time.unwrap_or(now)))
+                        .await?;
                 serde_json::to_value(report)?
             }
         };
@@ -338,23 +366,10 @@ impl<T: AccessTokenProvider> PlatformSync<T> {
     /// that fails is reported by sequence number; Lambda retries from there, and jobs sent
     /// twice that way are harmless (the sync record makes the second a no-op).
     pub async fn handle_stream(&self, event: StreamEvent) -> anyhow::Result<DynamoDbEventResponse> {
-        let results = join_all(event.records.iter().map(|r| self.handle_record(r))).await;
-        let mut response = DynamoDbEventResponse::default();
-        for (record, result) in event.records.iter().zip(results) {
-            if let Err(error) = result {
-                let sequence = record
-                    .change
-                    .sequence_number
-                    .clone()
-                    .filter(|s| !s.is_empty())
-                    .context("a failed stream record has no sequence number")?;
-                tracing::error!(sequence_number = %sequence, error = ?error, "stream record will be retried");
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = Some(sequence);
-                response.batch_item_failures.push(failure);
-            }
-        }
-        Ok(response)
+        tracking_aws::batches::stream_batch(&event.records, |record| async move {
+            self.handle_record(record).await.map(|_| ())
+        })
+        .await
     }
 
     pub async fn handle_record(&self, record: &EventRecord) -> anyhow::Result<RecordOutcome> {
@@ -410,24 +425,20 @@ impl<T: AccessTokenProvider> PlatformSync<T> {
         event: SqsEvent,
         now: DateTime<Utc>,
     ) -> anyhow::Result<SqsBatchResponse> {
-        let results = join_all(event.records.iter().map(|m| self.handle_message(m, now))).await;
-        let mut response = SqsBatchResponse::default();
-        for (message, result) in event.records.iter().zip(results) {
-            if let Err(error) = result {
-                let id = message
-                    .message_id
-                    .clone()
-                    .filter(|id| !id.is_empty())
-                    .context("a failed SQS message has no message id")?;
+        tracking_aws::batches::sqs_batch(
+            &event.records,
+            |_| None,
+            |message| async move { self.handle_message(message, now).await.map(|_| ()) },
+            |message, error| async move {
+                let id = message.message_id.as_deref().unwrap_or_default();
                 tracing::warn!(message_id = %id, error = format!("{error:#}"), "sync job will be retried");
                 if let Err(visibility) = self.queues.retry_later(message, &error).await {
                     // SQS still redelivers after the visibility timeout; only the wait is lost.
                     tracing::warn!(error = ?visibility, "could not set the retry delay");
                 }
-                response.add_failure(id);
-            }
-        }
-        Ok(response)
+            },
+        )
+        .await
     }
 
     async fn handle_message(
@@ -467,17 +478,17 @@ impl<T: AccessTokenProvider> PlatformSync<T> {
             let key = job.key();
             match self
                 .store
-                .claim_sync(&key, now, Duration::seconds(SYNC_LEASE_SECONDS))
+                .lease_sync(&key, now, Duration::seconds(SYNC_LEASE_SECONDS))
                 .await?
             {
-                ClaimOutcome::Claimed(record) => {
+                SyncLease::Acquired(record) => {
                     tracing::info!(attempt = record.attempts, "pushing tracking to the store");
                 }
-                ClaimOutcome::AlreadySent(record) => {
+                SyncLease::AlreadySent(record) => {
                     tracing::info!(sent_at = ?record.sent_at, "already sent: nothing to do");
                     return Ok(JobOutcome::AlreadySent);
                 }
-                ClaimOutcome::InFlight(record) => {
+                SyncLease::HeldElsewhere(record) => {
                     anyhow::bail!(
                         "another delivery of this sync holds it until {}",
                         record.lease_until

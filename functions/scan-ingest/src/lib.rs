@@ -7,17 +7,14 @@
 
 use std::future::Future;
 
-use anyhow::Context;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
-use futures::future::join_all;
 use tracing::Instrument;
+use tracking_aws::config::{required, Env};
+use tracking_aws::store::optimistic::{until_won, Try};
 use tracking_aws::store::{StoreError, TrackingRef};
-use tracking_aws::OrderStore;
+use tracking_aws::{Config, OrderStore, SdkConfig};
 use tracking_domain::feed::{FeedError, Scan};
-
-/// Re-reads after losing an optimistic-lock race before giving the message back to SQS.
-const MAX_REFRESH_ATTEMPTS: usize = 8;
 
 /// Where messages that can never succeed go, with the reason, at once: retrying a
 /// malformed message only delays the batch and hides the problem.
@@ -87,6 +84,21 @@ pub struct ScanIngest<D> {
     dead_letters: D,
 }
 
+impl ScanIngest<SqsDeadLetters> {
+    /// The function as deployed, from its environment (template.yaml sets it): `main.rs`
+    /// and the local runner both build it here, so the two cannot drift.
+    pub fn build(sdk: &SdkConfig, env: Env) -> anyhow::Result<Self> {
+        let config = Config::from_lookup(env)?;
+        Ok(Self::new(
+            OrderStore::from_sdk(sdk, &config.table_name),
+            SqsDeadLetters::new(
+                aws_sdk_sqs::Client::new(sdk),
+                required(env, "CARRIER_FEED_DLQ_URL")?,
+            ),
+        ))
+    }
+}
+
 impl<D: DeadLetters> ScanIngest<D> {
     pub fn new(store: OrderStore, dead_letters: D) -> Self {
         Self {
@@ -103,21 +115,14 @@ impl<D: DeadLetters> ScanIngest<D> {
         event: SqsEvent,
         now: DateTime<Utc>,
     ) -> Result<SqsBatchResponse, anyhow::Error> {
-        let results = join_all(
-            event
-                .records
-                .iter()
-                .map(|message| self.handle_message(message, now)),
-        )
-        .await;
-        let mut response = SqsBatchResponse::default();
-        for (message, result) in event.records.iter().zip(results) {
-            if let Err(error) = result {
-                let id = message
-                    .message_id
-                    .clone()
-                    .filter(|id| !id.is_empty())
-                    .context("a failed SQS message has no message id")?;
+        // Every message on its own: scans of one parcel may be handled at once, the
+        // order's version settles who wins.
+        tracking_aws::batches::sqs_batch(
+            &event.records,
+            |_| None,
+            |message| async move { self.handle_message(message, now).await.map(|_| ()) },
+            |message, error| async move {
+                let id = message.message_id.as_deref().unwrap_or_default();
                 match &error {
                     RetryableError::UnknownTrackingNumber { .. } => {
                         tracing::warn!(message_id = %id, %error, "will retry")
@@ -126,10 +131,9 @@ impl<D: DeadLetters> ScanIngest<D> {
                         tracing::error!(message_id = %id, error = ?cause, "will retry")
                     }
                 }
-                response.add_failure(id);
-            }
-        }
-        Ok(response)
+            },
+        )
+        .await
     }
 
     async fn handle_message(
@@ -248,34 +252,28 @@ impl<D: DeadLetters> ScanIngest<D> {
         order_id: &str,
         now: DateTime<Utc>,
     ) -> Result<(), RetryableError> {
-        for attempt in 0..MAX_REFRESH_ATTEMPTS {
-            if attempt > 0 {
-                tracking_aws::store::backoff(attempt).await;
-            }
+        until_won(|| async move {
             let Some(current) = self.store.order_with_timeline(order_id).await? else {
                 return Err(
                     anyhow::anyhow!("tracking number points at missing order {order_id}").into(),
                 );
             };
             let Some(updated) = current.order.refreshed_from(&current.timeline, now) else {
-                return Ok(());
+                return Ok(Try::Done(()));
             };
-            match self
-                .store
-                .put_order_at_version(&updated, current.version)
-                .await
-            {
-                Ok(()) => {
-                    tracing::info!(
-                        shipment_status = updated.shipment_status.as_str(),
-                        "order refreshed"
-                    );
-                    return Ok(());
-                }
-                Err(StoreError::Contention) => continue,
-                Err(StoreError::Unexpected(e)) => return Err(e.into()),
+            let written = Try::of(
+                self.store
+                    .put_order_at_version(&updated, current.version)
+                    .await,
+            )?;
+            if written == Try::Done(()) {
+                tracing::info!(
+                    shipment_status = updated.shipment_status.as_str(),
+                    "order refreshed"
+                );
             }
-        }
-        Err(StoreError::Contention.into())
+            Ok(written)
+        })
+        .await
     }
 }

@@ -52,10 +52,12 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use tracing::Instrument;
+use tracking_aws::config::Env;
+use tracking_aws::secrets::SecretsManager;
 use tracking_aws::secrets::{CachedSecret, SecretError, SecretSource};
 use tracking_aws::store::webhooks::{Delivery, DeliveryKey};
-use tracking_aws::store::{CreateOutcome, StoreError};
-use tracking_aws::OrderStore;
+use tracking_aws::store::CreateOutcome;
+use tracking_aws::{Config, OrderStore, SdkConfig};
 use tracking_domain::order::Order;
 use tracking_http::views;
 use tracking_http::{field_errors, json_response, ApiError};
@@ -244,6 +246,17 @@ impl StoreWebhooks {
         Self { store, config }
     }
 
+    /// The function as deployed, from its environment (template.yaml sets it): `main.rs`
+    /// and the local runner both build it here, so the two cannot drift.
+    pub fn build(sdk: &SdkConfig, env: Env) -> anyhow::Result<Self> {
+        let config = Config::from_lookup(env)?;
+        let webhooks = WebhookConfig::from_lookup(env, SecretsManager::from_sdk(sdk))?;
+        Ok(Self::new(
+            OrderStore::from_sdk(sdk, &config.table_name),
+            webhooks,
+        ))
+    }
+
     pub async fn handle(&self, request: Request, now: DateTime<Utc>) -> Response<Body> {
         let span = tracing::info_span!(
             "webhook",
@@ -329,7 +342,7 @@ impl StoreWebhooks {
                 .store
                 .webhook_delivery(key)
                 .await
-                .map_err(store_error)?
+                .map_err(ApiError::from)?
             {
                 tracing::info!(order_id = %done.order_id, "delivery already processed: nothing written");
                 return Ok(json_response(
@@ -360,7 +373,12 @@ impl StoreWebhooks {
         let span =
             tracing::info_span!("order", order_id = %order.order_id, merchant_id = %merchant_id);
         async {
-            let (status, order) = match self.store.create_order(order).await.map_err(store_error)? {
+            let (status, order) = match self
+                .store
+                .create_order(order)
+                .await
+                .map_err(ApiError::from)?
+            {
                 CreateOutcome::Created(order) => {
                     tracing::info!("order created from Shopify");
                     (StatusCode::CREATED, order)
@@ -473,15 +491,6 @@ fn delivery_key(request: &Request, shop: &str) -> Result<Option<DeliveryKey>, Ap
         shop: shop.to_owned(),
         webhook_id: webhook_id.to_owned(),
     }))
-}
-
-fn store_error(error: StoreError) -> ApiError {
-    match error {
-        StoreError::Contention => ApiError::Unexpected(anyhow::anyhow!(
-            "order intake lost an optimistic-lock race; Shopify will retry"
-        )),
-        StoreError::Unexpected(e) => ApiError::Unexpected(e),
-    }
 }
 
 #[cfg(test)]

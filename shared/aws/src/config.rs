@@ -92,17 +92,58 @@ pub fn amazon_sellers(raw: Option<&str>) -> anyhow::Result<BTreeMap<String, Amaz
     Ok(map)
 }
 
+/// A function's environment as a lookup: the process environment in AWS and in the local
+/// runner ([`process_env`]), a map in tests. Every function's `build` reads it once.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
 /// A variable a function cannot run without, named in the error when it is missing.
-pub fn required_env(name: &str) -> anyhow::Result<String> {
-    std::env::var(name)
-        .ok()
+pub fn required(env: Env, name: &str) -> anyhow::Result<String> {
+    env(name)
         .filter(|v| !v.trim().is_empty())
         .with_context(|| format!("environment variable {name} is not set"))
+}
+
+/// [`required`] from the process environment.
+pub fn required_env(name: &str) -> anyhow::Result<String> {
+    required(&process_env, name)
+}
+
+/// A number, or `default` when the variable is unset or empty.
+pub fn number<T: std::str::FromStr>(env: Env, name: &str, default: T) -> anyhow::Result<T> {
+    match env(name).filter(|v| !v.trim().is_empty()) {
+        None => Ok(default),
+        Some(value) => value.trim().parse().map_err(|_| {
+            anyhow::anyhow!("environment variable {name} must be a number, got {value:?}")
+        }),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_default_when_unset_and_name_their_variable_when_wrong() {
+        let env = |name: &str| match name {
+            "GOOD" => Some(" 7 ".to_owned()),
+            "BAD" => Some("seven".to_owned()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        };
+        assert_eq!(number(&env, "GOOD", 5).unwrap(), 7);
+        assert_eq!(number(&env, "UNSET", 5).unwrap(), 5);
+        assert_eq!(number(&env, "EMPTY", 5).unwrap(), 5);
+        let error = number::<u32>(&env, "BAD", 5).unwrap_err().to_string();
+        assert!(error.contains("BAD") && error.contains("seven"), "{error}");
+        assert!(required(&env, "EMPTY")
+            .unwrap_err()
+            .to_string()
+            .contains("EMPTY"));
+    }
 
     #[test]
     fn missing_table_variable_is_named_in_the_error() {

@@ -2,12 +2,14 @@
 //!
 //! Kept apart from `tracking-domain` so the rules stay pure and the I/O stays here.
 
+pub mod batches;
 pub mod config;
 pub mod queues;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;
 
+pub use aws_config::SdkConfig;
 pub use config::Config;
 pub use store::OrderStore;
 

@@ -25,6 +25,7 @@ use anyhow::Context;
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use futures::future::BoxFuture;
 use tokio::time::Instant;
+use tracking_domain::unsubscribe::UnsubscribeKey;
 
 /// How long a value read is used before it is read again.
 pub const SECRET_TTL: Duration = Duration::from_secs(300);
@@ -178,6 +179,15 @@ impl<T> Versions<T> {
     pub fn each(&self) -> impl Iterator<Item = &T> {
         std::iter::once(self.current.as_ref()).chain(self.previous.as_deref())
     }
+}
+
+/// The unsubscribe key as the notifier (signs) and orders-api (verifies) hold it.
+pub type UnsubscribeKeys = CachedSecret<UnsubscribeKey>;
+
+pub fn unsubscribe_keys(source: Arc<dyn SecretSource>, secret_id: &str) -> UnsubscribeKeys {
+    CachedSecret::new(source, secret_id, |raw| {
+        UnsubscribeKey::new(raw).map_err(|e| e.to_string())
+    })
 }
 
 type Decode<T> = Box<dyn Fn(&str) -> Result<T, String> + Send + Sync>;

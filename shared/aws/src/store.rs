@@ -16,6 +16,7 @@
 
 pub mod claims;
 pub mod nightly;
+pub mod optimistic;
 pub mod polls;
 pub mod subscriptions;
 pub mod sync;
@@ -55,8 +56,8 @@ pub const INDEX_EXPIRY: &str = "expiry";
 pub const INDEX_AWAITING_FIRST_SCAN: &str = "awaiting_first_scan";
 pub const INDEX_CLAIMS_BY_MERCHANT: &str = "claims_by_merchant";
 
-/// How many times an optimistic update re-reads and retries after losing a race.
-const MAX_OPTIMISTIC_ATTEMPTS: usize = 8;
+/// How many times a batch read asks again for the keys DynamoDB left unprocessed.
+const MAX_UNPROCESSED_ROUNDS: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -596,25 +597,28 @@ impl OrderStore {
     pub async fn update_order<F>(
         &self,
         order_id: &str,
-        mut change: F,
+        change: F,
     ) -> Result<Option<Order>, StoreError>
     where
-        F: FnMut(&Order) -> Option<Order>,
+        F: FnMut(&Order) -> Option<Order> + Send,
     {
-        for attempt in 0..MAX_OPTIMISTIC_ATTEMPTS {
+        // Shared by the attempts' futures; never held across an await.
+        let change = std::sync::Mutex::new(change);
+        let change = &change;
+        optimistic::until_won(|| async move {
             let Some(read) = self.get_order(order_id).await? else {
-                return Ok(None);
+                return Ok(Try::Done(None));
             };
-            let Some(updated) = change(&read.order) else {
-                return Ok(Some(read.order));
+            let decided = change.lock().map_err(|_| anyhow!("a change panicked"))?(&read.order);
+            let Some(updated) = decided else {
+                return Ok(Try::Done(Some(read.order)));
             };
-            match self.put_order_at_version(&updated, read.version).await {
-                Ok(()) => return Ok(Some(updated)),
-                Err(StoreError::Contention) => backoff(attempt).await,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(StoreError::Contention)
+            Ok(
+                Try::of(self.put_order_at_version(&updated, read.version).await)?
+                    .map(|()| Some(updated)),
+            )
+        })
+        .await
     }
 
     /// Writes an order change and the timeline event announcing it as one transaction:
@@ -862,7 +866,7 @@ impl OrderStore {
         )]);
         let mut orders = Vec::new();
         // BatchGet may leave keys unprocessed under throttling; ask again for those only.
-        for _ in 0..MAX_OPTIMISTIC_ATTEMPTS {
+        for _ in 0..MAX_UNPROCESSED_ROUNDS {
             let output = self
                 .client
                 .batch_get_item()
@@ -1034,15 +1038,8 @@ pub struct SweepPage {
     pub order_ids: Vec<String>,
     pub next: Option<SweepCursor>,
 }
-/// Waits a little before retrying a lost race: exponential, with jitter so that the
-/// writers that collided do not collide again in lockstep.
-pub async fn backoff(attempt: usize) {
-    let base_ms = 5u64 << attempt.min(6);
-    let jitter_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::from(d.subsec_nanos()) % base_ms.max(1));
-    tokio::time::sleep(std::time::Duration::from_millis(base_ms + jitter_ms)).await;
-}
+pub use optimistic::backoff;
+use optimistic::Try;
 
 fn to_item<T: Serialize>(value: &T) -> Result<HashMap<String, AttributeValue>, StoreError> {
     Ok(serde_dynamo::to_item(value).context("serialize item")?)

@@ -12,4 +12,6 @@ pub mod feed;
 pub mod nightly;
 pub mod order;
 pub mod status;
+pub mod subscriptions;
 pub mod timeline;
+pub mod unsubscribe;

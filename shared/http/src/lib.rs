@@ -6,6 +6,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tracking_aws::store::StoreError;
 
 pub mod views;
 
@@ -122,6 +123,21 @@ impl ApiError {
             }
         }
         json_response(status, &serde_json::json!({ "error": error }))
+    }
+}
+
+/// The one answer to a store failure, in every function: a race lost on every attempt
+/// (see `tracking_aws::store::optimistic`) is 409 `busy`, which the caller may send again
+/// as is (Shopify and API clients retry it); anything else is a 500.
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Contention => Self::conflict(
+                "busy",
+                "The order is being changed by another request; try again.",
+            ),
+            StoreError::Unexpected(cause) => Self::Unexpected(cause),
+        }
     }
 }
 

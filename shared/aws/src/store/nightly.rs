@@ -11,7 +11,7 @@
 //! continuations stays a line, never a tree.
 //!
 //! The record moves `sending` -> `sent`; a `sending` record whose lease ran out (the sender
-//! died between claiming and sending) may be claimed again, and one whose send failed is
+//! died between leasing and sending) may be leased again, and one whose send failed is
 //! `released` at once. The only duplicate left is a sender that died after sending and
 //! before marking `sent`: its retry sends the same continuation again, whose own hand-off
 //! is then deduplicated here in turn (both copies start at the same place).
@@ -81,10 +81,10 @@ impl OrderStore {
         }
     }
 
-    /// Claims the right to send this hand-off's continuation (`next`): true when this
+    /// Leases the right to send this hand-off's continuation (`next`): true when this
     /// sender may send it now, false when it was sent (or is being sent) already.
-    /// `replay_horizon`: a record claimed longer ago than that is a past run's, not ours.
-    pub async fn claim_hand_off(
+    /// `replay_horizon`: a record leased longer ago than that is a past run's, not ours.
+    pub async fn lease_hand_off(
         &self,
         key: &HandOffKey,
         token: &str,
@@ -126,13 +126,13 @@ impl OrderStore {
                 Ok(false)
             }
             Err(e) => Err(anyhow::Error::new(e)
-                .context("claim nightly hand-off")
+                .context("lease nightly hand-off")
                 .into()),
         }
     }
 
-    /// The continuation went out: the record now stops every later claim (until the
-    /// replay horizon). Only the claim's holder can mark it.
+    /// The continuation went out: the record now stops every later lease (until the
+    /// replay horizon). Only the lease holder can mark it.
     pub async fn hand_off_sent(
         &self,
         key: &HandOffKey,
@@ -152,7 +152,7 @@ impl OrderStore {
             .await
     }
 
-    /// The send failed: the next attempt may claim at once instead of waiting out the lease.
+    /// The send failed: the next attempt may lease it at once instead of waiting out the lease.
     pub async fn release_hand_off(
         &self,
         key: &HandOffKey,

@@ -29,8 +29,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tracking_domain::claims::ClaimType;
-use tracking_domain::email::{EmailAddress, TeamEmail};
+use tracking_domain::email::EmailAddress;
 use tracking_domain::order::Order;
+use tracking_domain::subscriptions::Subscription;
 use tracking_domain::timeline::{Timeline, TimelineEvent};
 
 use super::{from_item, order_pk, to_item, EventItem, OrderItem, OrderStore, StoreError};
@@ -39,73 +40,13 @@ use super::{from_item, order_pk, to_item, EventItem, OrderItem, OrderStore, Stor
 /// record can be redelivered; a month leaves room to investigate a complaint.
 const DELIVERY_RECORD_DAYS: i64 = 30;
 
-/// Which updates a subscription receives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SubscriptionScope {
-    /// One order's updates.
-    Order,
-    /// Every order of the merchant.
-    Merchant,
-}
-
-impl SubscriptionScope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Order => "order",
-            Self::Merchant => "merchant",
-        }
-    }
-}
-
-/// A team address receiving updates, for one order or for all of a merchant's orders.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Subscription {
-    /// The address as the merchant typed it; mail goes to exactly this spelling.
-    pub email: EmailAddress,
-    pub merchant_id: String,
-    /// `None` for a merchant-wide subscription.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order_id: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl Subscription {
-    /// Takes a [`TeamEmail`], so an order's own customer cannot be subscribed to it.
-    pub fn for_order(order: &Order, email: TeamEmail, now: DateTime<Utc>) -> Self {
-        Self {
-            email: email.address().clone(),
-            merchant_id: order.merchant_id.clone(),
-            order_id: Some(order.order_id.clone()),
-            created_at: now,
-        }
-    }
-
-    /// Merchant-wide subscriptions have no customer to compare with when they are made:
-    /// the customer rule is applied to each order when its emails are sent.
-    pub fn merchant_wide(merchant_id: &str, email: EmailAddress, now: DateTime<Utc>) -> Self {
-        Self {
-            email,
-            merchant_id: merchant_id.to_owned(),
-            order_id: None,
-            created_at: now,
-        }
-    }
-
-    pub fn scope(&self) -> SubscriptionScope {
-        match self.order_id {
-            Some(_) => SubscriptionScope::Order,
-            None => SubscriptionScope::Merchant,
-        }
-    }
-
-    fn key(&self) -> (String, String) {
-        let partition = match &self.order_id {
-            Some(order_id) => order_pk(order_id),
-            None => merchant_subscriptions_pk(&self.merchant_id),
-        };
-        (partition, subscription_sk(&self.email.canonical()))
-    }
+/// Where a subscription is stored: beside its order, or in its merchant's partition.
+fn subscription_key(subscription: &Subscription) -> (String, String) {
+    let partition = match &subscription.order_id {
+        Some(order_id) => order_pk(order_id),
+        None => merchant_subscriptions_pk(&subscription.merchant_id),
+    };
+    (partition, subscription_sk(&subscription.email.canonical()))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -119,7 +60,7 @@ struct SubscriptionItem {
 
 impl SubscriptionItem {
     fn new(subscription: Subscription) -> Self {
-        let (pk, sk) = subscription.key();
+        let (pk, sk) = subscription_key(&subscription);
         Self {
             pk,
             sk,
@@ -230,7 +171,7 @@ impl DeliveryKey<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
-    /// Claimed by a sender that has not confirmed the send (yet, or ever: it may have died).
+    /// Leased by a sender that has not confirmed the send (yet, or ever: it may have died).
     Pending,
     Sent,
     /// SES refused this message for good; retrying would be refused again.
@@ -247,18 +188,18 @@ impl DeliveryState {
     }
 }
 
-/// What claiming a delivery found.
+/// What leasing a delivery found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryClaim {
+pub enum DeliveryLease {
     /// Ours to send until the lease ends. `attempt` > 1 means an earlier attempt held it
     /// and its lease ran out unconfirmed: it may or may not have sent (the at-least-once
     /// window).
-    Claimed {
+    Acquired {
         attempt: u32,
     },
     /// Another sender holds it and its lease has not run out: it may be sending right
     /// now, so taking over could send the email twice. Try again after the lease.
-    Leased,
+    HeldElsewhere,
     AlreadySent,
     GaveUp,
 }
@@ -417,12 +358,12 @@ impl OrderStore {
     /// holder's lease ran out unconfirmed (it died, or is hopelessly slow), is ours for
     /// `lease`; a pending one still under lease, a sent or an abandoned one is not. One
     /// conditional UpdateItem, so two copies of a job cannot both hold it.
-    pub async fn claim_delivery(
+    pub async fn lease_delivery(
         &self,
         key: DeliveryKey<'_>,
         now: DateTime<Utc>,
         lease: Duration,
-    ) -> Result<DeliveryClaim, StoreError> {
+    ) -> Result<DeliveryLease, StoreError> {
         let expires_at = (now + Duration::days(DELIVERY_RECORD_DAYS)).timestamp();
         let result = self
             .client
@@ -466,7 +407,7 @@ impl OrderStore {
                     Some(AttributeValue::N(n)) => n.parse().unwrap_or(1),
                     _ => 1,
                 };
-                Ok(DeliveryClaim::Claimed { attempt })
+                Ok(DeliveryLease::Acquired { attempt })
             }
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
                 let state = match e.into_err() {
@@ -477,16 +418,16 @@ impl OrderStore {
                     _ => None,
                 };
                 Ok(match state {
-                    Some(DeliveryState::Failed) => DeliveryClaim::GaveUp,
-                    Some(DeliveryState::Pending) => DeliveryClaim::Leased,
-                    _ => DeliveryClaim::AlreadySent,
+                    Some(DeliveryState::Failed) => DeliveryLease::GaveUp,
+                    Some(DeliveryState::Pending) => DeliveryLease::HeldElsewhere,
+                    _ => DeliveryLease::AlreadySent,
                 })
             }
-            Err(e) => Err(anyhow!(e).context("claim delivery").into()),
+            Err(e) => Err(anyhow!(e).context("lease delivery").into()),
         }
     }
 
-    /// Confirms a claimed delivery with SES's message id.
+    /// Confirms a leased delivery with SES's message id.
     pub async fn mark_delivery_sent(
         &self,
         key: DeliveryKey<'_>,
@@ -585,10 +526,13 @@ mod tests {
             EmailAddress::parse("ops+alerts@merchant.example").unwrap(),
             at,
         );
-        assert_eq!(a.key(), b.key());
-        assert_eq!(a.key().0, "MERCHANT#m1#SUBS");
-        assert_eq!(a.key().1, "SUB#ops@merchant.example");
-        assert_eq!(a.scope(), SubscriptionScope::Merchant);
+        assert_eq!(subscription_key(&a), subscription_key(&b));
+        assert_eq!(subscription_key(&a).0, "MERCHANT#m1#SUBS");
+        assert_eq!(subscription_key(&a).1, "SUB#ops@merchant.example");
+        assert_eq!(
+            a.scope(),
+            tracking_domain::subscriptions::SubscriptionScope::Merchant
+        );
     }
 
     #[test]

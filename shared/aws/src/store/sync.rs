@@ -9,13 +9,13 @@
 //!
 //! Its `status` moves `pending` -> `sent`, or `pending` -> `failed` -> `pending` again on
 //! a retry. Every move is a conditional write, which is what keeps a sync from being sent
-//! twice: a worker only calls the store after it won the claim (the record was absent,
+//! twice: a worker only calls the store after it won the lease (the record was absent,
 //! `failed`, or `pending` with an expired lease), and a record that reached `sent` is never
-//! claimed again, however often the job is redelivered.
+//! leased again, however often the job is redelivered.
 //!
-//! The lease covers a worker that dies between its claim and its verdict: once the lease
-//! runs out, a redelivery may claim again. Leases are longer than the function's timeout,
-//! so a live worker never loses its claim mid-call.
+//! The lease covers a worker that dies between taking its lease and its verdict: once the lease
+//! runs out, a redelivery may lease it again. Leases are longer than the function's timeout,
+//! so a live worker never loses its lease mid-call.
 //!
 //! The order partition's readers (`order_with_timeline`, `order_with_claims`) skip `SYNC#`
 //! items. Records are written on the table's stream too; stream consumers filter on `EVENT#`.
@@ -39,9 +39,9 @@ const MAX_ERROR_LEN: usize = 500;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncStatus {
-    /// A worker holds the claim until `lease_until` and is talking to the store.
+    /// A worker holds the lease until `lease_until` and is talking to the store.
     Pending,
-    /// The last attempt failed; the next delivery of the job may claim again.
+    /// The last attempt failed; the next delivery of the job may lease it again.
     Failed,
     /// The store has the tracking. Final.
     Sent,
@@ -92,9 +92,9 @@ pub struct SyncRecord {
     pub carrier: String,
     pub tracking_number: String,
     pub status: SyncStatus,
-    /// How many times a worker claimed it (each claim is one call to the store).
+    /// How many times a worker leased it (each lease is one call to the store).
     pub attempts: u32,
-    /// Fixed-width RFC 3339, so the claim condition compares it as a string.
+    /// Fixed-width RFC 3339, so the lease condition compares it as a string.
     pub lease_until: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -114,13 +114,13 @@ struct SyncItem {
 }
 
 #[derive(Debug)]
-pub enum ClaimOutcome {
+pub enum SyncLease {
     /// This worker may call the store now; the record is `pending` under its lease.
-    Claimed(SyncRecord),
+    Acquired(SyncRecord),
     /// The store already has it: nothing to do.
     AlreadySent(SyncRecord),
     /// Another worker holds a live lease; try again after it.
-    InFlight(SyncRecord),
+    HeldElsewhere(SyncRecord),
 }
 
 /// A timeline event as the table's stream carries it: the order it belongs to and the row.
@@ -158,14 +158,14 @@ fn truncate(text: &str) -> String {
 }
 
 impl OrderStore {
-    /// Claims a sync for one attempt: one conditional UpdateItem. Sent records are never
-    /// claimed again; a pending record is claimed only once its lease ran out.
-    pub async fn claim_sync(
+    /// Leases a sync for one attempt: one conditional UpdateItem. Sent records are never
+    /// leased again; a pending record is leased only once its lease ran out.
+    pub async fn lease_sync(
         &self,
         key: &SyncKey,
         now: DateTime<Utc>,
         lease: Duration,
-    ) -> Result<ClaimOutcome, StoreError> {
+    ) -> Result<SyncLease, StoreError> {
         let result = self
             .client
             .update_item()
@@ -200,27 +200,27 @@ impl OrderStore {
             Ok(output) => {
                 let item = output
                     .attributes
-                    .context("claimed sync record came back without attributes")?;
-                Ok(ClaimOutcome::Claimed(from_item::<SyncItem>(item)?.record))
+                    .context("leased sync record came back without attributes")?;
+                Ok(SyncLease::Acquired(from_item::<SyncItem>(item)?.record))
             }
             Err(SdkError::ServiceError(e)) => match e.into_err() {
                 UpdateItemError::ConditionalCheckFailedException(failed) => {
                     let record = from_item::<SyncItem>(
                         failed
                             .item
-                            .context("refused sync claim returned no existing record")?,
+                            .context("refused sync lease returned no existing record")?,
                     )?
                     .record;
                     Ok(if record.status == SyncStatus::Sent {
-                        ClaimOutcome::AlreadySent(record)
+                        SyncLease::AlreadySent(record)
                     } else {
-                        ClaimOutcome::InFlight(record)
+                        SyncLease::HeldElsewhere(record)
                     })
                 }
                 other if other.is_transaction_conflict_exception() => Err(StoreError::Contention),
-                other => Err(anyhow!(other).context("claim sync record").into()),
+                other => Err(anyhow!(other).context("lease sync record").into()),
             },
-            Err(e) => Err(anyhow!(e).context("claim sync record").into()),
+            Err(e) => Err(anyhow!(e).context("lease sync record").into()),
         }
     }
 
@@ -261,7 +261,7 @@ impl OrderStore {
         Ok(())
     }
 
-    /// Records a failed attempt and releases the lease, so the next delivery may claim at
+    /// Records a failed attempt and releases the lease, so the next delivery may lease it at
     /// once. Never overwrites `sent`: a late failure report from a stale worker is dropped.
     pub async fn mark_sync_failed(
         &self,

@@ -388,6 +388,35 @@ mod tests {
     use crate::timeline::{Location, ScanCode, TimelineEvent};
     use chrono::TimeZone;
 
+    #[test]
+    fn claim_types_and_label_sources_parse_their_api_spellings_only() {
+        for claim_type in ClaimType::ALL {
+            assert_eq!(ClaimType::parse(claim_type.as_str()), Some(claim_type));
+            assert_eq!(
+                ClaimType::parse(&format!(" {} ", claim_type.as_str())),
+                Some(claim_type)
+            );
+        }
+        assert_eq!(
+            ClaimType::parse("lost_in_transit"),
+            Some(ClaimType::LostInTransit)
+        );
+        assert_eq!(ClaimType::parse("damaged"), Some(ClaimType::Damaged));
+        assert_eq!(
+            ClaimType::parse("misdelivery"),
+            Some(ClaimType::Misdelivery)
+        );
+        for wrong in ["", "lost", "Damaged!", "misdelivered"] {
+            assert_eq!(ClaimType::parse(wrong), None, "{wrong:?}");
+        }
+        assert_eq!(LabelSource::parse("jetpack"), Some(LabelSource::Jetpack));
+        assert_eq!(LabelSource::parse(" Prepaid "), Some(LabelSource::Prepaid));
+        assert_eq!(LabelSource::parse("JETPACK"), Some(LabelSource::Jetpack));
+        for wrong in ["", "ups", "pre-paid"] {
+            assert_eq!(LabelSource::parse(wrong), None, "{wrong:?}");
+        }
+    }
+
     fn day(n: i64) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 9, 1, 15, 0, 0).unwrap() + Duration::days(n)
     }

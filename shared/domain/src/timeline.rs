@@ -412,6 +412,70 @@ pub(crate) mod tests {
         }
     }
 
+    /// Every pair of statuses, against the rule stated in words: a final status stays; a
+    /// parcel the carrier has (anything past the depot) is never pulled back by our own
+    /// pre-transit milestones; Received never follows At Depot; anything else moves.
+    #[test]
+    fn advance_follows_its_rule_for_every_pair_of_statuses() {
+        use ShipmentStatus::*;
+        for current in ShipmentStatus::ALL {
+            for next in ShipmentStatus::ALL {
+                let expected = if current.is_final()
+                    || (!matches!(current, Received | AtDepot)
+                        && matches!(next, Received | AtDepot))
+                    || (current == AtDepot && next == Received)
+                {
+                    current
+                } else {
+                    next
+                };
+                assert_eq!(
+                    advance(Some(current), next),
+                    expected,
+                    "{current:?} then {next:?}"
+                );
+            }
+            assert_eq!(advance(None, current), current, "first status {current:?}");
+        }
+    }
+
+    #[test]
+    fn events_at_one_instant_read_milestone_then_scan_then_final_scan() {
+        let noon = at(12, 0);
+        let mut received = label(noon);
+        received.event_id = "received".into();
+        received.status = Some(ShipmentStatus::Received);
+        received.code = "RECEIVED".into();
+        let mut note = label(noon);
+        note.event_id = "note".into();
+        note.status = None;
+        note.code = "NOTE".into();
+        // Arrival order is the worst one; event ids would sort them otherwise.
+        let timeline = Timeline::new([
+            scan(ScanCode::Delivered, noon),
+            scan(ScanCode::OutForDelivery, noon),
+            label(noon),
+            received,
+            note,
+        ]);
+        let ranks: Vec<u8> = timeline
+            .events()
+            .iter()
+            .map(|e| e.same_instant_rank())
+            .collect();
+        assert_eq!(ranks, [0, 0, 1, 2, 3], "{:?}", timeline.events());
+        assert_eq!(timeline.events()[2].code, "LABEL_CREATED");
+        assert_eq!(timeline.events()[3].code, "OUT_FOR_DELIVERY");
+        assert_eq!(timeline.events()[4].code, "DELIVERED");
+        assert_eq!(timeline.status(), ShipmentStatus::Delivered);
+        // An exception is not final: it sorts with the other scans, before a delivery.
+        let timeline = Timeline::new([
+            scan(ScanCode::Delivered, noon),
+            scan(ScanCode::Exception, noon),
+        ]);
+        assert_eq!(timeline.events()[1].code, "DELIVERED");
+    }
+
     #[test]
     fn empty_timeline_is_received() {
         assert_eq!(Timeline::default().status(), ShipmentStatus::Received);

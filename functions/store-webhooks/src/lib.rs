@@ -46,7 +46,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -154,31 +153,17 @@ impl WebhookConfig {
             // Not an error: a deployment may have no Shopify app at all.
             None => CachedSecret::fixed(None),
         };
-        let shops = match lookup("SHOPIFY_SHOPS").filter(|s| !s.trim().is_empty()) {
-            None => BTreeMap::new(),
-            Some(raw) => parse_shops(&raw)?,
-        };
+        // The same parser as every other function's view of the connections.
+        let shops = tracking_aws::config::shop_map(
+            lookup("SHOPIFY_SHOPS")
+                .filter(|s| !s.trim().is_empty())
+                .as_deref(),
+        )?;
         Ok(Self {
             secrets: Arc::new(secrets),
             shops,
         })
     }
-}
-
-/// `{"acme.myshopify.com": "merchant-acme"}`; domains compared in lower case.
-pub fn parse_shops(raw: &str) -> anyhow::Result<BTreeMap<String, String>> {
-    let map: BTreeMap<String, String> = serde_json::from_str(raw)
-        .context("SHOPIFY_SHOPS must be a JSON object of shop domain -> merchant id")?;
-    map.into_iter()
-        .map(|(shop, merchant)| {
-            let shop = shop.trim().to_ascii_lowercase();
-            let merchant = merchant.trim().to_owned();
-            if shop.is_empty() || merchant.is_empty() {
-                bail!("SHOPIFY_SHOPS has an empty shop domain or merchant id");
-            }
-            Ok((shop, merchant))
-        })
-        .collect()
 }
 
 pub struct StoreWebhooks {
@@ -553,7 +538,13 @@ mod tests {
 
     #[test]
     fn a_broken_shop_map_fails_fast() {
-        assert!(parse_shops("acme=merchant").is_err());
-        assert!(parse_shops(r#"{"": "merchant"}"#).is_err());
+        for broken in ["acme=merchant", r#"{"": "merchant"}"#] {
+            let env = |name: &str| (name == "SHOPIFY_SHOPS").then(|| broken.to_owned());
+            let error = WebhookConfig::from_lookup(env, FixedSecrets::new([])).unwrap_err();
+            assert!(
+                error.to_string().contains("SHOPIFY_SHOPS"),
+                "{broken}: {error}"
+            );
+        }
     }
 }

@@ -373,6 +373,27 @@ mod tests {
     use chrono::Timelike;
     use proptest::prelude::*;
 
+    #[test]
+    fn a_last_weekday_rule_finds_that_weekday_for_any_weekday_and_month() {
+        let last = |month, weekday| HolidayRule::Last { month, weekday }.nominal_date(2026);
+        // Memorial Day, the rule the calendar uses, is a Monday; the others pin the
+        // arithmetic for every weekday distance from the month's last day.
+        assert_eq!(last(5, Weekday::Mon), NaiveDate::from_ymd_opt(2026, 5, 25));
+        assert_eq!(
+            last(11, Weekday::Fri),
+            NaiveDate::from_ymd_opt(2026, 11, 27)
+        );
+        assert_eq!(
+            last(12, Weekday::Sun),
+            NaiveDate::from_ymd_opt(2026, 12, 27)
+        );
+        assert_eq!(
+            last(12, Weekday::Thu),
+            NaiveDate::from_ymd_opt(2026, 12, 31)
+        );
+        assert_eq!(last(2, Weekday::Sat), NaiveDate::from_ymd_opt(2026, 2, 28));
+    }
+
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).expect("valid test date")
     }

@@ -281,10 +281,6 @@ impl Timeline {
         &self.events
     }
 
-    pub fn into_events(self) -> Vec<TimelineEvent> {
-        self.events
-    }
-
     /// The status of the latest event by occurrence, under [`advance`]'s rules.
     /// An order with no status-bearing event is `Received`.
     pub fn status(&self) -> ShipmentStatus {
@@ -309,10 +305,11 @@ impl Timeline {
     /// The dashboard wording of the current status: "Pick Up Scan from Dock" while the
     /// pickup is the only carrier scan, "In Transit" once another one has come in.
     pub fn status_label(&self) -> &'static str {
-        let (status, source) = self.status_with_source();
-        match source {
-            Some(index) if status == ShipmentStatus::InTransit => self.event_label(index),
-            _ => status.label(),
+        // The event that set the status words it: its own label is the status's, but
+        // for the pickup, which reads "Pick Up Scan from Dock" while it is the only scan.
+        match self.status_with_source() {
+            (_, Some(index)) => self.event_label(index),
+            (status, None) => status.label(),
         }
     }
 
@@ -477,6 +474,53 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_handoff_is_reported_by_carrier_updates_only() {
+        let handoff = Handoff {
+            carrier: "usps".into(),
+            tracking_number: "9400111899223100012345".into(),
+        };
+        let mut pickup = scan(ScanCode::Pickup, at(8, 0));
+        pickup.handoff = Some(handoff.clone());
+        assert_eq!(pickup.reported_handoff(), Some(&handoff));
+        let mut milestone = label(at(7, 0));
+        milestone.handoff = Some(handoff);
+        assert_eq!(
+            milestone.reported_handoff(),
+            None,
+            "our own milestone is no hand-off"
+        );
+        assert_eq!(scan(ScanCode::InTransit, at(9, 0)).reported_handoff(), None);
+    }
+
+    #[test]
+    fn the_latest_handoff_by_occurrence_wins_and_kinds_are_found() {
+        let handoff = |number: &str| Handoff {
+            carrier: "usps".into(),
+            tracking_number: number.into(),
+        };
+        let mut first = scan(ScanCode::Handoff, at(9, 0));
+        first.handoff = Some(handoff("9400100000000000000001"));
+        let mut corrected = scan(ScanCode::InTransit, at(11, 0));
+        corrected.handoff = Some(handoff("9400100000000000000002"));
+        // Arrives first, occurred last: still the one in force.
+        let timeline = Timeline::new([
+            corrected,
+            label(at(7, 0)),
+            first,
+            scan(ScanCode::Pickup, at(8, 0)),
+        ]);
+        assert_eq!(
+            timeline.latest_handoff(),
+            Some(&handoff("9400100000000000000002"))
+        );
+        assert!(timeline.has(EventType::LabelCreated));
+        assert!(timeline.has(EventType::Handoff));
+        assert!(!timeline.has(EventType::OrderCompleted));
+        assert_eq!(Timeline::default().latest_handoff(), None);
+        assert!(!Timeline::default().has(EventType::LabelCreated));
+    }
+
+    #[test]
     fn empty_timeline_is_received() {
         assert_eq!(Timeline::default().status(), ShipmentStatus::Received);
     }
@@ -543,8 +587,9 @@ pub(crate) mod tests {
         assert_eq!(timeline.status(), ShipmentStatus::Exception);
         let timeline = Timeline::new(
             timeline
-                .into_events()
-                .into_iter()
+                .events()
+                .iter()
+                .cloned()
                 .chain([scan(ScanCode::OutForDelivery, at(10, 0))]),
         );
         assert_eq!(timeline.status(), ShipmentStatus::OutForDelivery);

@@ -10,6 +10,7 @@ mod latency;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use anyhow::Context;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use futures::StreamExt;
 use integration_tests::{read_response, ApiEvent, RequestCounter, TestQueue, TestStack};
@@ -516,7 +517,9 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 async fn cold_starts(runs: usize, results: &mut BTreeMap<String, Value>) -> anyhow::Result<()> {
-    let release = std::path::Path::new("target/release");
+    // The functions are built beside the bench, wherever CARGO_TARGET_DIR puts them.
+    let exe = std::env::current_exe()?;
+    let release = exe.parent().context("the bench binary has no directory")?;
     let mut cases = vec![("runtime-floor", None)];
     cases.extend(
         COLD_START_CASES

@@ -274,12 +274,12 @@ const HAND_OFF_LEASE_SECONDS: i64 = 300;
 const HAND_OFF_REPLAY_HOURS: i64 = 12;
 
 impl NightlyConfig {
-    /// `ORIGIN_COUNTRY`, `STALL_BUSINESS_DAYS_DOMESTIC` / `_INTERNATIONAL` (5 and 10 by
-    /// default) and `NIGHTLY_CONCURRENCY` (16).
-    pub fn from_lookup(env: Env) -> anyhow::Result<Self> {
+    /// `STALL_BUSINESS_DAYS_DOMESTIC` / `_INTERNATIONAL` (5 and 10 by default) and
+    /// `NIGHTLY_CONCURRENCY` (16), beside the shared configuration already read.
+    pub fn from_lookup(env: Env, config: &Config) -> anyhow::Result<Self> {
         let defaults = Self::default();
         Ok(Self {
-            origin_country: Config::from_lookup(env)?.origin_country,
+            origin_country: config.origin_country.clone(),
             stall: StallPolicy {
                 domestic_business_days: number(
                     env,
@@ -305,7 +305,7 @@ impl Nightly<SqsContinuation> {
         let config = Config::from_lookup(env)?;
         Ok(Self::new(
             OrderStore::from_sdk(sdk, &config.table_name),
-            NightlyConfig::from_lookup(env)?,
+            NightlyConfig::from_lookup(env, &config)?,
             SqsContinuation::new(
                 aws_sdk_sqs::Client::new(sdk),
                 required(env, "NIGHTLY_CONTINUATION_QUEUE_URL")?,
@@ -568,4 +568,49 @@ fn hand_off_token() -> String {
         std::process::id(),
         SEQUENCE.fetch_add(1, Ordering::Relaxed)
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_from(vars: &[(&str, &str)]) -> anyhow::Result<NightlyConfig> {
+        let env = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        let base = Config::from_lookup(env)?;
+        NightlyConfig::from_lookup(&env, &base)
+    }
+
+    #[test]
+    fn stall_days_and_concurrency_come_from_the_environment_or_their_defaults() {
+        let table = ("TRACKING_TABLE", "t");
+        let defaults = config_from(&[table]).unwrap();
+        assert_eq!(defaults.stall, StallPolicy::default());
+        assert_eq!(defaults.concurrency, 16);
+        let set = config_from(&[
+            table,
+            ("ORIGIN_COUNTRY", "ca"),
+            ("STALL_BUSINESS_DAYS_DOMESTIC", "3"),
+            ("STALL_BUSINESS_DAYS_INTERNATIONAL", "7"),
+            ("NIGHTLY_CONCURRENCY", "4"),
+        ])
+        .unwrap();
+        assert_eq!(set.origin_country, "CA");
+        assert_eq!(
+            (
+                set.stall.domestic_business_days,
+                set.stall.international_business_days
+            ),
+            (3, 7)
+        );
+        assert_eq!(set.concurrency, 4);
+        let error = config_from(&[table, ("STALL_BUSINESS_DAYS_DOMESTIC", "five")]).unwrap_err();
+        assert!(
+            error.to_string().contains("STALL_BUSINESS_DAYS_DOMESTIC"),
+            "{error}"
+        );
+    }
 }

@@ -285,8 +285,12 @@ impl<T: Send + Sync> CachedSecret<T> {
             } if now < *read_again_at => return Err(error.clone()),
             _ => {}
         }
+        // A fixed secret is loaded and never expires, so it always returned above.
         let Some(source) = &self.source else {
-            unreachable!("a fixed secret is always loaded and never expires")
+            return Err(SecretError::Unreadable {
+                secret_id: self.secret_id.clone(),
+                reason: "a fixed secret has nowhere to be read from".to_owned(),
+            });
         };
         let fresh = source
             .read(&self.secret_id)

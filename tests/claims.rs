@@ -6,9 +6,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use integration_tests::{read_response, ApiEvent, TestQueue, TestStack};
 use serde_json::{json, Value};
-use tracking_aws::store::claims::{ClaimRecord, ClaimState};
 use tracking_aws::store::StoreError;
-use tracking_domain::claims::ClaimType;
+use tracking_domain::claims::{ClaimRecord, ClaimState, ClaimType};
 use tracking_domain::feed::Scan;
 
 use crate::*;

@@ -2,6 +2,7 @@
 //! through the real AWS SDK against the local AWS stack.
 
 mod claims;
+mod contract;
 mod events;
 mod labels;
 mod nightly;
@@ -14,6 +15,8 @@ mod store_webhooks;
 
 use chrono::{DateTime, TimeZone, Utc};
 use integration_tests::ApiEvent;
+// Every store port, so each test module calls the store as the functions do.
+pub use tracking_aws::ports::*;
 
 pub const CREATE_ORDER: &str = include_str!("../events/orders-api/create-order.json");
 pub const IMPORT_ORDERS: &str = include_str!("../events/orders-api/import-orders.json");

@@ -2,8 +2,9 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use integration_tests::{read_response, ApiEvent, TestQueue, TestStack};
 use nightly_completion::{parse_trigger, Budget, Committed, NightlyConfig, RunInput, RunReport};
 use serde_json::json;
-use tracking_aws::store::Sweep;
+use tracking_aws::contract::ups_number;
 use tracking_domain::calendar::chicago_time_at;
+use tracking_domain::nightly::Sweep;
 use tracking_domain::status::OrderStatus;
 
 use crate::*;
@@ -38,18 +39,6 @@ async fn labeled(
     let (status, body) = upload_label(stack, &order_id, "ups", tracking, label_at).await;
     assert_eq!(status, 201, "{body}");
     order_id
-}
-
-/// Valid UPS numbers (check digit computed) so each order has its own.
-fn ups_number(n: u32) -> String {
-    let body = format!("1Z999AA1{n:09}");
-    let digits: Vec<u32> = body[2..]
-        .chars()
-        .map(|c| c.to_digit(10).unwrap_or_else(|| (c as u32 - 63) % 10))
-        .collect();
-    let odd: u32 = digits.iter().step_by(2).sum();
-    let even: u32 = digits.iter().skip(1).step_by(2).sum();
-    format!("{body}{}", (10 - (odd + 2 * even) % 10) % 10)
 }
 
 async fn order_status(stack: &TestStack, order_id: &str) -> (OrderStatus, usize) {

@@ -24,16 +24,19 @@ use platform_sync::shopify::{
 use platform_sync::{PlatformSync, SyncQueues};
 use serde_json::{json, Value};
 use store_webhooks::{StoreWebhooks, WebhookConfig, WebhookSecret};
-use tracking_aws::store::sync::{SyncKey, SyncRecord, SyncStatus};
 use tracking_domain::connections::AmazonSeller;
 use tracking_domain::feed::Scan;
 use tracking_domain::order::OrderSource;
+use tracking_domain::sync::{SyncKey, SyncRecord, SyncStatus};
 
 use self::fake_store::{
     FakeStore, Recorded, AMAZON_ORDER_ITEM_ID, FULFILLMENT_ORDER_ID, LWA_ACCESS_TOKEN,
     LWA_TOKEN_PATH, RDT_PREFIX,
 };
-use crate::{order_body, tuesday_morning, upload_label, CREATE_ORDER, GET_ORDER, SEARCH_ORDERS};
+use crate::{
+    order_body, tuesday_morning, upload_label, Orders, SyncRecords, Timelines, CREATE_ORDER,
+    GET_ORDER, SEARCH_ORDERS,
+};
 
 pub const SHOPIFY_ORDERS_CREATE: &str =
     include_str!("../events/store-webhooks/shopify-orders-create.json");

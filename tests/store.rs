@@ -1,7 +1,8 @@
 use chrono::Duration;
 use integration_tests::TestStack;
-use tracking_aws::store::{LabelOutcome, Sweep};
+use tracking_aws::store::LabelOutcome;
 use tracking_domain::carriers::Carrier;
+use tracking_domain::nightly::Sweep;
 
 use crate::*;
 
@@ -59,9 +60,12 @@ async fn tracking_numbers_are_unique_per_carrier_not_across_carriers() {
             }
             .parse()
             .unwrap();
-            let (updated, event) =
-                label_upload::apply_label(&read.order, &label, tuesday_morning());
-            store.attach_label(&read, updated, event).await.unwrap()
+            let tracking_domain::label::LabelDecision::Attach(updated, event) =
+                tracking_domain::label::attach(&read.order, &label, tuesday_morning())
+            else {
+                panic!("a new order takes a label");
+            };
+            store.attach_label(&read, *updated, *event).await.unwrap()
         }
     };
     assert!(matches!(

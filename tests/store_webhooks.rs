@@ -8,7 +8,7 @@ use store_webhooks::{StoreWebhooks, WebhookConfig, WebhookSecret, MAX_DELIVERY_A
 use tracking_aws::store::webhooks::DeliveryKey;
 use tracking_domain::order::OrderSource;
 
-use crate::{order_body, CREATE_ORDER, SEARCH_ORDERS};
+use crate::{order_body, Orders, WebhookDeliveries, CREATE_ORDER, SEARCH_ORDERS};
 
 const SHOPIFY_ORDERS_CREATE: &str =
     include_str!("../events/store-webhooks/shopify-orders-create.json");

@@ -16,6 +16,8 @@ use futures::StreamExt;
 use integration_tests::{read_response, ApiEvent, RequestCounter, TestQueue, TestStack};
 use nightly_completion::{Budget, NightlyConfig, RunInput};
 use serde_json::{json, Value};
+use tracking_aws::contract::ups_number;
+use tracking_aws::ports::{Orders, Timelines, TrackingNumbers};
 use tracking_domain::calendar::chicago_time_at;
 use tracking_domain::order::{Order, OrderDraft};
 
@@ -26,17 +28,6 @@ const UPLOAD_LABEL: &str = include_str!("../../events/label-upload/upload-label.
 
 fn ct(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
     chicago_time_at(NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default(), h, 0)
-}
-
-fn ups_number(n: u64) -> String {
-    let body = format!("1Z999AA1{n:09}");
-    let digits: Vec<u32> = body[2..]
-        .chars()
-        .map(|c| c.to_digit(10).unwrap_or_else(|| (c as u32 - 63) % 10))
-        .collect();
-    let odd: u32 = digits.iter().step_by(2).sum();
-    let even: u32 = digits.iter().skip(1).step_by(2).sum();
-    format!("{body}{}", (10 - (odd + 2 * even) % 10) % 10)
 }
 
 fn draft(order_number: &str) -> OrderDraft {
@@ -72,7 +63,12 @@ async fn seed(stack: &TestStack, prefix: &str, count: u64, label_at: Option<Date
                     }
                     .parse()
                     .expect("bench label is valid");
-                    order = label_upload::apply_label(&order, &label, at).0;
+                    let tracking_domain::label::LabelDecision::Attach(labeled, _) =
+                        tracking_domain::label::attach(&order, &label, at)
+                    else {
+                        panic!("a new bench order takes a label");
+                    };
+                    order = *labeled;
                     let target = tracking_aws::store::TrackingRef {
                         order_id: order.order_id.clone(),
                         merchant_id: order.merchant_id.clone(),

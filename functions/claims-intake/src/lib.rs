@@ -21,13 +21,14 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use tracing::Instrument;
 use tracking_aws::config::Env;
-use tracking_aws::store::claims::{ClaimPage, ClaimQuery, ClaimRecord, ClaimState, OrderClaims};
+use tracking_aws::ports::Claims;
+use tracking_aws::store::claims::{ClaimPage, ClaimQuery, OrderClaims};
 use tracking_aws::store::optimistic::{until_won, Try};
 use tracking_aws::store::{ListError, StoreError};
 use tracking_aws::{Config, OrderStore, SdkConfig};
 use tracking_domain::carriers::tracking_url_for;
 use tracking_domain::claims::{
-    decide, ClaimPolicy, ClaimType, Refusal, RefusalCode, ShipmentFacts,
+    decide, ClaimPolicy, ClaimRecord, ClaimState, ClaimType, Refusal, RefusalCode, ShipmentFacts,
 };
 use tracking_domain::order::{is_international, Order};
 use tracking_domain::timeline::{business_offset_minutes, short_hash, EventType, TimelineEvent};
@@ -40,8 +41,10 @@ use request::{claim_id, ClaimRequest, IdempotencyKey, Submission};
 
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 
-pub struct ClaimsIntake {
-    store: OrderStore,
+/// The handler, over any store that keeps claims: DynamoDB when deployed,
+/// [`tracking_aws::memory::MemoryStore`] in the handler tests.
+pub struct ClaimsIntake<S = OrderStore> {
+    store: S,
     config: Config,
     policy: ClaimPolicy,
 }
@@ -215,22 +218,24 @@ pub fn claim_filed_event(claim: &ClaimRecord, carrier_name: &str) -> TimelineEve
 }
 
 impl ClaimsIntake {
-    pub fn new(store: OrderStore, config: Config) -> Self {
-        Self {
-            store,
-            config,
-            policy: ClaimPolicy::default(),
-        }
-    }
-
-    /// The function as deployed, from its environment (template.yaml sets it): `main.rs`
-    /// and the local runner both build it here, so the two cannot drift.
+    /// The function as deployed, from its environment (template.yaml sets it): `main.rs`,
+    /// the tests and the local runner all build it here, so they cannot drift.
     pub fn build(sdk: &SdkConfig, env: Env) -> anyhow::Result<Self> {
         let config = Config::from_lookup(env)?;
         Ok(Self::new(
             OrderStore::from_sdk(sdk, &config.table_name),
             config,
         ))
+    }
+}
+
+impl<S: Claims> ClaimsIntake<S> {
+    pub fn new(store: S, config: Config) -> Self {
+        Self {
+            store,
+            config,
+            policy: ClaimPolicy::default(),
+        }
     }
 
     pub async fn handle(&self, request: Request, now: DateTime<Utc>) -> Response<Body> {

@@ -9,17 +9,15 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 use tracking_aws::config::Env;
+use tracking_aws::ports::{Orders, TrackingNumbers};
 use tracking_aws::store::optimistic::{until_won, Try};
 use tracking_aws::store::{LabelOutcome, StoreError, VersionedOrder};
 use tracking_aws::{Config, OrderStore, SdkConfig};
 use tracking_domain::calendar;
 use tracking_domain::carriers::{tracking_url_for, Carrier, TrackingNumber};
 use tracking_domain::claims::LabelSource;
+use tracking_domain::label::{self, Label, LabelDecision};
 use tracking_domain::order::{FieldError, Order, Shipment};
-use tracking_domain::status::ShipmentStatus;
-use tracking_domain::timeline::{
-    advance, business_offset_minutes, short_hash, EventType, TimelineEvent,
-};
 use tracking_http::{
     field_errors, identity, json_body, json_response, path_param, require_operations, ApiError,
 };
@@ -30,15 +28,6 @@ pub struct LabelRequest {
     pub service: Option<String>,
     pub tracking_number: Option<String>,
     pub label_source: Option<String>,
-}
-
-/// A label that passed every check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Label {
-    pub carrier: Carrier,
-    pub service: String,
-    pub tracking_number: TrackingNumber,
-    pub label_source: LabelSource,
 }
 
 impl LabelRequest {
@@ -141,72 +130,24 @@ fn label_response(order: &Order, shipment: &Shipment) -> serde_json::Value {
     .unwrap_or_default()
 }
 
-/// The order with the label on it, and the timeline row recording the upload.
-pub fn apply_label(order: &Order, label: &Label, now: DateTime<Utc>) -> (Order, TimelineEvent) {
-    let shipment = Shipment {
-        carrier: label.carrier,
-        service: label.service.clone(),
-        tracking_number: label.tracking_number.as_str().to_owned(),
-        label_source: label.label_source,
-        label_created_at: now,
-        tracking_expires_at: calendar::tracking_expires_at(now),
-        handoff: None,
-        stalled: false,
-        stalled_at: None,
-        last_carrier_update_at: None,
-        tracking_expired: false,
-        first_scan_late: false,
-    };
-    let mut updated = order.clone();
-    updated.shipment_status = advance(Some(order.shipment_status), ShipmentStatus::AtDepot);
-    updated.completes_at = Some(calendar::completion_time(now));
-    updated.updated_at = now;
-    updated.shipment = Some(shipment);
-    let event = TimelineEvent {
-        event_id: short_hash(&format!(
-            "label\u{0}{}\u{0}{}",
-            label.carrier.code(),
-            label.tracking_number
-        )),
-        kind: EventType::LabelCreated,
-        status: Some(ShipmentStatus::AtDepot),
-        code: "LABEL_CREATED".into(),
-        description: format!(
-            "Packed and labeled: {} {} tracking {} uploaded; waiting for carrier pickup",
-            label.carrier.display_name(),
-            label.service,
-            label.tracking_number
-        ),
-        occurred_at: now,
-        utc_offset_minutes: business_offset_minutes(now),
-        recorded_at: now,
-        location: None,
-        carrier: Some(label.carrier.code().to_owned()),
-        tracking_number: Some(label.tracking_number.as_str().to_owned()),
-        exception_reason: None,
-        handoff: None,
-    };
-    (updated, event)
-}
-
-fn same_label(shipment: &Shipment, label: &Label) -> bool {
-    shipment.carrier == label.carrier && shipment.tracking_number == label.tracking_number.as_str()
-}
-
-pub struct LabelUpload {
-    store: OrderStore,
+/// The handler, over any store that keeps orders and tracking numbers: DynamoDB when
+/// deployed, [`tracking_aws::memory::MemoryStore`] in the handler tests.
+pub struct LabelUpload<S = OrderStore> {
+    store: S,
 }
 
 impl LabelUpload {
-    pub fn new(store: OrderStore) -> Self {
-        Self { store }
-    }
-
-    /// The function as deployed, from its environment (template.yaml sets it): `main.rs`
-    /// and the local runner both build it here, so the two cannot drift.
+    /// The function as deployed, from its environment (template.yaml sets it): `main.rs`,
+    /// the tests and the local runner all build it here, so they cannot drift.
     pub fn build(sdk: &SdkConfig, env: Env) -> anyhow::Result<Self> {
         let config = Config::from_lookup(env)?;
         Ok(Self::new(OrderStore::from_sdk(sdk, &config.table_name)))
+    }
+}
+
+impl<S: Orders + TrackingNumbers> LabelUpload<S> {
+    pub fn new(store: S) -> Self {
+        Self { store }
     }
 
     pub async fn handle(&self, request: Request, now: DateTime<Utc>) -> Response<Body> {
@@ -241,24 +182,28 @@ impl LabelUpload {
         let (order_id, label) = (&order_id, &label);
         until_won(|| async move {
             let read = self.read(order_id).await?;
-            if let Some(existing) = &read.order.shipment {
-                return if same_label(existing, label) {
-                    Ok(Try::Done(json_response(
+            let (updated, event) = match label::attach(&read.order, label, now) {
+                LabelDecision::AlreadyAttached => {
+                    let shipment = read.order.shipment.as_ref().ok_or_else(|| {
+                        ApiError::Unexpected(anyhow::anyhow!("labeled order has no shipment"))
+                    })?;
+                    return Ok(Try::Done(json_response(
                         StatusCode::OK,
-                        &label_response(&read.order, existing),
-                    )))
-                } else {
-                    Err(ApiError::conflict(
+                        &label_response(&read.order, shipment),
+                    )));
+                }
+                LabelDecision::Refused { existing } => {
+                    return Err(ApiError::conflict(
                         "label_already_attached",
                         format!(
-                            "This order already has {} tracking {}; a second label is not accepted.",
-                            existing.carrier.display_name(),
-                            existing.tracking_number
-                        ),
+                        "This order already has {} tracking {}; a second label is not accepted.",
+                        existing.carrier.display_name(),
+                        existing.tracking_number
+                    ),
                     ))
-                };
-            }
-            let (updated, event) = apply_label(&read.order, label, now);
+                }
+                LabelDecision::Attach(updated, event) => (*updated, *event),
+            };
             match self.store.attach_label(&read, updated, event).await {
                 Ok(LabelOutcome::Attached(order)) => {
                     let shipment = order.shipment.as_ref().ok_or_else(|| {
@@ -336,31 +281,5 @@ mod tests {
             .parse()
             .unwrap_err();
         assert_eq!(errors[0].field, "tracking_number");
-    }
-
-    #[test]
-    fn label_moves_order_to_depot_and_starts_the_completion_clock() {
-        use chrono::TimeZone;
-        let draft: tracking_domain::order::OrderDraft = serde_json::from_value(serde_json::json!({
-            "order_number": "1", "source": "manual",
-            "customer": {"name": "A", "email": "a@example.com"},
-            "ship_to": {"line1": "1 Main", "city": "Austin", "country": "US"}
-        }))
-        .unwrap();
-        let created = Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap();
-        let order = Order::new("m", draft.parse().unwrap(), created);
-        // 23:50 CST Tuesday 2026-11-24 is 05:50Z Wednesday.
-        let uploaded = Utc.with_ymd_and_hms(2026, 11, 25, 5, 50, 0).unwrap();
-        let label = request("ups", "1Z999AA10123456784", "jetpack")
-            .parse()
-            .unwrap();
-        let (updated, event) = apply_label(&order, &label, uploaded);
-        assert_eq!(updated.shipment_status, ShipmentStatus::AtDepot);
-        assert_eq!(
-            updated.completes_at,
-            Some(Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap())
-        );
-        assert_eq!(event.utc_offset_minutes, -360);
-        assert_eq!(event.status, Some(ShipmentStatus::AtDepot));
     }
 }

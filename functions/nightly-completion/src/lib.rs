@@ -29,13 +29,14 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 use tracking_aws::config::{number, required, Env};
+use tracking_aws::ports::{HandOffs, Orders, SweepLists, Timelines};
 use tracking_aws::store::nightly::HandOffKey;
 use tracking_aws::store::optimistic::{until_won, Try};
-use tracking_aws::store::{EventWrite, StoreError, Sweep, SweepCursor};
+use tracking_aws::store::{EventWrite, StoreError, SweepCursor};
 use tracking_aws::{Config, OrderStore, SdkConfig};
-use tracking_domain::nightly::{self, StallPolicy};
+use tracking_domain::nightly::{StallPolicy, Sweep};
 use tracking_domain::order::Order;
-use tracking_domain::timeline::{short_hash, Timeline, TimelineEvent};
+use tracking_domain::timeline::{short_hash, TimelineEvent};
 
 /// What the scheduler sends: `{"scheduled_time": "<aws.scheduler.scheduled-time>"}`.
 /// A continuation carries the same time, so it finishes the same night, and where the
@@ -256,8 +257,11 @@ pub enum Committed {
 /// Wall-clock time, for hand-off leases (the run's own "now" is its scheduled time).
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
-pub struct Nightly<C> {
-    store: OrderStore,
+/// The run, over any store that keeps orders, timelines, the sweep lists and hand-off
+/// records: DynamoDB when deployed, [`tracking_aws::memory::MemoryStore`] in the handler
+/// tests.
+pub struct Nightly<C, S = OrderStore> {
+    store: S,
     config: NightlyConfig,
     continuation: C,
     clock: Clock,
@@ -314,8 +318,8 @@ impl Nightly<SqsContinuation> {
     }
 }
 
-impl<C: Continuation> Nightly<C> {
-    pub fn new(store: OrderStore, config: NightlyConfig, continuation: C) -> Self {
+impl<C: Continuation, S: Orders + Timelines + SweepLists + HandOffs> Nightly<C, S> {
+    pub fn new(store: S, config: NightlyConfig, continuation: C) -> Self {
         Self {
             store,
             config,
@@ -343,14 +347,7 @@ impl<C: Continuation> Nightly<C> {
         };
         let (first, mut resume_at) = input.start()?;
         for sweep in Sweep::ALL.into_iter().skip(first) {
-            let up_to = match sweep {
-                // Only shipments silent for at least the shortest possible stall can be
-                // stalled; the business-day rule then decides each one exactly.
-                Sweep::StallWatch => {
-                    now - chrono::Duration::days(i64::from(self.config.stall.min_calendar_days()))
-                }
-                _ => now,
-            };
+            let up_to = sweep.reads_up_to(now, &self.config.stall);
             let mut cursor: Option<SweepCursor> = resume_at.take();
             loop {
                 if !budget.allows_another_page() {
@@ -455,27 +452,6 @@ impl<C: Continuation> Nightly<C> {
         Ok(true)
     }
 
-    fn decide(
-        &self,
-        sweep: Sweep,
-        order: &Order,
-        timeline: &Timeline,
-        now: DateTime<Utc>,
-    ) -> Option<(Order, TimelineEvent)> {
-        match sweep {
-            Sweep::Completion => nightly::complete(order, now),
-            Sweep::AwaitingFirstScan => nightly::first_scan_overdue(order, timeline, now),
-            Sweep::StallWatch => nightly::stall(
-                order,
-                timeline,
-                &self.config.stall,
-                &self.config.origin_country,
-                now,
-            ),
-            Sweep::Expiry => nightly::expire(order, now),
-        }
-    }
-
     /// Reads the order with its timeline and decides what `sweep` does to it, if anything.
     pub async fn decide_for(
         &self,
@@ -488,8 +464,14 @@ impl<C: Continuation> Nightly<C> {
             .order_with_timeline(order_id)
             .await?
             .with_context(|| format!("sweep index names missing order {order_id}"))?;
-        Ok(self
-            .decide(sweep, &current.order, &current.timeline, now)
+        Ok(sweep
+            .decide(
+                &current.order,
+                &current.timeline,
+                &self.config.stall,
+                &self.config.origin_country,
+                now,
+            )
             .map(|(updated, event)| Decision {
                 sweep,
                 read_version: current.version,

@@ -46,6 +46,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 use tracking_aws::config::{required, Env};
+use tracking_aws::ports::{Deliveries, Subscriptions};
 use tracking_aws::queues::EventSource;
 use tracking_aws::secrets::SecretsManager;
 use tracking_aws::store::subscriptions::{
@@ -214,8 +215,10 @@ pub enum Delivery {
     DeadLettered(String),
 }
 
-pub struct Notifier<M, Q> {
-    store: OrderStore,
+/// The handler, over any store that keeps subscriptions and deliveries: DynamoDB when
+/// deployed, [`tracking_aws::memory::MemoryStore`] in the handler tests.
+pub struct Notifier<M, Q, S = OrderStore> {
+    store: S,
     mailer: M,
     queue: Q,
     config: NotifierConfig,
@@ -236,8 +239,8 @@ impl Notifier<ses::SesMailer, SqsDeliveryQueue> {
     }
 }
 
-impl<M: Mailer, Q: DeliveryQueue> Notifier<M, Q> {
-    pub fn new(store: OrderStore, mailer: M, queue: Q, config: NotifierConfig) -> Self {
+impl<M: Mailer, Q: DeliveryQueue, S: Subscriptions + Deliveries> Notifier<M, Q, S> {
+    pub fn new(store: S, mailer: M, queue: Q, config: NotifierConfig) -> Self {
         Self {
             store,
             mailer,

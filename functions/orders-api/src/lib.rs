@@ -16,6 +16,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use tracing::Instrument;
 use tracking_aws::config::{required, Env};
+use tracking_aws::ports::{Orders, Subscriptions, Timelines};
 use tracking_aws::secrets::SecretsManager;
 use tracking_aws::store::{CreateOutcome, ListError, ListQuery};
 use tracking_aws::{Config, OrderStore, SdkConfig};
@@ -34,26 +35,24 @@ pub use tracking_domain::unsubscribe::UnsubscribeKey;
 /// few enough not to trip on-demand throttling of a fresh table.
 const IMPORT_CONCURRENCY: usize = 16;
 
-pub struct OrdersApi {
-    store: OrderStore,
+/// The handler, over any store that keeps orders, timelines and subscriptions: DynamoDB
+/// when deployed, [`tracking_aws::memory::MemoryStore`] in the handler tests.
+pub struct OrdersApi<S = OrderStore> {
+    store: S,
     config: Config,
     claim_policy: ClaimPolicy,
     /// Verifies the notifier's unsubscribe links; without it `GET /unsubscribe` is a 503.
     unsubscribe_keys: Option<Arc<UnsubscribeKeys>>,
 }
 
-impl OrdersApi {
-    pub fn new(store: OrderStore, config: Config) -> Self {
-        Self {
-            store,
-            config,
-            claim_policy: ClaimPolicy::default(),
-            unsubscribe_keys: None,
-        }
-    }
+/// What the handler asks of its store.
+pub trait OrdersApiStore: Orders + Timelines + Subscriptions {}
 
-    /// The function as deployed, from its environment (template.yaml sets it): `main.rs`
-    /// and the local runner both build it here, so the two cannot drift.
+impl<S: Orders + Timelines + Subscriptions> OrdersApiStore for S {}
+
+impl OrdersApi {
+    /// The function as deployed, from its environment (template.yaml sets it): `main.rs`,
+    /// the tests and the local runner all build it here, so they cannot drift.
     /// The unsubscribe key is named here and read on the first unsubscribe request.
     pub fn build(sdk: &SdkConfig, env: Env) -> anyhow::Result<Self> {
         let config = Config::from_lookup(env)?;
@@ -65,6 +64,17 @@ impl OrdersApi {
             Self::new(OrderStore::from_sdk(sdk, &config.table_name), config)
                 .with_unsubscribe_keys(Arc::new(keys)),
         )
+    }
+}
+
+impl<S: OrdersApiStore> OrdersApi<S> {
+    pub fn new(store: S, config: Config) -> Self {
+        Self {
+            store,
+            config,
+            claim_policy: ClaimPolicy::default(),
+            unsubscribe_keys: None,
+        }
     }
 
     /// The key shared with the notifier (the secret `UNSUBSCRIBE_KEY_SECRET_ARN` names).

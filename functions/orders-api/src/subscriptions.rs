@@ -38,7 +38,7 @@ use tracking_http::{json_body, json_response, path_param, query_param, ApiError,
 
 use tracking_aws::secrets::Versions;
 
-use crate::{visible_to, OrdersApi};
+use crate::{visible_to, OrdersApi, OrdersApiStore};
 
 #[derive(Debug, Default, Deserialize)]
 struct SubscriptionRequest {
@@ -140,7 +140,7 @@ fn not_subscribed() -> ApiError {
     }
 }
 
-impl OrdersApi {
+impl<S: OrdersApiStore> OrdersApi<S> {
     async fn visible_order(&self, caller: &Identity, request: &Request) -> Result<Order, ApiError> {
         let order_id = path_param(request, "order_id")?;
         let found = self

@@ -5,9 +5,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tracking_aws::store::sync::SyncKey;
 use tracking_domain::carriers::{tracking_url_for, Carrier};
 use tracking_domain::order::{Order, OrderSource};
+use tracking_domain::sync::SyncKey;
 use tracking_domain::timeline::{EventType, TimelineEvent};
 
 /// Version of the job body, so a worker can refuse a shape it does not know.

@@ -35,13 +35,15 @@ use chrono::{DateTime, Duration, Utc};
 use futures::future::join_all;
 use tracing::Instrument;
 use tracking_aws::config::Env;
+use tracking_aws::ports::{Orders, PollCursors, SyncRecords};
 use tracking_aws::queues::EventSource;
 use tracking_aws::secrets::SecretsManager;
-use tracking_aws::store::sync::{timeline_event_from_image, SyncLease, SyncStatus};
+use tracking_aws::store::sync::{timeline_event_from_image, SyncLease};
 use tracking_aws::store::CreateOutcome;
 use tracking_aws::{Config, OrderStore, SdkConfig};
 use tracking_domain::connections::AmazonSeller;
 use tracking_domain::order::{Order, OrderSource};
+use tracking_domain::sync::SyncStatus;
 
 use crate::amazon::{AccessTokenProvider, AmazonClient};
 use crate::amazon_orders::PollRequest;
@@ -169,8 +171,10 @@ pub enum JobOutcome {
     DeadLettered(String),
 }
 
-pub struct PlatformSync<T> {
-    store: OrderStore,
+/// The handler, over any store that keeps orders, sync records and poll cursors:
+/// DynamoDB when deployed, [`tracking_aws::memory::MemoryStore`] in the handler tests.
+pub struct PlatformSync<T, S = OrderStore> {
+    store: S,
     queues: SyncQueues,
     shopify: ShopifyClient,
     amazon: AmazonClient<T>,
@@ -222,9 +226,9 @@ impl PlatformSync<lwa::SellerTokens> {
     }
 }
 
-impl<T: AccessTokenProvider> PlatformSync<T> {
+impl<T: AccessTokenProvider, S: Orders + SyncRecords + PollCursors> PlatformSync<T, S> {
     pub fn new(
-        store: OrderStore,
+        store: S,
         queues: SyncQueues,
         shopify: ShopifyClient,
         amazon: AmazonClient<T>,

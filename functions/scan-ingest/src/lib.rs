@@ -11,6 +11,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use tracing::Instrument;
 use tracking_aws::config::{required, Env};
+use tracking_aws::ports::{Orders, Timelines, TrackingNumbers};
 use tracking_aws::store::optimistic::{until_won, Try};
 use tracking_aws::store::{StoreError, TrackingRef};
 use tracking_aws::{Config, OrderStore, SdkConfig};
@@ -79,14 +80,16 @@ impl From<StoreError> for RetryableError {
     }
 }
 
-pub struct ScanIngest<D> {
-    store: OrderStore,
+/// The handler, over any store that keeps orders, timelines and tracking numbers:
+/// DynamoDB when deployed, [`tracking_aws::memory::MemoryStore`] in the handler tests.
+pub struct ScanIngest<D, S = OrderStore> {
+    store: S,
     dead_letters: D,
 }
 
 impl ScanIngest<SqsDeadLetters> {
-    /// The function as deployed, from its environment (template.yaml sets it): `main.rs`
-    /// and the local runner both build it here, so the two cannot drift.
+    /// The function as deployed, from its environment (template.yaml sets it): `main.rs`,
+    /// the tests and the local runner all build it here, so they cannot drift.
     pub fn build(sdk: &SdkConfig, env: Env) -> anyhow::Result<Self> {
         let config = Config::from_lookup(env)?;
         Ok(Self::new(
@@ -99,8 +102,8 @@ impl ScanIngest<SqsDeadLetters> {
     }
 }
 
-impl<D: DeadLetters> ScanIngest<D> {
-    pub fn new(store: OrderStore, dead_letters: D) -> Self {
+impl<D: DeadLetters, S: Orders + Timelines + TrackingNumbers> ScanIngest<D, S> {
+    pub fn new(store: S, dead_letters: D) -> Self {
         Self {
             store,
             dead_letters,

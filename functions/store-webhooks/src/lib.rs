@@ -52,6 +52,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use tracing::Instrument;
 use tracking_aws::config::Env;
+use tracking_aws::ports::{Orders, WebhookDeliveries};
 use tracking_aws::secrets::SecretsManager;
 use tracking_aws::secrets::{CachedSecret, SecretError, SecretSource};
 use tracking_aws::store::webhooks::{Delivery, DeliveryKey};
@@ -166,8 +167,10 @@ impl WebhookConfig {
     }
 }
 
-pub struct StoreWebhooks {
-    store: OrderStore,
+/// The handler, over any store that keeps orders and processed deliveries: DynamoDB
+/// when deployed, [`tracking_aws::memory::MemoryStore`] in the handler tests.
+pub struct StoreWebhooks<S = OrderStore> {
+    store: S,
     config: WebhookConfig,
 }
 
@@ -227,12 +230,8 @@ impl Refusal {
 }
 
 impl StoreWebhooks {
-    pub fn new(store: OrderStore, config: WebhookConfig) -> Self {
-        Self { store, config }
-    }
-
-    /// The function as deployed, from its environment (template.yaml sets it): `main.rs`
-    /// and the local runner both build it here, so the two cannot drift.
+    /// The function as deployed, from its environment (template.yaml sets it): `main.rs`,
+    /// the tests and the local runner all build it here, so they cannot drift.
     pub fn build(sdk: &SdkConfig, env: Env) -> anyhow::Result<Self> {
         let config = Config::from_lookup(env)?;
         let webhooks = WebhookConfig::from_lookup(env, SecretsManager::from_sdk(sdk))?;
@@ -240,6 +239,12 @@ impl StoreWebhooks {
             OrderStore::from_sdk(sdk, &config.table_name),
             webhooks,
         ))
+    }
+}
+
+impl<S: Orders + WebhookDeliveries> StoreWebhooks<S> {
+    pub fn new(store: S, config: WebhookConfig) -> Self {
+        Self { store, config }
     }
 
     pub async fn handle(&self, request: Request, now: DateTime<Utc>) -> Response<Body> {
@@ -388,7 +393,7 @@ impl StoreWebhooks {
     }
 }
 
-impl StoreWebhooks {
+impl<S: Orders + WebhookDeliveries> StoreWebhooks<S> {
     /// Remembers that this delivery made `order`. A failure here is logged, not answered:
     /// the order is in, and a retry of the delivery still lands on it (the order id is
     /// derived from the store's order id), so only the shortcut is lost, never an order.

@@ -4,6 +4,10 @@
 
 pub mod batches;
 pub mod config;
+#[cfg(any(test, feature = "contract"))]
+pub mod contract;
+pub mod memory;
+pub mod ports;
 pub mod queues;
 pub mod secrets;
 pub mod store;

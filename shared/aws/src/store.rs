@@ -22,7 +22,8 @@ pub mod subscriptions;
 pub mod sync;
 pub mod webhooks;
 
-use std::collections::HashMap;
+use crate::ports::{Orders, SweepLists, Timelines, TrackingNumbers};
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{anyhow, Context};
 use aws_sdk_dynamodb::error::SdkError;
@@ -35,6 +36,7 @@ use aws_sdk_dynamodb::Client;
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
+use tracking_domain::nightly::Sweep;
 use tracking_domain::order::Order;
 use tracking_domain::status::{OrderStatus, ShipmentStatus};
 use tracking_domain::timeline::{Timeline, TimelineEvent};
@@ -79,49 +81,49 @@ pub fn normalize_lookup_term(term: &str) -> String {
         .collect()
 }
 
-fn order_pk(order_id: &str) -> String {
+pub(crate) fn order_pk(order_id: &str) -> String {
     format!("ORDER#{order_id}")
 }
 
-fn tracking_pk(carrier_code: &str, tracking_number: &str) -> String {
+pub(crate) fn tracking_pk(carrier_code: &str, tracking_number: &str) -> String {
     format!("TRACKING#{carrier_code}#{tracking_number}")
 }
 
-fn merchant_pk(merchant_id: &str) -> String {
+pub(crate) fn merchant_pk(merchant_id: &str) -> String {
     format!("MERCHANT#{merchant_id}")
 }
 
-fn status_pk(merchant_id: &str, status: OrderStatus) -> String {
+pub(crate) fn status_pk(merchant_id: &str, status: OrderStatus) -> String {
     format!("MERCHANT#{merchant_id}#STATUS#{}", status.as_str())
 }
 
-fn shipment_status_pk(merchant_id: &str, status: ShipmentStatus) -> String {
+pub(crate) fn shipment_status_pk(merchant_id: &str, status: ShipmentStatus) -> String {
     format!("MERCHANT#{merchant_id}#SHIPMENT#{}", status.as_str())
 }
 
-fn lookup_pk(merchant_id: &str, term: &str) -> String {
+pub(crate) fn lookup_pk(merchant_id: &str, term: &str) -> String {
     format!(
         "MERCHANT#{merchant_id}#LOOKUP#{}",
         normalize_lookup_term(term)
     )
 }
 
-fn timestamp(at: DateTime<Utc>) -> String {
+pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
     // Fixed width so that string order is time order in sort keys.
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// An order as stored: the domain order plus the keys of every index it belongs to.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct OrderItem {
+pub(crate) struct OrderItem {
     pk: String,
     sk: String,
-    version: u64,
-    list_pk: String,
-    list_sk: String,
-    status_pk: String,
-    shipment_status_pk: String,
-    lookup_pk: String,
+    pub(crate) version: u64,
+    pub(crate) list_pk: String,
+    pub(crate) list_sk: String,
+    pub(crate) status_pk: String,
+    pub(crate) shipment_status_pk: String,
+    pub(crate) lookup_pk: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     due_pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -139,79 +141,39 @@ struct OrderItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     first_scan_due_at: Option<String>,
     #[serde(flatten)]
-    order: Order,
+    pub(crate) order: Order,
 }
 
 impl OrderItem {
-    fn new(order: Order, version: u64) -> Self {
-        let due = match (order.status, order.completes_at) {
-            (OrderStatus::Processing, Some(at)) => Some(timestamp(at)),
-            _ => None,
+    pub(crate) fn new(order: Order, version: u64) -> Self {
+        // An order is in a sweep's sparse index only while the domain puts it on that
+        // sweep's list, so each sweep reads what is due, not what exists.
+        let position = |sweep: Sweep| sweep.position_of(&order).map(timestamp);
+        let partition = |at: &Option<String>, sweep: Sweep| {
+            at.as_ref().map(|_| sweep_index(sweep).partition.to_owned())
         };
-        let sweeps = Sweeps::of(&order);
+        let due_at = position(Sweep::Completion);
+        let first_scan_due_at = position(Sweep::AwaitingFirstScan);
+        let watch_at = position(Sweep::StallWatch);
+        let expiry_at = position(Sweep::Expiry);
         Self {
             pk: order_pk(&order.order_id),
             sk: "ORDER".to_owned(),
             version,
-            watch_pk: sweeps.watch_at.as_ref().map(|_| WATCH_PARTITION.to_owned()),
-            watch_at: sweeps.watch_at,
-            expiry_pk: sweeps
-                .expiry_at
-                .as_ref()
-                .map(|_| EXPIRY_PARTITION.to_owned()),
-            expiry_at: sweeps.expiry_at,
-            first_scan_pk: sweeps
-                .first_scan_due_at
-                .as_ref()
-                .map(|_| AWAITING_FIRST_SCAN_PARTITION.to_owned()),
-            first_scan_due_at: sweeps.first_scan_due_at,
+            due_pk: partition(&due_at, Sweep::Completion),
+            due_at,
+            first_scan_pk: partition(&first_scan_due_at, Sweep::AwaitingFirstScan),
+            first_scan_due_at,
+            watch_pk: partition(&watch_at, Sweep::StallWatch),
+            watch_at,
+            expiry_pk: partition(&expiry_at, Sweep::Expiry),
+            expiry_at,
             list_pk: merchant_pk(&order.merchant_id),
             list_sk: format!("{}#{}", timestamp(order.created_at), order.order_id),
             status_pk: status_pk(&order.merchant_id, order.status),
             shipment_status_pk: shipment_status_pk(&order.merchant_id, order.shipment_status),
             lookup_pk: lookup_pk(&order.merchant_id, &order.details.order_number),
-            due_pk: due.as_ref().map(|_| DUE_PARTITION.to_owned()),
-            due_at: due,
             order,
-        }
-    }
-}
-
-/// The nightly sweeps' sparse index keys: an order is in a sweep's index only while
-/// that sweep may still have something to do for it, so each sweep reads what is due.
-struct Sweeps {
-    watch_at: Option<String>,
-    expiry_at: Option<String>,
-    first_scan_due_at: Option<String>,
-}
-
-impl Sweeps {
-    fn of(order: &Order) -> Self {
-        let Some(shipment) = &order.shipment else {
-            return Self {
-                watch_at: None,
-                expiry_at: None,
-                first_scan_due_at: None,
-            };
-        };
-        let open = !order.shipment_status.is_final() && !shipment.stalled;
-        Self {
-            watch_at: open.then(|| {
-                timestamp(
-                    shipment
-                        .last_carrier_update_at
-                        .unwrap_or(shipment.label_created_at),
-                )
-            }),
-            expiry_at: (!shipment.tracking_expired)
-                .then(|| timestamp(shipment.tracking_expires_at)),
-            first_scan_due_at: (shipment.last_carrier_update_at.is_none()
-                && !shipment.first_scan_late)
-                .then(|| {
-                    timestamp(tracking_domain::calendar::first_scan_due(
-                        shipment.label_created_at,
-                    ))
-                }),
         }
     }
 }
@@ -349,40 +311,6 @@ impl OrderStore {
         &self.table
     }
 
-    /// Creates an order once. The order id is derived from merchant and order number, so
-    /// a conditional put is the whole idempotency mechanism: one write, no read first.
-    pub async fn create_order(&self, order: Order) -> Result<CreateOutcome, StoreError> {
-        let item = to_item(&OrderItem::new(order.clone(), 1))?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(CreateOutcome::Created(order)),
-            Err(SdkError::ServiceError(e)) => match e.into_err() {
-                PutItemError::ConditionalCheckFailedException(failed) => {
-                    let existing: OrderItem = from_item(
-                        failed
-                            .item
-                            .context("conditional check failure returned no existing order")?,
-                    )?;
-                    if existing.order.request_fingerprint == order.request_fingerprint {
-                        Ok(CreateOutcome::AlreadyExists(existing.order))
-                    } else {
-                        Ok(CreateOutcome::Conflict(existing.order))
-                    }
-                }
-                other => Err(anyhow!(other).context("put order").into()),
-            },
-            Err(e) => Err(anyhow!(e).context("put order").into()),
-        }
-    }
-
     /// One item by its table key, read consistently (the callers decide from it and then
     /// write conditionally), as `Item`; `None` when there is none.
     pub(crate) async fn get_consistent<Item: for<'de> Deserialize<'de>>(
@@ -402,44 +330,6 @@ impl OrderStore {
             .await
             .context(what)?;
         output.item.map(from_item).transpose()
-    }
-
-    pub async fn get_order(&self, order_id: &str) -> Result<Option<VersionedOrder>, StoreError> {
-        let item: Option<OrderItem> = self
-            .get_consistent(order_pk(order_id), "ORDER".into(), "get order")
-            .await?;
-        Ok(item.map(|item| VersionedOrder {
-            order: item.order,
-            version: item.version,
-        }))
-    }
-
-    /// The order and every timeline event, in one Query over the order's partition.
-    pub async fn order_with_timeline(
-        &self,
-        order_id: &str,
-    ) -> Result<Option<OrderWithTimeline>, StoreError> {
-        let mut order = None;
-        let mut events = Vec::new();
-        for item in self
-            .partition_items(order_id, "order with timeline")
-            .await?
-        {
-            match item.get("sk") {
-                Some(AttributeValue::S(sk)) if sk == "ORDER" => {
-                    order = Some(from_item::<OrderItem>(item)?);
-                }
-                Some(AttributeValue::S(sk)) if sk.starts_with("EVENT#") => {
-                    events.push(from_item::<EventItem>(item)?.event);
-                }
-                _ => {}
-            }
-        }
-        Ok(order.map(|item| OrderWithTimeline {
-            order: item.order,
-            version: item.version,
-            timeline: Timeline::new(events),
-        }))
     }
 
     /// Every item of an order's partition (order, timeline, claims, subscriptions...), read
@@ -472,9 +362,534 @@ impl OrderStore {
         }
     }
 
+    /// Read-modify-write of an order under optimistic locking: `change` sees the latest
+    /// order and returns the new one (or `None` for "nothing to do"); a lost race
+    /// re-reads and re-applies, so concurrent writers never lose an update.
+    pub async fn update_order<F>(
+        &self,
+        order_id: &str,
+        change: F,
+    ) -> Result<Option<Order>, StoreError>
+    where
+        F: FnMut(&Order) -> Option<Order> + Send,
+    {
+        // Shared by the attempts' futures; never held across an await.
+        let change = std::sync::Mutex::new(change);
+        let change = &change;
+        optimistic::until_won(|| async move {
+            let Some(read) = self.get_order(order_id).await? else {
+                return Ok(Try::Done(None));
+            };
+            let decided = change.lock().map_err(|_| anyhow!("a change panicked"))?(&read.order);
+            let Some(updated) = decided else {
+                return Ok(Try::Done(Some(read.order)));
+            };
+            Ok(
+                Try::of(self.put_order_at_version(&updated, read.version).await)?
+                    .map(|()| Some(updated)),
+            )
+        })
+        .await
+    }
+
+    /// A put refused by its condition is `Ok(false)`: to the callers that is an answer (a
+    /// duplicate, a number already taken), not a failure. A put that meets a transaction
+    /// on the same item lost a race, like a version mismatch.
+    async fn put_if(
+        &self,
+        item: HashMap<String, AttributeValue>,
+        condition: &str,
+        value: Option<(&str, AttributeValue)>,
+        what: &'static str,
+    ) -> Result<bool, StoreError> {
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition);
+        if let Some((name, value)) = value {
+            request = request.expression_attribute_values(name, value);
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            Err(SdkError::ServiceError(e)) if e.err().is_transaction_conflict_exception() => {
+                Err(StoreError::Contention)
+            }
+            Err(e) => Err(anyhow!(e).context(what).into()),
+        }
+    }
+}
+
+/// Where a sweep's list is kept: a sparse index, its one partition, and the attribute
+/// holding the order's position on the list ([`Sweep::position_of`]).
+pub(crate) struct SweepIndex {
+    name: &'static str,
+    pub(crate) partition_attr: &'static str,
+    pub(crate) partition: &'static str,
+    pub(crate) sort_attr: &'static str,
+}
+
+pub(crate) fn sweep_index(sweep: Sweep) -> SweepIndex {
+    let (name, partition_attr, partition, sort_attr) = match sweep {
+        Sweep::Completion => (INDEX_DUE, "due_pk", DUE_PARTITION, "due_at"),
+        Sweep::AwaitingFirstScan => (
+            INDEX_AWAITING_FIRST_SCAN,
+            "first_scan_pk",
+            AWAITING_FIRST_SCAN_PARTITION,
+            "first_scan_due_at",
+        ),
+        Sweep::StallWatch => (INDEX_STALL_WATCH, "watch_pk", WATCH_PARTITION, "watch_at"),
+        Sweep::Expiry => (INDEX_EXPIRY, "expiry_pk", EXPIRY_PARTITION, "expiry_at"),
+    };
+    SweepIndex {
+        name,
+        partition_attr,
+        partition,
+        sort_attr,
+    }
+}
+
+/// Where the next page of a sweep starts: the index key DynamoDB returned as the last
+/// one evaluated (the order's table key and its sweep index key).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepCursor(BTreeMap<String, String>);
+
+#[derive(Debug, thiserror::Error)]
+#[error("not a page position of the {0} sweep")]
+pub struct InvalidSweepCursor(&'static str);
+
+impl SweepCursor {
+    /// The position as plain strings, to carry in a message (every attribute of a sweep
+    /// index key is a string).
+    pub fn to_strings(&self) -> BTreeMap<String, String> {
+        self.0.clone()
+    }
+
+    /// The position of `order_id` on `sweep`'s list at `position`, as DynamoDB states it.
+    pub(crate) fn at(sweep: Sweep, position: String, order_id: &str) -> Self {
+        let index = sweep_index(sweep);
+        Self(BTreeMap::from([
+            (index.partition_attr.to_owned(), index.partition.to_owned()),
+            (index.sort_attr.to_owned(), position),
+            ("pk".to_owned(), order_pk(order_id)),
+            ("sk".to_owned(), "ORDER".to_owned()),
+        ]))
+    }
+
+    /// The order and its position this cursor names, for a store that keeps lists itself.
+    pub(crate) fn position(&self, sweep: Sweep) -> Option<(String, String)> {
+        let index = sweep_index(sweep);
+        Some((
+            self.0.get(index.sort_attr)?.clone(),
+            self.0.get("pk")?.clone(),
+        ))
+    }
+
+    /// A position read back from a message. Only the exact shape of `sweep`'s key is
+    /// accepted (its partition, a sort value, an order's table key): anything else was not
+    /// written by a run, and is refused before it reaches DynamoDB.
+    pub fn from_strings(
+        sweep: Sweep,
+        key: BTreeMap<String, String>,
+    ) -> Result<Self, InvalidSweepCursor> {
+        let SweepIndex {
+            partition_attr,
+            partition,
+            sort_attr,
+            ..
+        } = sweep_index(sweep);
+        let well_formed = key.len() == 4
+            && key.get(partition_attr).map(String::as_str) == Some(partition)
+            && key.get(sort_attr).is_some_and(|v| !v.is_empty())
+            && key
+                .get("pk")
+                .is_some_and(|v| v.len() > "ORDER#".len() && v.starts_with("ORDER#"))
+            && key.get("sk").map(String::as_str) == Some("ORDER");
+        if !well_formed {
+            return Err(InvalidSweepCursor(sweep.name()));
+        }
+        Ok(Self(key))
+    }
+}
+
+#[derive(Debug)]
+pub struct SweepPage {
+    pub order_ids: Vec<String>,
+    pub next: Option<SweepCursor>,
+}
+pub use optimistic::backoff;
+use optimistic::Try;
+
+fn to_item<T: Serialize>(value: &T) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    Ok(serde_dynamo::to_item(value).context("serialize item")?)
+}
+
+fn from_item<T: for<'de> Deserialize<'de>>(
+    item: HashMap<String, AttributeValue>,
+) -> Result<T, StoreError> {
+    Ok(serde_dynamo::from_item(item).context("deserialize item")?)
+}
+
+/// A list page's items, each read as `Item` and kept as `keep` says, and the cursor to the
+/// next page (bound to `partition`), if DynamoDB says there is one.
+fn page_of<Item: serde::de::DeserializeOwned, Kept>(
+    output: aws_sdk_dynamodb::operation::query::QueryOutput,
+    partition: &str,
+    keep: impl Fn(Item) -> Kept,
+) -> Result<(Vec<Kept>, Option<String>), StoreError> {
+    let kept = output
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .map(|item| Ok(keep(from_item::<Item>(item)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let next_cursor = output
+        .last_evaluated_key
+        .map(|key| encode_cursor(partition, key))
+        .transpose()?;
+    Ok((kept, next_cursor))
+}
+
+pub(crate) fn encode_cursor(
+    partition: &str,
+    key: HashMap<String, AttributeValue>,
+) -> anyhow::Result<String> {
+    let key = key
+        .into_iter()
+        .map(|(name, value)| match value {
+            AttributeValue::S(s) => Ok((name, s)),
+            other => Err(anyhow!("unexpected key attribute {name}: {other:?}")),
+        })
+        .collect::<anyhow::Result<HashMap<_, _>>>()?;
+    let json = serde_json::to_vec(&Cursor {
+        partition: partition.to_owned(),
+        key,
+    })?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json))
+}
+
+pub(crate) fn decode_cursor(
+    cursor: &str,
+    partition: &str,
+) -> Result<HashMap<String, AttributeValue>, ListError> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .map_err(|_| ListError::InvalidCursor)?;
+    let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| ListError::InvalidCursor)?;
+    // Only the exact shape of a list key is accepted: the index partition (ours), its
+    // sort key, and the table key of an order. Anything else is forged or stale, and is
+    // refused here rather than surfacing as a DynamoDB validation error.
+    let key = &cursor.key;
+    let index_partitions: Vec<&String> = key
+        .iter()
+        .filter(|(name, _)| name.ends_with("_pk") && name.as_str() != "pk")
+        .map(|(_, value)| value)
+        .collect();
+    let well_formed = key.len() == 4
+        && index_partitions == [&partition.to_owned()]
+        && key.get("list_sk").is_some_and(|v| !v.is_empty())
+        && key.get("pk").is_some_and(|v| v.starts_with("ORDER#"))
+        && key.get("sk").is_some_and(|v| v == "ORDER");
+    if cursor.partition != partition || !well_formed {
+        return Err(ListError::InvalidCursor);
+    }
+    Ok(cursor
+        .key
+        .into_iter()
+        .map(|(name, value)| (name, AttributeValue::S(value)))
+        .collect())
+}
+
+impl Orders for OrderStore {
+    /// Creates an order once. The order id is derived from merchant and order number, so
+    /// a conditional put is the whole idempotency mechanism: one write, no read first.
+    async fn create_order(&self, order: Order) -> Result<CreateOutcome, StoreError> {
+        let item = to_item(&OrderItem::new(order.clone(), 1))?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(CreateOutcome::Created(order)),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                PutItemError::ConditionalCheckFailedException(failed) => {
+                    let existing: OrderItem = from_item(
+                        failed
+                            .item
+                            .context("conditional check failure returned no existing order")?,
+                    )?;
+                    if existing.order.request_fingerprint == order.request_fingerprint {
+                        Ok(CreateOutcome::AlreadyExists(existing.order))
+                    } else {
+                        Ok(CreateOutcome::Conflict(existing.order))
+                    }
+                }
+                other => Err(anyhow!(other).context("put order").into()),
+            },
+            Err(e) => Err(anyhow!(e).context("put order").into()),
+        }
+    }
+
+    async fn get_order(&self, order_id: &str) -> Result<Option<VersionedOrder>, StoreError> {
+        let item: Option<OrderItem> = self
+            .get_consistent(order_pk(order_id), "ORDER".into(), "get order")
+            .await?;
+        Ok(item.map(|item| VersionedOrder {
+            order: item.order,
+            version: item.version,
+        }))
+    }
+
+    /// Writes an order read at `expected`; [`StoreError::Contention`] if it moved since.
+    async fn put_order_at_version(&self, order: &Order, expected: u64) -> Result<(), StoreError> {
+        let item = to_item(&OrderItem::new(order.clone(), expected + 1))?;
+        let written = self
+            .put_if(
+                item,
+                "version = :expected",
+                Some((":expected", AttributeValue::N(expected.to_string()))),
+                "put order at version",
+            )
+            .await?;
+        if written {
+            Ok(())
+        } else {
+            Err(StoreError::Contention)
+        }
+    }
+
+    /// A merchant's orders, newest first, one indexed Query per page.
+    async fn list_orders(
+        &self,
+        merchant_id: &str,
+        query: &ListQuery,
+    ) -> Result<OrderPage, ListError> {
+        let (index, partition_attr, partition) = match (query.status, query.shipment_status) {
+            (Some(status), _) => (INDEX_BY_STATUS, "status_pk", status_pk(merchant_id, status)),
+            (None, Some(shipment)) => (
+                INDEX_BY_SHIPMENT_STATUS,
+                "shipment_status_pk",
+                shipment_status_pk(merchant_id, shipment),
+            ),
+            (None, None) => (INDEX_BY_MERCHANT, "list_pk", merchant_pk(merchant_id)),
+        };
+        let start_key = match &query.cursor {
+            Some(cursor) => Some(decode_cursor(cursor, &partition)?),
+            None => None,
+        };
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#p = :p")
+            .expression_attribute_names("#p", partition_attr)
+            .expression_attribute_values(":p", AttributeValue::S(partition.clone()))
+            .scan_index_forward(false)
+            .limit(query.limit)
+            .set_exclusive_start_key(start_key);
+        if let (Some(_), Some(shipment)) = (query.status, query.shipment_status) {
+            request = request
+                .filter_expression("shipment_status = :ss")
+                .expression_attribute_values(":ss", AttributeValue::S(shipment.as_str().into()));
+        }
+        let output = request.send().await.context("query order list")?;
+        let (orders, next_cursor) =
+            page_of(output, &partition, |item: OrderItem| item.order).map_err(|e| anyhow!(e))?;
+        Ok(OrderPage {
+            orders,
+            next_cursor,
+        })
+    }
+
+    /// Orders whose order number, tracking number or hand-off number is `term`: one
+    /// Query on the lookup index, then one BatchGet of the orders it names.
+    async fn search_orders(&self, merchant_id: &str, term: &str) -> Result<Vec<Order>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_LOOKUP)
+            .key_condition_expression("lookup_pk = :p")
+            .expression_attribute_values(":p", AttributeValue::S(lookup_pk(merchant_id, term)))
+            .limit(50)
+            .send()
+            .await
+            .context("query lookup index")?;
+        let mut order_ids: Vec<String> = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|item| match item.get("order_id") {
+                Some(AttributeValue::S(id)) => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        order_ids.sort();
+        order_ids.dedup();
+        if order_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = order_ids
+            .iter()
+            .map(|id| {
+                HashMap::from([
+                    ("pk".to_owned(), AttributeValue::S(order_pk(id))),
+                    ("sk".to_owned(), AttributeValue::S("ORDER".into())),
+                ])
+            })
+            .collect();
+        let mut request_items = HashMap::from([(
+            self.table.clone(),
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .build()
+                .context("build batch keys")?,
+        )]);
+        let mut orders = Vec::new();
+        // BatchGet may leave keys unprocessed under throttling; ask again for those only.
+        for _ in 0..MAX_UNPROCESSED_ROUNDS {
+            let output = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(request_items))
+                .send()
+                .await
+                .context("batch get searched orders")?;
+            for item in output
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
+                let item: OrderItem = from_item(item)?;
+                if item.order.merchant_id == merchant_id {
+                    orders.push(item.order);
+                }
+            }
+            match output.unprocessed_keys {
+                Some(rest) if !rest.is_empty() => request_items = rest,
+                _ => break,
+            }
+        }
+        orders.sort_by_key(|order| std::cmp::Reverse(order.created_at));
+        Ok(orders)
+    }
+}
+
+impl Timelines for OrderStore {
+    /// The order and every timeline event, in one Query over the order's partition.
+    async fn order_with_timeline(
+        &self,
+        order_id: &str,
+    ) -> Result<Option<OrderWithTimeline>, StoreError> {
+        let mut order = None;
+        let mut events = Vec::new();
+        for item in self
+            .partition_items(order_id, "order with timeline")
+            .await?
+        {
+            match item.get("sk") {
+                Some(AttributeValue::S(sk)) if sk == "ORDER" => {
+                    order = Some(from_item::<OrderItem>(item)?);
+                }
+                Some(AttributeValue::S(sk)) if sk.starts_with("EVENT#") => {
+                    events.push(from_item::<EventItem>(item)?.event);
+                }
+                _ => {}
+            }
+        }
+        Ok(order.map(|item| OrderWithTimeline {
+            order: item.order,
+            version: item.version,
+            timeline: Timeline::new(events),
+        }))
+    }
+
+    /// Adds a timeline event unless it is already there. Returns false for a duplicate:
+    /// the refused conditional write is the whole cost of one.
+    async fn put_event(&self, order_id: &str, event: TimelineEvent) -> Result<bool, StoreError> {
+        let item = to_item(&EventItem::new(order_id, event))?;
+        self.put_if(item, "attribute_not_exists(pk)", None, "put timeline event")
+            .await
+    }
+
+    /// Writes an order change and the timeline event announcing it as one transaction:
+    /// the event is put only if it is new, the order only if it is still at `expected`.
+    /// Neither lands without the other, so a writer that raced us (a scan between our read
+    /// and this write) leaves no event behind, and so no email (the notifier mails from
+    /// event items on the stream). A lost race is [`StoreError::Contention`]: re-read and
+    /// decide again. An event already there while the order is unchanged (a change whose
+    /// event an earlier, half-finished writer left) is [`EventWrite::EventExists`].
+    async fn put_order_with_event(
+        &self,
+        order: &Order,
+        expected: u64,
+        event: TimelineEvent,
+    ) -> Result<EventWrite, StoreError> {
+        let event_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&EventItem::new(&order.order_id, event))?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .context("build event put")?;
+        let order_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&OrderItem::new(order.clone(), expected + 1))?))
+            .condition_expression("version = :expected")
+            .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
+            .build()
+            .context("build order put")?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(event_put).build())
+            .transact_items(TransactWriteItem::builder().put(order_put).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(EventWrite::Written),
+            Err(SdkError::ServiceError(e)) => {
+                let err = e.into_err();
+                let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancelled) = &err else {
+                    return Err(anyhow!(err).context("order and event transaction").into());
+                };
+                let code = |index: usize| {
+                    cancelled
+                        .cancellation_reasons()
+                        .get(index)
+                        .and_then(|r| r.code())
+                        .unwrap_or("None")
+                        .to_owned()
+                };
+                match (code(0).as_str(), code(1).as_str()) {
+                    (_, "ConditionalCheckFailed") => Err(StoreError::Contention),
+                    // DynamoDB cancels one of two overlapping transactions: a lost race.
+                    ("TransactionConflict", _) | (_, "TransactionConflict") => {
+                        Err(StoreError::Contention)
+                    }
+                    ("ConditionalCheckFailed", "None") => Ok(EventWrite::EventExists),
+                    _ => Err(anyhow!(err).context("order and event transaction").into()),
+                }
+            }
+            Err(e) => Err(anyhow!(e).context("order and event transaction").into()),
+        }
+    }
+}
+
+impl TrackingNumbers for OrderStore {
     /// Which order a carrier's tracking number belongs to: one GetItem. The carrier is a
     /// code so that final-mile carriers outside the catalogue resolve too.
-    pub async fn order_for_tracking(
+    async fn order_for_tracking(
         &self,
         carrier_code: &str,
         tracking_number: &str,
@@ -497,10 +912,34 @@ impl OrderStore {
             .transpose()
     }
 
+    /// Points a final-mile carrier's tracking number at the order it took over, so its
+    /// own scans land on the same timeline and search finds the order by it. Claiming it
+    /// again for the same order is a no-op; another order holding it returns false.
+    async fn claim_tracking(
+        &self,
+        carrier_code: &str,
+        tracking_number: &str,
+        target: &TrackingRef,
+    ) -> Result<bool, StoreError> {
+        let item = to_item(&TrackingItem {
+            pk: tracking_pk(carrier_code, tracking_number),
+            sk: "TRACKING".into(),
+            lookup_pk: lookup_pk(&target.merchant_id, tracking_number),
+            target: target.clone(),
+        })?;
+        self.put_if(
+            item,
+            "attribute_not_exists(pk) OR order_id = :order_id",
+            Some((":order_id", AttributeValue::S(target.order_id.clone()))),
+            "claim tracking number",
+        )
+        .await
+    }
+
     /// Attaches a label in one transaction: claims the tracking number (unique per
     /// carrier), writes the order at the version it was read, and adds the label event.
     /// A lost race on the order is [`StoreError::Contention`]; the caller re-reads.
-    pub async fn attach_label(
+    async fn attach_label(
         &self,
         read: &VersionedOrder,
         updated: Order,
@@ -590,321 +1029,25 @@ impl OrderStore {
             Err(e) => Err(anyhow!(e).context("attach label transaction").into()),
         }
     }
+}
 
-    /// Read-modify-write of an order under optimistic locking: `change` sees the latest
-    /// order and returns the new one (or `None` for "nothing to do"); a lost race
-    /// re-reads and re-applies, so concurrent writers never lose an update.
-    pub async fn update_order<F>(
-        &self,
-        order_id: &str,
-        change: F,
-    ) -> Result<Option<Order>, StoreError>
-    where
-        F: FnMut(&Order) -> Option<Order> + Send,
-    {
-        // Shared by the attempts' futures; never held across an await.
-        let change = std::sync::Mutex::new(change);
-        let change = &change;
-        optimistic::until_won(|| async move {
-            let Some(read) = self.get_order(order_id).await? else {
-                return Ok(Try::Done(None));
-            };
-            let decided = change.lock().map_err(|_| anyhow!("a change panicked"))?(&read.order);
-            let Some(updated) = decided else {
-                return Ok(Try::Done(Some(read.order)));
-            };
-            Ok(
-                Try::of(self.put_order_at_version(&updated, read.version).await)?
-                    .map(|()| Some(updated)),
-            )
-        })
-        .await
-    }
-
-    /// Writes an order change and the timeline event announcing it as one transaction:
-    /// the event is put only if it is new, the order only if it is still at `expected`.
-    /// Neither lands without the other, so a writer that raced us (a scan between our read
-    /// and this write) leaves no event behind, and so no email (the notifier mails from
-    /// event items on the stream). A lost race is [`StoreError::Contention`]: re-read and
-    /// decide again. An event already there while the order is unchanged (a change whose
-    /// event an earlier, half-finished writer left) is [`EventWrite::EventExists`].
-    pub async fn put_order_with_event(
-        &self,
-        order: &Order,
-        expected: u64,
-        event: TimelineEvent,
-    ) -> Result<EventWrite, StoreError> {
-        let event_put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&EventItem::new(&order.order_id, event))?))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .context("build event put")?;
-        let order_put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&OrderItem::new(order.clone(), expected + 1))?))
-            .condition_expression("version = :expected")
-            .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
-            .build()
-            .context("build order put")?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(event_put).build())
-            .transact_items(TransactWriteItem::builder().put(order_put).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(EventWrite::Written),
-            Err(SdkError::ServiceError(e)) => {
-                let err = e.into_err();
-                let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancelled) = &err else {
-                    return Err(anyhow!(err).context("order and event transaction").into());
-                };
-                let code = |index: usize| {
-                    cancelled
-                        .cancellation_reasons()
-                        .get(index)
-                        .and_then(|r| r.code())
-                        .unwrap_or("None")
-                        .to_owned()
-                };
-                match (code(0).as_str(), code(1).as_str()) {
-                    (_, "ConditionalCheckFailed") => Err(StoreError::Contention),
-                    // DynamoDB cancels one of two overlapping transactions: a lost race.
-                    ("TransactionConflict", _) | (_, "TransactionConflict") => {
-                        Err(StoreError::Contention)
-                    }
-                    ("ConditionalCheckFailed", "None") => Ok(EventWrite::EventExists),
-                    _ => Err(anyhow!(err).context("order and event transaction").into()),
-                }
-            }
-            Err(e) => Err(anyhow!(e).context("order and event transaction").into()),
-        }
-    }
-
-    /// Adds a timeline event unless it is already there. Returns false for a duplicate:
-    /// the refused conditional write is the whole cost of one.
-    pub async fn put_event(
-        &self,
-        order_id: &str,
-        event: TimelineEvent,
-    ) -> Result<bool, StoreError> {
-        let item = to_item(&EventItem::new(order_id, event))?;
-        self.put_if(item, "attribute_not_exists(pk)", None, "put timeline event")
-            .await
-    }
-
-    /// A put refused by its condition is `Ok(false)`: to the callers that is an answer (a
-    /// duplicate, a number already taken), not a failure. A put that meets a transaction
-    /// on the same item lost a race, like a version mismatch.
-    async fn put_if(
-        &self,
-        item: HashMap<String, AttributeValue>,
-        condition: &str,
-        value: Option<(&str, AttributeValue)>,
-        what: &'static str,
-    ) -> Result<bool, StoreError> {
-        let mut request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(condition);
-        if let Some((name, value)) = value {
-            request = request.expression_attribute_values(name, value);
-        }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(false)
-            }
-            Err(SdkError::ServiceError(e)) if e.err().is_transaction_conflict_exception() => {
-                Err(StoreError::Contention)
-            }
-            Err(e) => Err(anyhow!(e).context(what).into()),
-        }
-    }
-
-    /// Points a final-mile carrier's tracking number at the order it took over, so its
-    /// own scans land on the same timeline and search finds the order by it. Claiming it
-    /// again for the same order is a no-op; another order holding it returns false.
-    pub async fn claim_tracking(
-        &self,
-        carrier_code: &str,
-        tracking_number: &str,
-        target: &TrackingRef,
-    ) -> Result<bool, StoreError> {
-        let item = to_item(&TrackingItem {
-            pk: tracking_pk(carrier_code, tracking_number),
-            sk: "TRACKING".into(),
-            lookup_pk: lookup_pk(&target.merchant_id, tracking_number),
-            target: target.clone(),
-        })?;
-        self.put_if(
-            item,
-            "attribute_not_exists(pk) OR order_id = :order_id",
-            Some((":order_id", AttributeValue::S(target.order_id.clone()))),
-            "claim tracking number",
-        )
-        .await
-    }
-
-    /// Writes an order read at `expected`; [`StoreError::Contention`] if it moved since.
-    pub async fn put_order_at_version(
-        &self,
-        order: &Order,
-        expected: u64,
-    ) -> Result<(), StoreError> {
-        let item = to_item(&OrderItem::new(order.clone(), expected + 1))?;
-        let written = self
-            .put_if(
-                item,
-                "version = :expected",
-                Some((":expected", AttributeValue::N(expected.to_string()))),
-                "put order at version",
-            )
-            .await?;
-        if written {
-            Ok(())
-        } else {
-            Err(StoreError::Contention)
-        }
-    }
-
-    /// A merchant's orders, newest first, one indexed Query per page.
-    pub async fn list_orders(
-        &self,
-        merchant_id: &str,
-        query: &ListQuery,
-    ) -> Result<OrderPage, ListError> {
-        let (index, partition_attr, partition) = match (query.status, query.shipment_status) {
-            (Some(status), _) => (INDEX_BY_STATUS, "status_pk", status_pk(merchant_id, status)),
-            (None, Some(shipment)) => (
-                INDEX_BY_SHIPMENT_STATUS,
-                "shipment_status_pk",
-                shipment_status_pk(merchant_id, shipment),
-            ),
-            (None, None) => (INDEX_BY_MERCHANT, "list_pk", merchant_pk(merchant_id)),
-        };
-        let start_key = match &query.cursor {
-            Some(cursor) => Some(decode_cursor(cursor, &partition)?),
-            None => None,
-        };
-        let mut request = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index)
-            .key_condition_expression("#p = :p")
-            .expression_attribute_names("#p", partition_attr)
-            .expression_attribute_values(":p", AttributeValue::S(partition.clone()))
-            .scan_index_forward(false)
-            .limit(query.limit)
-            .set_exclusive_start_key(start_key);
-        if let (Some(_), Some(shipment)) = (query.status, query.shipment_status) {
-            request = request
-                .filter_expression("shipment_status = :ss")
-                .expression_attribute_values(":ss", AttributeValue::S(shipment.as_str().into()));
-        }
-        let output = request.send().await.context("query order list")?;
-        let (orders, next_cursor) =
-            page_of(output, &partition, |item: OrderItem| item.order).map_err(|e| anyhow!(e))?;
-        Ok(OrderPage {
-            orders,
-            next_cursor,
-        })
-    }
-
-    /// Orders whose order number, tracking number or hand-off number is `term`: one
-    /// Query on the lookup index, then one BatchGet of the orders it names.
-    pub async fn search_orders(
-        &self,
-        merchant_id: &str,
-        term: &str,
-    ) -> Result<Vec<Order>, StoreError> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(INDEX_LOOKUP)
-            .key_condition_expression("lookup_pk = :p")
-            .expression_attribute_values(":p", AttributeValue::S(lookup_pk(merchant_id, term)))
-            .limit(50)
-            .send()
-            .await
-            .context("query lookup index")?;
-        let mut order_ids: Vec<String> = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|item| match item.get("order_id") {
-                Some(AttributeValue::S(id)) => Some(id.clone()),
-                _ => None,
-            })
-            .collect();
-        order_ids.sort();
-        order_ids.dedup();
-        if order_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys = order_ids
-            .iter()
-            .map(|id| {
-                HashMap::from([
-                    ("pk".to_owned(), AttributeValue::S(order_pk(id))),
-                    ("sk".to_owned(), AttributeValue::S("ORDER".into())),
-                ])
-            })
-            .collect();
-        let mut request_items = HashMap::from([(
-            self.table.clone(),
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .build()
-                .context("build batch keys")?,
-        )]);
-        let mut orders = Vec::new();
-        // BatchGet may leave keys unprocessed under throttling; ask again for those only.
-        for _ in 0..MAX_UNPROCESSED_ROUNDS {
-            let output = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(request_items))
-                .send()
-                .await
-                .context("batch get searched orders")?;
-            for item in output
-                .responses
-                .unwrap_or_default()
-                .remove(&self.table)
-                .unwrap_or_default()
-            {
-                let item: OrderItem = from_item(item)?;
-                if item.order.merchant_id == merchant_id {
-                    orders.push(item.order);
-                }
-            }
-            match output.unprocessed_keys {
-                Some(rest) if !rest.is_empty() => request_items = rest,
-                _ => break,
-            }
-        }
-        orders.sort_by_key(|order| std::cmp::Reverse(order.created_at));
-        Ok(orders)
-    }
-
+impl SweepLists for OrderStore {
     /// One page of a nightly sweep: the ids of orders whose sweep key is at or before
     /// `up_to`, oldest first, from that sweep's sparse index. Processing an order takes
     /// it out of the index, so the next run only ever reads what is still to do.
-    pub async fn sweep_page(
+    async fn sweep_page(
         &self,
         sweep: Sweep,
         up_to: DateTime<Utc>,
         limit: i32,
         start: Option<SweepCursor>,
     ) -> Result<SweepPage, StoreError> {
-        let (index, partition_attr, partition, sort_attr) = sweep.index();
+        let SweepIndex {
+            name: index,
+            partition_attr,
+            partition,
+            sort_attr,
+        } = sweep_index(sweep);
         let output = self
             .client
             .query()
@@ -916,7 +1059,13 @@ impl OrderStore {
             .expression_attribute_values(":p", AttributeValue::S(partition.into()))
             .expression_attribute_values(":up_to", AttributeValue::S(timestamp(up_to)))
             .limit(limit)
-            .set_exclusive_start_key(start.map(|c| c.0))
+            .set_exclusive_start_key(start.map(|cursor| {
+                cursor
+                    .0
+                    .into_iter()
+                    .map(|(name, value)| (name, AttributeValue::S(value)))
+                    .collect()
+            }))
             .send()
             .await
             .with_context(|| format!("query sweep index {index}"))?;
@@ -931,191 +1080,19 @@ impl OrderStore {
             .collect();
         Ok(SweepPage {
             order_ids,
-            next: output.last_evaluated_key.map(SweepCursor),
+            // Every attribute of a sweep index key is a string.
+            next: output.last_evaluated_key.map(|key| {
+                SweepCursor(
+                    key.into_iter()
+                        .filter_map(|(name, value)| match value {
+                            AttributeValue::S(s) => Some((name, s)),
+                            _ => None,
+                        })
+                        .collect(),
+                )
+            }),
         })
     }
-}
-
-/// The nightly run's work lists, each a sparse index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sweep {
-    /// Labeled orders still Processing, by their 06:00 CT completion time.
-    Completion,
-    /// Labeled shipments with no carrier scan yet, by when the first scan is due.
-    AwaitingFirstScan,
-    /// Shipments neither final nor flagged stalled, by their last carrier update.
-    StallWatch,
-    /// Shipments whose tracking is not yet marked expired, by expiry time.
-    Expiry,
-}
-
-impl Sweep {
-    pub const ALL: [Sweep; 4] = [
-        Self::Completion,
-        Self::AwaitingFirstScan,
-        Self::StallWatch,
-        Self::Expiry,
-    ];
-
-    fn index(self) -> (&'static str, &'static str, &'static str, &'static str) {
-        match self {
-            Self::Completion => (INDEX_DUE, "due_pk", DUE_PARTITION, "due_at"),
-            Self::AwaitingFirstScan => (
-                INDEX_AWAITING_FIRST_SCAN,
-                "first_scan_pk",
-                AWAITING_FIRST_SCAN_PARTITION,
-                "first_scan_due_at",
-            ),
-            Self::StallWatch => (INDEX_STALL_WATCH, "watch_pk", WATCH_PARTITION, "watch_at"),
-            Self::Expiry => (INDEX_EXPIRY, "expiry_pk", EXPIRY_PARTITION, "expiry_at"),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Completion => "completion",
-            Self::AwaitingFirstScan => "first_scan",
-            Self::StallWatch => "stall",
-            Self::Expiry => "expiry",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.name() == name)
-    }
-}
-
-/// Where the next page of a sweep starts: the index key DynamoDB returned as the last
-/// one evaluated (the order's table key and its sweep index key).
-#[derive(Debug, Clone, PartialEq)]
-pub struct SweepCursor(HashMap<String, AttributeValue>);
-
-#[derive(Debug, thiserror::Error)]
-#[error("not a page position of the {0} sweep")]
-pub struct InvalidSweepCursor(&'static str);
-
-impl SweepCursor {
-    /// The position as plain strings, to carry in a message (every attribute of a sweep
-    /// index key is a string).
-    pub fn to_strings(&self) -> std::collections::BTreeMap<String, String> {
-        self.0
-            .iter()
-            .filter_map(|(name, value)| match value {
-                AttributeValue::S(s) => Some((name.clone(), s.clone())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// A position read back from a message. Only the exact shape of `sweep`'s key is
-    /// accepted (its partition, a sort value, an order's table key): anything else was not
-    /// written by a run, and is refused before it reaches DynamoDB.
-    pub fn from_strings(
-        sweep: Sweep,
-        key: std::collections::BTreeMap<String, String>,
-    ) -> Result<Self, InvalidSweepCursor> {
-        let (_, partition_attr, partition, sort_attr) = sweep.index();
-        let well_formed = key.len() == 4
-            && key.get(partition_attr).map(String::as_str) == Some(partition)
-            && key.get(sort_attr).is_some_and(|v| !v.is_empty())
-            && key
-                .get("pk")
-                .is_some_and(|v| v.len() > "ORDER#".len() && v.starts_with("ORDER#"))
-            && key.get("sk").map(String::as_str) == Some("ORDER");
-        if !well_formed {
-            return Err(InvalidSweepCursor(sweep.name()));
-        }
-        Ok(Self(
-            key.into_iter()
-                .map(|(name, value)| (name, AttributeValue::S(value)))
-                .collect(),
-        ))
-    }
-}
-
-#[derive(Debug)]
-pub struct SweepPage {
-    pub order_ids: Vec<String>,
-    pub next: Option<SweepCursor>,
-}
-pub use optimistic::backoff;
-use optimistic::Try;
-
-fn to_item<T: Serialize>(value: &T) -> Result<HashMap<String, AttributeValue>, StoreError> {
-    Ok(serde_dynamo::to_item(value).context("serialize item")?)
-}
-
-fn from_item<T: for<'de> Deserialize<'de>>(
-    item: HashMap<String, AttributeValue>,
-) -> Result<T, StoreError> {
-    Ok(serde_dynamo::from_item(item).context("deserialize item")?)
-}
-
-/// A list page's items, each read as `Item` and kept as `keep` says, and the cursor to the
-/// next page (bound to `partition`), if DynamoDB says there is one.
-fn page_of<Item: serde::de::DeserializeOwned, Kept>(
-    output: aws_sdk_dynamodb::operation::query::QueryOutput,
-    partition: &str,
-    keep: impl Fn(Item) -> Kept,
-) -> Result<(Vec<Kept>, Option<String>), StoreError> {
-    let kept = output
-        .items
-        .unwrap_or_default()
-        .into_iter()
-        .map(|item| Ok(keep(from_item::<Item>(item)?)))
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    let next_cursor = output
-        .last_evaluated_key
-        .map(|key| encode_cursor(partition, key))
-        .transpose()?;
-    Ok((kept, next_cursor))
-}
-
-fn encode_cursor(partition: &str, key: HashMap<String, AttributeValue>) -> anyhow::Result<String> {
-    let key = key
-        .into_iter()
-        .map(|(name, value)| match value {
-            AttributeValue::S(s) => Ok((name, s)),
-            other => Err(anyhow!("unexpected key attribute {name}: {other:?}")),
-        })
-        .collect::<anyhow::Result<HashMap<_, _>>>()?;
-    let json = serde_json::to_vec(&Cursor {
-        partition: partition.to_owned(),
-        key,
-    })?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json))
-}
-
-fn decode_cursor(
-    cursor: &str,
-    partition: &str,
-) -> Result<HashMap<String, AttributeValue>, ListError> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor.trim())
-        .map_err(|_| ListError::InvalidCursor)?;
-    let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| ListError::InvalidCursor)?;
-    // Only the exact shape of a list key is accepted: the index partition (ours), its
-    // sort key, and the table key of an order. Anything else is forged or stale, and is
-    // refused here rather than surfacing as a DynamoDB validation error.
-    let key = &cursor.key;
-    let index_partitions: Vec<&String> = key
-        .iter()
-        .filter(|(name, _)| name.ends_with("_pk") && name.as_str() != "pk")
-        .map(|(_, value)| value)
-        .collect();
-    let well_formed = key.len() == 4
-        && index_partitions == [&partition.to_owned()]
-        && key.get("list_sk").is_some_and(|v| !v.is_empty())
-        && key.get("pk").is_some_and(|v| v.starts_with("ORDER#"))
-        && key.get("sk").is_some_and(|v| v == "ORDER");
-    if cursor.partition != partition || !well_formed {
-        return Err(ListError::InvalidCursor);
-    }
-    Ok(cursor
-        .key
-        .into_iter()
-        .map(|(name, value)| (name, AttributeValue::S(value)))
-        .collect())
 }
 
 #[cfg(test)]

@@ -381,6 +381,67 @@ pub fn clock(
     }
 }
 
+/// Where a claim stands with the carrier. Intake only ever creates `Open` claims; the
+/// other states belong to the resolution step (`resolve_claim` in the store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimState {
+    /// Filed and waiting for the carrier's decision.
+    Open,
+    /// The carrier accepted the claim.
+    Approved,
+    /// The carrier refused the claim.
+    Denied,
+    /// The merchant withdrew it (the parcel turned up, say).
+    Withdrawn,
+}
+
+impl ClaimState {
+    pub const ALL: [ClaimState; 4] = [Self::Open, Self::Approved, Self::Denied, Self::Withdrawn];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+            Self::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        let value = value.trim();
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(value))
+    }
+}
+
+/// A claim as stored: what was decided and the evidence it was filed with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimRecord {
+    pub claim_id: String,
+    pub order_id: String,
+    pub merchant_id: String,
+    pub order_number: String,
+    #[serde(rename = "type")]
+    pub claim_type: ClaimType,
+    pub state: ClaimState,
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier_reference: Option<String>,
+    /// The shipment claimed against, as it was when the claim was filed.
+    pub carrier: String,
+    pub tracking_number: String,
+    pub international: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The normalized request body: a retry with the same body is the same claim, another
+    /// body under the same idempotency key is a conflict.
+    pub request_fingerprint: String,
+    /// The `claim_filed` timeline row written with the claim.
+    pub event_id: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

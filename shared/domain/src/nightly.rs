@@ -190,6 +190,90 @@ pub fn expire(order: &Order, now: DateTime<Utc>) -> Option<(Order, TimelineEvent
     Some((updated, event))
 }
 
+/// The nightly run's work lists. An order is on a sweep's list only while that sweep may
+/// still have something to do for it, so each sweep reads what is due, not what exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sweep {
+    /// Labeled orders still Processing, by their 06:00 CT completion time.
+    Completion,
+    /// Labeled shipments with no carrier scan yet, by when the first scan is due.
+    AwaitingFirstScan,
+    /// Shipments neither final nor flagged stalled, by their last carrier update.
+    StallWatch,
+    /// Shipments whose tracking is not yet marked expired, by expiry time.
+    Expiry,
+}
+
+impl Sweep {
+    pub const ALL: [Sweep; 4] = [
+        Self::Completion,
+        Self::AwaitingFirstScan,
+        Self::StallWatch,
+        Self::Expiry,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Completion => "completion",
+            Self::AwaitingFirstScan => "first_scan",
+            Self::StallWatch => "stall",
+            Self::Expiry => "expiry",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Where `order` stands on this sweep's list: the instant the list is ordered by, or
+    /// `None` when the sweep has nothing (more) to do for it and it is off the list. The
+    /// store keeps each list as an index keyed by this instant.
+    pub fn position_of(self, order: &Order) -> Option<DateTime<Utc>> {
+        let shipment = order.shipment.as_ref();
+        match self {
+            Self::Completion => order
+                .completes_at
+                .filter(|_| order.status == OrderStatus::Processing),
+            Self::AwaitingFirstScan => shipment
+                .filter(|s| s.last_carrier_update_at.is_none() && !s.first_scan_late)
+                .map(|s| calendar::first_scan_due(s.label_created_at)),
+            Self::StallWatch => shipment
+                .filter(|s| !order.shipment_status.is_final() && !s.stalled)
+                .map(|s| s.last_carrier_update_at.unwrap_or(s.label_created_at)),
+            Self::Expiry => shipment
+                .filter(|s| !s.tracking_expired)
+                .map(|s| s.tracking_expires_at),
+        }
+    }
+
+    /// How far along its list a run at `now` reads. The stall watch is ordered by the last
+    /// update, and only shipments silent for at least the shortest possible stall can be
+    /// stalled; the business-day rule then decides each one exactly.
+    pub fn reads_up_to(self, now: DateTime<Utc>, policy: &StallPolicy) -> DateTime<Utc> {
+        match self {
+            Self::StallWatch => now - chrono::Duration::days(i64::from(policy.min_calendar_days())),
+            _ => now,
+        }
+    }
+
+    /// What this sweep does to one order read with its timeline, if anything.
+    pub fn decide(
+        self,
+        order: &Order,
+        timeline: &Timeline,
+        policy: &StallPolicy,
+        origin_country: &str,
+        now: DateTime<Utc>,
+    ) -> Option<(Order, TimelineEvent)> {
+        match self {
+            Self::Completion => complete(order, now),
+            Self::AwaitingFirstScan => first_scan_overdue(order, timeline, now),
+            Self::StallWatch => stall(order, timeline, policy, origin_country, now),
+            Self::Expiry => expire(order, now),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,5 +438,108 @@ mod tests {
         assert!(expired.shipment.as_ref().unwrap().tracking_expired);
         assert_eq!(event.code, "TRACKING_EXPIRED");
         assert!(expire(&expired, expires + chrono::Duration::days(1)).is_none());
+    }
+
+    #[test]
+    fn an_order_is_on_each_sweep_list_only_while_the_sweep_has_work_for_it() {
+        let label_at = ct(2026, 11, 24, 10, 0);
+        let unlabeled = {
+            let mut o = labeled(label_at, "US");
+            o.shipment = None;
+            o.completes_at = None;
+            o
+        };
+        for sweep in Sweep::ALL {
+            assert_eq!(sweep.position_of(&unlabeled), None, "{sweep:?}");
+            assert_eq!(Sweep::from_name(sweep.name()), Some(sweep));
+        }
+        assert_eq!(Sweep::from_name("nightly"), None);
+
+        let order = labeled(label_at, "US");
+        let shipment = order.shipment.clone().unwrap();
+        assert_eq!(
+            Sweep::Completion.position_of(&order),
+            Some(ct(2026, 11, 25, 6, 0))
+        );
+        assert_eq!(
+            Sweep::AwaitingFirstScan.position_of(&order),
+            Some(calendar::first_scan_due(label_at))
+        );
+        assert_eq!(Sweep::StallWatch.position_of(&order), Some(label_at));
+        assert_eq!(
+            Sweep::Expiry.position_of(&order),
+            Some(shipment.tracking_expires_at)
+        );
+
+        let mut done = order.clone();
+        done.status = OrderStatus::Completed;
+        assert_eq!(Sweep::Completion.position_of(&done), None);
+
+        let scanned_at = ct(2026, 11, 25, 9, 0);
+        let mut scanned = order.clone();
+        scanned.shipment.as_mut().unwrap().last_carrier_update_at = Some(scanned_at);
+        assert_eq!(Sweep::AwaitingFirstScan.position_of(&scanned), None);
+        assert_eq!(Sweep::StallWatch.position_of(&scanned), Some(scanned_at));
+
+        let mut late = order.clone();
+        late.shipment.as_mut().unwrap().first_scan_late = true;
+        assert_eq!(Sweep::AwaitingFirstScan.position_of(&late), None);
+
+        let mut stalled = order.clone();
+        stalled.shipment.as_mut().unwrap().stalled = true;
+        assert_eq!(Sweep::StallWatch.position_of(&stalled), None);
+
+        let mut delivered = order.clone();
+        delivered.shipment_status = crate::status::ShipmentStatus::Delivered;
+        assert_eq!(Sweep::StallWatch.position_of(&delivered), None);
+        assert!(Sweep::Expiry.position_of(&delivered).is_some());
+
+        let mut expired = order;
+        expired.shipment.as_mut().unwrap().tracking_expired = true;
+        assert_eq!(Sweep::Expiry.position_of(&expired), None);
+    }
+
+    #[test]
+    fn only_the_stall_watch_reads_behind_the_run() {
+        let now = ct(2026, 11, 30, 6, 0);
+        let policy = StallPolicy {
+            domestic_business_days: 7,
+            international_business_days: 3,
+        };
+        assert_eq!(
+            Sweep::StallWatch.reads_up_to(now, &policy),
+            now - chrono::Duration::days(3)
+        );
+        for sweep in [Sweep::Completion, Sweep::AwaitingFirstScan, Sweep::Expiry] {
+            assert_eq!(sweep.reads_up_to(now, &policy), now, "{sweep:?}");
+        }
+    }
+
+    #[test]
+    fn each_sweep_decides_with_its_own_rule() {
+        let label_at = ct(2026, 7, 1, 10, 0);
+        let order = labeled(label_at, "US");
+        let empty = Timeline::default();
+        let policy = StallPolicy::default();
+        let expires = order.shipment.as_ref().unwrap().tracking_expires_at;
+        let code = |sweep: Sweep, now| {
+            sweep
+                .decide(&order, &empty, &policy, "US", now)
+                .map(|(_, event)| event.code)
+        };
+        assert_eq!(
+            code(Sweep::Completion, expires).as_deref(),
+            Some("ORDER_COMPLETED")
+        );
+        assert_eq!(
+            code(Sweep::AwaitingFirstScan, expires).as_deref(),
+            Some("FIRST_SCAN_LATE")
+        );
+        assert_eq!(code(Sweep::StallWatch, expires).as_deref(), Some("STALLED"));
+        assert_eq!(
+            code(Sweep::Expiry, expires).as_deref(),
+            Some("TRACKING_EXPIRED")
+        );
+        assert_eq!(code(Sweep::Expiry, label_at), None);
     }
 }

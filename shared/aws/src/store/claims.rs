@@ -17,6 +17,7 @@
 //! `claim` map (id, type, description, carrier reference) for the stream consumer that
 //! emails subscribers, so that consumer never has to read the claim back.
 
+use crate::ports::Claims;
 use std::collections::HashMap;
 
 use anyhow::{anyhow, Context};
@@ -28,7 +29,7 @@ use aws_sdk_dynamodb::types::{
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tracking_domain::claims::ClaimType;
+use tracking_domain::claims::{ClaimRecord, ClaimState, ClaimType};
 use tracking_domain::order::Order;
 use tracking_domain::timeline::{Timeline, TimelineEvent};
 
@@ -36,67 +37,6 @@ use super::{
     from_item, order_pk, page_of, timestamp, to_item, Cursor, EventItem, ListError, OrderItem,
     OrderStore, StoreError, INDEX_CLAIMS_BY_MERCHANT,
 };
-
-/// Where a claim stands with the carrier. Intake only ever creates `Open` claims; the
-/// other states belong to the resolution step (see [`OrderStore::resolve_claim`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClaimState {
-    /// Filed and waiting for the carrier's decision.
-    Open,
-    /// The carrier accepted the claim.
-    Approved,
-    /// The carrier refused the claim.
-    Denied,
-    /// The merchant withdrew it (the parcel turned up, say).
-    Withdrawn,
-}
-
-impl ClaimState {
-    pub const ALL: [ClaimState; 4] = [Self::Open, Self::Approved, Self::Denied, Self::Withdrawn];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Approved => "approved",
-            Self::Denied => "denied",
-            Self::Withdrawn => "withdrawn",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        let value = value.trim();
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str().eq_ignore_ascii_case(value))
-    }
-}
-
-/// A claim as stored: what was decided and the evidence it was filed with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClaimRecord {
-    pub claim_id: String,
-    pub order_id: String,
-    pub merchant_id: String,
-    pub order_number: String,
-    #[serde(rename = "type")]
-    pub claim_type: ClaimType,
-    pub state: ClaimState,
-    pub description: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub carrier_reference: Option<String>,
-    /// The shipment claimed against, as it was when the claim was filed.
-    pub carrier: String,
-    pub tracking_number: String,
-    pub international: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// The normalized request body: a retry with the same body is the same claim, another
-    /// body under the same idempotency key is a conflict.
-    pub request_fingerprint: String,
-    /// The `claim_filed` timeline row written with the claim.
-    pub event_id: String,
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct ClaimItem {
@@ -159,7 +99,7 @@ fn guard_sk(claim_type: ClaimType) -> String {
     format!("OPEN_CLAIM#{}", claim_type.as_str())
 }
 
-fn claims_partition(merchant_id: &str) -> String {
+pub(crate) fn claims_partition(merchant_id: &str) -> String {
     format!("MERCHANT#{merchant_id}#CLAIMS")
 }
 
@@ -206,12 +146,35 @@ fn is_lost_race(error: &TransactWriteItemsError) -> bool {
     }
 }
 
-impl OrderStore {
+/// Like the order list's cursor check, for the claims index: only the exact shape of a
+/// claims page key, taken from this merchant's partition, is accepted.
+pub(crate) fn decode_claims_cursor(
+    cursor: &str,
+    partition: &str,
+) -> Result<HashMap<String, AttributeValue>, ListError> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .map_err(|_| ListError::InvalidCursor)?;
+    let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| ListError::InvalidCursor)?;
+    let key = &cursor.key;
+    let well_formed = key.len() == 4
+        && key.get("claims_pk").is_some_and(|v| v == partition)
+        && key.get("claims_sk").is_some_and(|v| !v.is_empty())
+        && key.get("pk").is_some_and(|v| v.starts_with("ORDER#"))
+        && key.get("sk").is_some_and(|v| v.starts_with("CLAIM#"));
+    if cursor.partition != partition || !well_formed {
+        return Err(ListError::InvalidCursor);
+    }
+    Ok(cursor
+        .key
+        .into_iter()
+        .map(|(name, value)| (name, AttributeValue::S(value)))
+        .collect())
+}
+
+impl Claims for OrderStore {
     /// The order, its timeline and its claims: one Query over the order's partition.
-    pub async fn order_with_claims(
-        &self,
-        order_id: &str,
-    ) -> Result<Option<OrderClaims>, StoreError> {
+    async fn order_with_claims(&self, order_id: &str) -> Result<Option<OrderClaims>, StoreError> {
         let mut order = None;
         let mut events = Vec::new();
         let mut claims = Vec::new();
@@ -243,7 +206,7 @@ impl OrderStore {
     /// state the claim was decided on). Any lost race is [`StoreError::Contention`]: the
     /// caller re-reads and decides again, which also turns a concurrent copy of the same
     /// request into "already filed".
-    pub async fn file_claim(
+    async fn file_claim(
         &self,
         order_version: u64,
         claim: &ClaimRecord,
@@ -310,7 +273,7 @@ impl OrderStore {
     /// Moves an open claim to a final state and frees its shipment for a new claim of
     /// the type, in one transaction. Returns false when the claim was not open (already
     /// resolved, or never filed). For the resolution step, which has no route yet.
-    pub async fn resolve_claim(
+    async fn resolve_claim(
         &self,
         claim: &ClaimRecord,
         state: ClaimState,
@@ -373,7 +336,7 @@ impl OrderStore {
     /// A merchant's claims, newest first, one indexed Query per page. A state filter
     /// applies to the page read, so a page may hold fewer than `limit` claims while
     /// `next_cursor` still points further.
-    pub async fn list_claims(
+    async fn list_claims(
         &self,
         merchant_id: &str,
         query: &ClaimQuery,
@@ -407,32 +370,6 @@ impl OrderStore {
             next_cursor,
         })
     }
-}
-
-/// Like the order list's cursor check, for the claims index: only the exact shape of a
-/// claims page key, taken from this merchant's partition, is accepted.
-fn decode_claims_cursor(
-    cursor: &str,
-    partition: &str,
-) -> Result<HashMap<String, AttributeValue>, ListError> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor.trim())
-        .map_err(|_| ListError::InvalidCursor)?;
-    let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| ListError::InvalidCursor)?;
-    let key = &cursor.key;
-    let well_formed = key.len() == 4
-        && key.get("claims_pk").is_some_and(|v| v == partition)
-        && key.get("claims_sk").is_some_and(|v| !v.is_empty())
-        && key.get("pk").is_some_and(|v| v.starts_with("ORDER#"))
-        && key.get("sk").is_some_and(|v| v.starts_with("CLAIM#"));
-    if cursor.partition != partition || !well_formed {
-        return Err(ListError::InvalidCursor);
-    }
-    Ok(cursor
-        .key
-        .into_iter()
-        .map(|(name, value)| (name, AttributeValue::S(value)))
-        .collect())
 }
 
 #[cfg(test)]

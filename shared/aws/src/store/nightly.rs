@@ -20,6 +20,7 @@
 //! purpose, a day later, gets its continuations like the first run did. Items carry the
 //! table's TTL attribute `expires_at`.
 
+use crate::ports::HandOffs;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -35,7 +36,7 @@ pub struct HandOffKey {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum HandOffState {
+pub(crate) enum HandOffState {
     Sending,
     Sent,
     Released,
@@ -81,10 +82,41 @@ impl OrderStore {
         }
     }
 
+    async fn hand_off_put_if_ours(
+        &self,
+        item: std::collections::HashMap<String, AttributeValue>,
+        token: &str,
+        what: &'static str,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("#state = :sending AND #token = :token")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#token", "token")
+            .expression_attribute_values(":sending", AttributeValue::S("sending".into()))
+            .expression_attribute_values(":token", AttributeValue::S(token.to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(aws_sdk_dynamodb::error::SdkError::ServiceError(e))
+                if e.err().is_conditional_check_failed_exception() =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(anyhow::Error::new(e).context(what).into()),
+        }
+    }
+}
+
+impl HandOffs for OrderStore {
     /// Leases the right to send this hand-off's continuation (`next`): true when this
     /// sender may send it now, false when it was sent (or is being sent) already.
     /// `replay_horizon`: a record leased longer ago than that is a past run's, not ours.
-    pub async fn lease_hand_off(
+    async fn lease_hand_off(
         &self,
         key: &HandOffKey,
         token: &str,
@@ -133,7 +165,7 @@ impl OrderStore {
 
     /// The continuation went out: the record now stops every later lease (until the
     /// replay horizon). Only the lease holder can mark it.
-    pub async fn hand_off_sent(
+    async fn hand_off_sent(
         &self,
         key: &HandOffKey,
         token: &str,
@@ -153,7 +185,7 @@ impl OrderStore {
     }
 
     /// The send failed: the next attempt may lease it at once instead of waiting out the lease.
-    pub async fn release_hand_off(
+    async fn release_hand_off(
         &self,
         key: &HandOffKey,
         token: &str,
@@ -170,34 +202,5 @@ impl OrderStore {
         ))?;
         self.hand_off_put_if_ours(item, token, "release nightly hand-off")
             .await
-    }
-
-    async fn hand_off_put_if_ours(
-        &self,
-        item: std::collections::HashMap<String, AttributeValue>,
-        token: &str,
-        what: &'static str,
-    ) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("#state = :sending AND #token = :token")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#token", "token")
-            .expression_attribute_values(":sending", AttributeValue::S("sending".into()))
-            .expression_attribute_values(":token", AttributeValue::S(token.to_owned()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(aws_sdk_dynamodb::error::SdkError::ServiceError(e))
-                if e.err().is_conditional_check_failed_exception() =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(anyhow::Error::new(e).context(what).into()),
-        }
     }
 }

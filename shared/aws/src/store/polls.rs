@@ -7,6 +7,7 @@
 //! The cursor only moves forward and only at the version it was read, so two polls that
 //! overlap (a slow one and the next schedule) cannot move it back.
 
+use crate::ports::PollCursors;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -32,8 +33,8 @@ fn poll_pk(store: &str, merchant_id: &str) -> String {
     format!("POLL#{store}#{merchant_id}")
 }
 
-impl OrderStore {
-    pub async fn poll_cursor(
+impl PollCursors for OrderStore {
+    async fn poll_cursor(
         &self,
         store: &str,
         merchant_id: &str,
@@ -50,7 +51,7 @@ impl OrderStore {
 
     /// Moves the cursor to `changed_after` if it is still at `read` (`None`: never
     /// written). `Ok(false)` when another poll moved it first.
-    pub async fn advance_poll_cursor(
+    async fn advance_poll_cursor(
         &self,
         store: &str,
         merchant_id: &str,

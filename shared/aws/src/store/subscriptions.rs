@@ -20,6 +20,7 @@
 //! The timeline event items written by the other functions are the notification outbox:
 //! [`outbox_event`] reads one back from a stream image.
 
+use crate::ports::{Deliveries, Subscriptions};
 use std::collections::HashMap;
 
 use anyhow::{anyhow, Context};
@@ -41,7 +42,7 @@ use super::{from_item, order_pk, to_item, EventItem, OrderItem, OrderStore, Stor
 const DELIVERY_RECORD_DAYS: i64 = 30;
 
 /// Where a subscription is stored: beside its order, or in its merchant's partition.
-fn subscription_key(subscription: &Subscription) -> (String, String) {
+pub(crate) fn subscription_key(subscription: &Subscription) -> (String, String) {
     let partition = match &subscription.order_id {
         Some(order_id) => order_pk(order_id),
         None => merchant_subscriptions_pk(&subscription.merchant_id),
@@ -70,7 +71,7 @@ impl SubscriptionItem {
     }
 }
 
-fn merchant_subscriptions_pk(merchant_id: &str) -> String {
+pub(crate) fn merchant_subscriptions_pk(merchant_id: &str) -> String {
     format!("MERCHANT#{merchant_id}#SUBS")
 }
 
@@ -205,54 +206,6 @@ pub enum DeliveryLease {
 }
 
 impl OrderStore {
-    /// Subscribes a mailbox once: a conditional put on its canonical key, so a retry,
-    /// another spelling of the same inbox or a concurrent copy all find the first one.
-    pub async fn subscribe(
-        &self,
-        subscription: Subscription,
-    ) -> Result<SubscribeOutcome, StoreError> {
-        let item = to_item(&SubscriptionItem::new(subscription.clone()))?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(SubscribeOutcome::Created(subscription)),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                let existing = match e.into_err() {
-                    aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(failed) => failed.item,
-                    _ => None,
-                }
-                .context("conditional check failure returned no existing subscription")?;
-                let existing: SubscriptionItem = from_item(existing)?;
-                Ok(SubscribeOutcome::AlreadySubscribed(existing.subscription))
-            }
-            Err(e) => Err(anyhow!(e).context("put subscription").into()),
-        }
-    }
-
-    /// An order's own subscriptions (not the merchant-wide ones), by canonical address.
-    pub async fn order_subscriptions(
-        &self,
-        order_id: &str,
-    ) -> Result<Vec<Subscription>, StoreError> {
-        self.query_subscriptions(order_pk(order_id)).await
-    }
-
-    /// A merchant's subscriptions to all its orders, by canonical address.
-    pub async fn merchant_subscriptions(
-        &self,
-        merchant_id: &str,
-    ) -> Result<Vec<Subscription>, StoreError> {
-        self.query_subscriptions(merchant_subscriptions_pk(merchant_id))
-            .await
-    }
-
     async fn query_subscriptions(
         &self,
         partition: String,
@@ -285,29 +238,6 @@ impl OrderStore {
         }
     }
 
-    /// Removes an order subscription. Returns false when there was none.
-    pub async fn remove_order_subscription(
-        &self,
-        order_id: &str,
-        email: &EmailAddress,
-    ) -> Result<bool, StoreError> {
-        self.delete_subscription(order_pk(order_id), subscription_sk(&email.canonical()))
-            .await
-    }
-
-    /// Removes a merchant-wide subscription. Returns false when there was none.
-    pub async fn remove_merchant_subscription(
-        &self,
-        merchant_id: &str,
-        email: &EmailAddress,
-    ) -> Result<bool, StoreError> {
-        self.delete_subscription(
-            merchant_subscriptions_pk(merchant_id),
-            subscription_sk(&email.canonical()),
-        )
-        .await
-    }
-
     async fn delete_subscription(&self, pk: String, sk: String) -> Result<bool, StoreError> {
         let output = self
             .client
@@ -322,8 +252,103 @@ impl OrderStore {
         Ok(output.attributes.is_some_and(|old| !old.is_empty()))
     }
 
+    async fn finish_delivery(
+        &self,
+        key: DeliveryKey<'_>,
+        state: DeliveryState,
+        detail_name: &str,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(key.pk()))
+            .key("sk", AttributeValue::S(key.sk()))
+            .update_expression("SET #state = :state, finished_at = :now, #detail = :detail")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#detail", detail_name)
+            .expression_attribute_values(":state", AttributeValue::S(state.as_str().into()))
+            .expression_attribute_values(":now", AttributeValue::S(super::timestamp(now)))
+            .expression_attribute_values(":detail", AttributeValue::S(detail.to_owned()))
+            .send()
+            .await
+            .context("finish delivery")?;
+        Ok(())
+    }
+}
+
+impl Subscriptions for OrderStore {
+    /// Subscribes a mailbox once: a conditional put on its canonical key, so a retry,
+    /// another spelling of the same inbox or a concurrent copy all find the first one.
+    async fn subscribe(&self, subscription: Subscription) -> Result<SubscribeOutcome, StoreError> {
+        let item = to_item(&SubscriptionItem::new(subscription.clone()))?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(SubscribeOutcome::Created(subscription)),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                let existing = match e.into_err() {
+                    aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(failed) => failed.item,
+                    _ => None,
+                }
+                .context("conditional check failure returned no existing subscription")?;
+                let existing: SubscriptionItem = from_item(existing)?;
+                Ok(SubscribeOutcome::AlreadySubscribed(existing.subscription))
+            }
+            Err(e) => Err(anyhow!(e).context("put subscription").into()),
+        }
+    }
+
+    /// An order's own subscriptions (not the merchant-wide ones), by canonical address.
+    async fn order_subscriptions(&self, order_id: &str) -> Result<Vec<Subscription>, StoreError> {
+        self.query_subscriptions(order_pk(order_id)).await
+    }
+
+    /// A merchant's subscriptions to all its orders, by canonical address.
+    async fn merchant_subscriptions(
+        &self,
+        merchant_id: &str,
+    ) -> Result<Vec<Subscription>, StoreError> {
+        self.query_subscriptions(merchant_subscriptions_pk(merchant_id))
+            .await
+    }
+
+    /// Removes an order subscription. Returns false when there was none.
+    async fn remove_order_subscription(
+        &self,
+        order_id: &str,
+        email: &EmailAddress,
+    ) -> Result<bool, StoreError> {
+        self.delete_subscription(order_pk(order_id), subscription_sk(&email.canonical()))
+            .await
+    }
+
+    /// Removes a merchant-wide subscription. Returns false when there was none.
+    async fn remove_merchant_subscription(
+        &self,
+        merchant_id: &str,
+        email: &EmailAddress,
+    ) -> Result<bool, StoreError> {
+        self.delete_subscription(
+            merchant_subscriptions_pk(merchant_id),
+            subscription_sk(&email.canonical()),
+        )
+        .await
+    }
+}
+
+impl Deliveries for OrderStore {
     /// The order, its timeline and its own subscribers: one Query over its partition.
-    pub async fn notification_context(
+    async fn notification_context(
         &self,
         order_id: &str,
     ) -> Result<Option<NotificationContext>, StoreError> {
@@ -358,7 +383,7 @@ impl OrderStore {
     /// holder's lease ran out unconfirmed (it died, or is hopelessly slow), is ours for
     /// `lease`; a pending one still under lease, a sent or an abandoned one is not. One
     /// conditional UpdateItem, so two copies of a job cannot both hold it.
-    pub async fn lease_delivery(
+    async fn lease_delivery(
         &self,
         key: DeliveryKey<'_>,
         now: DateTime<Utc>,
@@ -428,7 +453,7 @@ impl OrderStore {
     }
 
     /// Confirms a leased delivery with SES's message id.
-    pub async fn mark_delivery_sent(
+    async fn mark_delivery_sent(
         &self,
         key: DeliveryKey<'_>,
         message_id: &str,
@@ -439,7 +464,7 @@ impl OrderStore {
     }
 
     /// Records that SES refused the message for good, so a redelivery does not try again.
-    pub async fn mark_delivery_failed(
+    async fn mark_delivery_failed(
         &self,
         key: DeliveryKey<'_>,
         reason: &str,
@@ -452,7 +477,7 @@ impl OrderStore {
 
     /// Ends our lease early after a send that failed and will be retried, so the retry
     /// need not wait the lease out. Only our own pending lease is touched.
-    pub async fn release_delivery(
+    async fn release_delivery(
         &self,
         key: DeliveryKey<'_>,
         now: DateTime<Utc>,
@@ -480,32 +505,6 @@ impl OrderStore {
             }
             Err(e) => Err(anyhow!(e).context("release delivery").into()),
         }
-    }
-
-    async fn finish_delivery(
-        &self,
-        key: DeliveryKey<'_>,
-        state: DeliveryState,
-        detail_name: &str,
-        detail: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(key.pk()))
-            .key("sk", AttributeValue::S(key.sk()))
-            .update_expression("SET #state = :state, finished_at = :now, #detail = :detail")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#detail", detail_name)
-            .expression_attribute_values(":state", AttributeValue::S(state.as_str().into()))
-            .expression_attribute_values(":now", AttributeValue::S(super::timestamp(now)))
-            .expression_attribute_values(":detail", AttributeValue::S(detail.to_owned()))
-            .send()
-            .await
-            .context("finish delivery")?;
-        Ok(())
     }
 }
 

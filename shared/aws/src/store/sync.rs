@@ -20,6 +20,7 @@
 //! The order partition's readers (`order_with_timeline`, `order_with_claims`) skip `SYNC#`
 //! items. Records are written on the table's stream too; stream consumers filter on `EVENT#`.
 
+use crate::ports::SyncRecords;
 use std::collections::HashMap;
 
 use anyhow::{anyhow, Context};
@@ -27,8 +28,8 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
-use tracking_domain::order::OrderSource;
+use serde::Deserialize;
+use tracking_domain::sync::{SyncKey, SyncRecord, SyncStatus};
 use tracking_domain::timeline::TimelineEvent;
 
 use super::{from_item, order_pk, timestamp, EventItem, OrderStore, StoreError};
@@ -36,75 +37,20 @@ use super::{from_item, order_pk, timestamp, EventItem, OrderStore, StoreError};
 /// Longest reason kept on a record: enough for a store's error message, never a whole body.
 const MAX_ERROR_LEN: usize = 500;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SyncStatus {
-    /// A worker holds the lease until `lease_until` and is talking to the store.
-    Pending,
-    /// The last attempt failed; the next delivery of the job may lease it again.
-    Failed,
-    /// The store has the tracking. Final.
-    Sent,
+pub(crate) fn sync_sk(key: &SyncKey) -> String {
+    format!(
+        "SYNC#{}#{}#{}",
+        key.platform.as_str(),
+        key.carrier,
+        key.tracking_number
+    )
 }
 
-impl SyncStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Failed => "failed",
-            Self::Sent => "sent",
-        }
-    }
-}
-
-/// Which push a record stands for: one store, one carrier's tracking number on one order.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SyncKey {
-    pub order_id: String,
-    pub platform: OrderSource,
-    pub carrier: String,
-    pub tracking_number: String,
-}
-
-impl SyncKey {
-    fn sk(&self) -> String {
-        format!(
-            "SYNC#{}#{}#{}",
-            self.platform.as_str(),
-            self.carrier,
-            self.tracking_number
-        )
-    }
-
-    fn key(&self) -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            ("pk".to_owned(), AttributeValue::S(order_pk(&self.order_id))),
-            ("sk".to_owned(), AttributeValue::S(self.sk())),
-        ])
-    }
-}
-
-/// A sync record as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SyncRecord {
-    pub order_id: String,
-    pub platform: OrderSource,
-    pub carrier: String,
-    pub tracking_number: String,
-    pub status: SyncStatus,
-    /// How many times a worker leased it (each lease is one call to the store).
-    pub attempts: u32,
-    /// Fixed-width RFC 3339, so the lease condition compares it as a string.
-    pub lease_until: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sent_at: Option<DateTime<Utc>>,
-    /// What the store calls the result (a Shopify fulfillment id, an Amazon package id).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remote_ref: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
+fn sync_key(key: &SyncKey) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(order_pk(&key.order_id))),
+        ("sk".to_owned(), AttributeValue::S(sync_sk(key))),
+    ])
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,14 +99,18 @@ pub fn timeline_event_from_image(
     }))
 }
 
-fn truncate(text: &str) -> String {
+pub(crate) fn truncate(text: &str) -> String {
     text.chars().take(MAX_ERROR_LEN).collect()
 }
 
-impl OrderStore {
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+impl SyncRecords for OrderStore {
     /// Leases a sync for one attempt: one conditional UpdateItem. Sent records are never
     /// leased again; a pending record is leased only once its lease ran out.
-    pub async fn lease_sync(
+    async fn lease_sync(
         &self,
         key: &SyncKey,
         now: DateTime<Utc>,
@@ -170,7 +120,7 @@ impl OrderStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key.key()))
+            .set_key(Some(sync_key(key)))
             .update_expression(
                 "SET #status = :pending, lease_until = :lease, updated_at = :now, \
                  attempts = if_not_exists(attempts, :zero) + :one, \
@@ -178,6 +128,7 @@ impl OrderStore {
                  order_id = :order_id, platform = :platform, carrier = :carrier, \
                  tracking_number = :tracking_number",
             )
+            // [`SyncRecord::leasable`], as DynamoDB evaluates it.
             .condition_expression(
                 "attribute_not_exists(pk) OR (#status <> :sent AND lease_until <= :now)",
             )
@@ -226,7 +177,7 @@ impl OrderStore {
 
     /// Records that the store accepted the push. `sent` is final, so only the record's
     /// existence is checked: whoever finished, the store has it.
-    pub async fn mark_sync_sent(
+    async fn mark_sync_sent(
         &self,
         key: &SyncKey,
         remote_ref: Option<&str>,
@@ -236,7 +187,7 @@ impl OrderStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key.key()))
+            .set_key(Some(sync_key(key)))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":sent", s(SyncStatus::Sent.as_str()))
             .expression_attribute_values(":now", s(&timestamp(now)))
@@ -263,7 +214,7 @@ impl OrderStore {
 
     /// Records a failed attempt and releases the lease, so the next delivery may lease it at
     /// once. Never overwrites `sent`: a late failure report from a stale worker is dropped.
-    pub async fn mark_sync_failed(
+    async fn mark_sync_failed(
         &self,
         key: &SyncKey,
         error: &str,
@@ -273,7 +224,7 @@ impl OrderStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key.key()))
+            .set_key(Some(sync_key(key)))
             .update_expression(
                 "SET #status = :failed, last_error = :error, updated_at = :now, lease_until = :released",
             )
@@ -296,21 +247,18 @@ impl OrderStore {
     }
 
     /// One sync record, read consistently.
-    pub async fn sync_record(&self, key: &SyncKey) -> Result<Option<SyncRecord>, StoreError> {
+    async fn sync_record(&self, key: &SyncKey) -> Result<Option<SyncRecord>, StoreError> {
         let item: Option<SyncItem> = self
-            .get_consistent(order_pk(&key.order_id), key.sk(), "get sync record")
+            .get_consistent(order_pk(&key.order_id), sync_sk(key), "get sync record")
             .await?;
         Ok(item.map(|item| item.record))
     }
 }
 
-fn s(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tracking_domain::order::OrderSource;
 
     #[test]
     fn sync_key_names_store_carrier_and_number() {
@@ -320,9 +268,9 @@ mod tests {
             carrier: "ups".into(),
             tracking_number: "1Z999AA10123456784".into(),
         };
-        assert_eq!(key.sk(), "SYNC#shopify#ups#1Z999AA10123456784");
+        assert_eq!(sync_sk(&key), "SYNC#shopify#ups#1Z999AA10123456784");
         assert_eq!(
-            key.key().get("pk"),
+            sync_key(&key).get("pk"),
             Some(&AttributeValue::S("ORDER#ord_1".into()))
         );
     }

@@ -15,6 +15,7 @@
 //! them some time after, never before. Items of their own partition, so no order reader
 //! sees them; stream consumers filter on `EVENT#`.
 
+use crate::ports::WebhookDeliveries;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +30,7 @@ pub struct DeliveryKey {
 }
 
 impl DeliveryKey {
-    fn pk(&self) -> String {
+    pub(crate) fn pk(&self) -> String {
         format!(
             "WEBHOOK#{}#{}#{}",
             self.platform, self.shop, self.webhook_id
@@ -59,12 +60,9 @@ struct DeliveryItem {
     delivery: Delivery,
 }
 
-impl OrderStore {
+impl WebhookDeliveries for OrderStore {
     /// The delivery, if it was processed before: one consistent GetItem.
-    pub async fn webhook_delivery(
-        &self,
-        key: &DeliveryKey,
-    ) -> Result<Option<Delivery>, StoreError> {
+    async fn webhook_delivery(&self, key: &DeliveryKey) -> Result<Option<Delivery>, StoreError> {
         let item: Option<DeliveryItem> = self
             .get_consistent(key.pk(), "DELIVERY".into(), "get webhook delivery")
             .await?;
@@ -73,7 +71,7 @@ impl OrderStore {
 
     /// Records a processed delivery, once: a second record of the same delivery (two
     /// deliveries racing) is refused by its condition and changes nothing.
-    pub async fn record_webhook_delivery(
+    async fn record_webhook_delivery(
         &self,
         key: &DeliveryKey,
         delivery: Delivery,

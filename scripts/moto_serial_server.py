@@ -21,6 +21,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import run_simple
 
 import moto_partition_query
+import moto_transaction_rollback
 
 
 class Serialised:
@@ -39,6 +40,7 @@ def main() -> None:
     host, port = sys.argv[1], int(sys.argv[2])
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     moto_partition_query.install()
+    moto_transaction_rollback.install()
     app = DomainDispatcherApplication(create_backend_app)
     # Requests still arrive on threads (the SDK keeps several connections open); only
     # moto's work is serialised.

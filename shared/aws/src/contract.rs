@@ -104,7 +104,8 @@ fn tuesday() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 16, 0, 0).unwrap()
 }
 
-fn order(merchant_id: &str, order_number: &str, created_at: DateTime<Utc>) -> Order {
+/// A valid manual order, as the API would create it, for tests that need one in a store.
+pub fn order(merchant_id: &str, order_number: &str, created_at: DateTime<Utc>) -> Order {
     let draft: OrderDraft = serde_json::from_value(serde_json::json!({
         "order_number": order_number,
         "source": "manual",
@@ -142,6 +143,55 @@ pub fn ups_number(n: u64) -> String {
     let odd: u32 = digits.iter().step_by(2).sum();
     let even: u32 = digits.iter().skip(1).step_by(2).sum();
     format!("{body}{}", (10 - (odd + 2 * even) % 10) % 10)
+}
+
+/// An order of `merchant_id` numbered `order_number`, created an hour before `at` and
+/// labeled at `at` with `carrier`'s `tracking_number`, put in `store`; its id. For tests
+/// of what happens to a shipment after its label.
+pub async fn labeled_order<S: Orders + TrackingNumbers>(
+    store: &S,
+    merchant_id: &str,
+    order_number: &str,
+    carrier: Carrier,
+    tracking_number: &str,
+    at: DateTime<Utc>,
+) -> String {
+    let created = order(merchant_id, order_number, at - Duration::hours(1));
+    store.create_order(created.clone()).await.unwrap();
+    let read = store.get_order(&created.order_id).await.unwrap().unwrap();
+    let label = Label {
+        carrier,
+        service: "Ground".into(),
+        tracking_number: TrackingNumber::parse(carrier, tracking_number)
+            .expect("a valid tracking number"),
+        label_source: LabelSource::Jetpack,
+    };
+    let LabelDecision::Attach(updated, event) = label::attach(&read.order, &label, at) else {
+        panic!("a new order takes a label");
+    };
+    assert!(matches!(
+        store.attach_label(&read, *updated, *event).await.unwrap(),
+        LabelOutcome::Attached(_)
+    ));
+    created.order_id
+}
+
+/// A carrier scan on `order_id`'s timeline, the order refreshed from it, as the feed
+/// records one received at `now`.
+pub async fn carrier_scan<S: Orders + Timelines>(
+    store: &S,
+    order_id: &str,
+    scan: &tracking_domain::feed::Scan,
+    now: DateTime<Utc>,
+) {
+    store.put_event(order_id, scan.to_event(now)).await.unwrap();
+    let read = store.order_with_timeline(order_id).await.unwrap().unwrap();
+    if let Some(updated) = read.order.refreshed_from(&read.timeline, now) {
+        store
+            .put_order_at_version(&updated, read.version)
+            .await
+            .unwrap();
+    }
 }
 
 fn labeled(order: &Order, number: &str, at: DateTime<Utc>) -> (Order, TimelineEvent) {

@@ -8,6 +8,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tracking_aws::store::StoreError;
 
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod views;
 
 /// API Gateway's payload limit is 10 MB, but nothing we accept as JSON is near 64 KiB;

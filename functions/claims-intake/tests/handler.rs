@@ -1,0 +1,171 @@
+//! Claims intake's branches against the in-memory store: no local stack needed. The
+//! integration tests file the same claims against DynamoDB, shipments built through the
+//! other handlers.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use claims_intake::ClaimsIntake;
+use serde_json::{json, Value};
+use tracking_aws::contract::{carrier_scan, labeled_order};
+use tracking_aws::memory::MemoryStore;
+use tracking_aws::ports::Claims;
+use tracking_aws::Config;
+use tracking_domain::carriers::Carrier;
+use tracking_domain::feed::Scan;
+use tracking_http::testing::{read_response, ApiEvent};
+
+const FILE_CLAIM: &str = include_str!("../../../events/claims-intake/file-claim.json");
+const MERCHANT: &str = "merchant-acme";
+
+/// Tuesday 2026-09-01 10:00 CDT plus `n` days: the label is printed on day 0.
+fn day(n: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 9, 1, 15, 0, 0).unwrap() + Duration::days(n)
+}
+
+fn config() -> Config {
+    Config::from_lookup(|name: &str| (name == "TRACKING_TABLE").then(|| "memory".to_owned()))
+        .unwrap()
+}
+
+fn scan(number: &str, code: &str, at: DateTime<Utc>) -> Scan {
+    Scan::parse_body(
+        &json!({
+            "carrier": "dhl_express", "tracking_number": number, "code": code,
+            "occurred_at": at.to_rfc3339(), "description": code,
+            "location": {"city": "Austin", "country": "US"}
+        })
+        .to_string(),
+    )
+    .unwrap()
+}
+
+/// A DHL Express shipment of `MERCHANT`, labeled on day 0, picked up on day 1 and
+/// delivered on day 3; returns the order's id.
+async fn delivered(store: &MemoryStore, order_number: &str) -> String {
+    let number = format!("{order_number:0>10}");
+    let order_id = labeled_order(
+        store,
+        MERCHANT,
+        order_number,
+        Carrier::DhlExpress,
+        &number,
+        day(0),
+    )
+    .await;
+    for (code, at) in [("PICKUP", day(1)), ("DELIVERED", day(3))] {
+        carrier_scan(store, &order_id, &scan(&number, code, at), at).await;
+    }
+    order_id
+}
+
+fn claim(order_id: &str, claim_type: &str, description: &str) -> ApiEvent {
+    ApiEvent::from_json(FILE_CLAIM)
+        .path_param("order_id", order_id)
+        .body_json(&json!({"type": claim_type, "description": description}))
+}
+
+async fn send(store: &MemoryStore, event: ApiEvent, now: DateTime<Utc>) -> (u16, Value) {
+    let intake = ClaimsIntake::new(store.clone(), config());
+    read_response(intake.handle(event.request(), now).await)
+}
+
+async fn claims_on(store: &MemoryStore, order_id: &str) -> usize {
+    store
+        .order_with_claims(order_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .claims
+        .len()
+}
+
+#[tokio::test]
+async fn a_damage_claim_is_filed_with_its_timeline_row_and_a_retry_finds_it() {
+    let store = MemoryStore::new();
+    let order_id = delivered(&store, "1001").await;
+    let (status, first) = send(&store, claim(&order_id, "damaged", "Box crushed."), day(5)).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["state"], "open");
+    let read = store.order_with_claims(&order_id).await.unwrap().unwrap();
+    assert_eq!(read.claims.len(), 1);
+    assert!(read
+        .timeline
+        .events()
+        .iter()
+        .any(|e| e.code == "CLAIM_FILED"));
+
+    let items = store.item_count();
+    let (status, again) = send(&store, claim(&order_id, "damaged", "Box crushed."), day(6)).await;
+    assert_eq!((status, again), (200, first));
+    assert_eq!(store.item_count(), items);
+}
+
+#[tokio::test]
+async fn claims_the_rules_refuse_answer_422_with_their_code_and_write_nothing() {
+    let store = MemoryStore::new();
+    let order_id = delivered(&store, "1002").await;
+    let items = store.item_count();
+    // A delivered parcel was not lost; a damage claim long after delivery is too late.
+    for (event, now, code) in [
+        (
+            claim(&order_id, "lost_in_transit", "Never came."),
+            day(5),
+            "delivered_no_misdelivery",
+        ),
+        (
+            claim(&order_id, "damaged", "Box crushed."),
+            day(200),
+            "window_closed",
+        ),
+    ] {
+        let (status, body) = send(&store, event, now).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["error"]["code"], code, "{body}");
+    }
+    assert_eq!(store.item_count(), items);
+
+    send(&store, claim(&order_id, "damaged", "Box crushed."), day(5)).await;
+    let (status, body) = send(&store, claim(&order_id, "damaged", "Box soaked."), day(5)).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (422, json!("duplicate_claim"))
+    );
+    assert_eq!(claims_on(&store, &order_id).await, 1);
+}
+
+#[tokio::test]
+async fn invalid_requests_and_other_merchants_orders_are_refused_before_the_rules() {
+    let store = MemoryStore::new();
+    let order_id = delivered(&store, "1003").await;
+    let items = store.item_count();
+    let (status, body) = send(&store, claim(&order_id, "stolen", ""), day(5)).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (422, json!("validation_failed"))
+    );
+    let theirs = claim(&order_id, "damaged", "Box crushed.").merchant("merchant-other");
+    let (status, body) = send(&store, theirs, day(5)).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (404, json!("order_not_found"))
+    );
+    assert_eq!(store.item_count(), items);
+}
+
+#[tokio::test]
+async fn a_claim_that_loses_races_is_decided_again_and_one_that_never_wins_is_busy() {
+    let store = MemoryStore::new();
+    let order_id = delivered(&store, "1004").await;
+    store.race(2);
+    let (status, body) = send(&store, claim(&order_id, "damaged", "Box crushed."), day(5)).await;
+    assert_eq!(status, 201, "{body}");
+
+    let store = MemoryStore::new();
+    let order_id = delivered(&store, "1005").await;
+    store.race(usize::MAX);
+    let (status, body) = send(&store, claim(&order_id, "damaged", "Box crushed."), day(5)).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (409, json!("busy"))
+    );
+    assert_eq!(claims_on(&store, &order_id).await, 0);
+}

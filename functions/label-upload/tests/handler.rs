@@ -1,0 +1,179 @@
+//! The handler's branches against the in-memory store: no local stack needed. The
+//! integration tests drive the same handler against DynamoDB.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use label_upload::LabelUpload;
+use serde_json::{json, Value};
+use tracking_aws::contract::order;
+use tracking_aws::memory::MemoryStore;
+use tracking_aws::ports::{Orders, Timelines, TrackingNumbers};
+use tracking_http::testing::{read_response, ApiEvent};
+
+const UPLOAD_LABEL: &str = include_str!("../../../events/label-upload/upload-label.json");
+const UPS: &str = "1Z999AA10123456784";
+
+/// Wednesday 2026-11-25 10:40 CST.
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 16, 40, 0).unwrap()
+}
+
+async fn store_with_order(number: &str) -> (MemoryStore, String) {
+    let store = MemoryStore::new();
+    let created = order("merchant-acme", number, now() - Duration::hours(2));
+    let order_id = created.order_id.clone();
+    store.create_order(created).await.unwrap();
+    (store, order_id)
+}
+
+fn upload(order_id: &str, body: Value) -> ApiEvent {
+    ApiEvent::from_json(UPLOAD_LABEL)
+        .path_param("order_id", order_id)
+        .body_json(&body)
+}
+
+fn ups_label(number: &str) -> Value {
+    json!({"carrier": "ups", "service": "Ground", "tracking_number": number, "label_source": "jetpack"})
+}
+
+async fn send(store: &MemoryStore, event: ApiEvent) -> (u16, Value) {
+    let handler = LabelUpload::new(store.clone());
+    read_response(handler.handle(event.request(), now()).await)
+}
+
+#[tokio::test]
+async fn a_label_moves_the_order_to_depot_and_claims_its_number() {
+    let (store, order_id) = store_with_order("1001").await;
+    let (status, body) = send(&store, upload(&order_id, ups_label(UPS))).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["shipment_status"], "at_depot");
+    assert_eq!(body["completes_at"], "2026-11-26T12:00:00Z");
+    let read = store.order_with_timeline(&order_id).await.unwrap().unwrap();
+    assert_eq!(read.version, 2);
+    assert_eq!(read.timeline.events().len(), 1);
+    let owner = store.order_for_tracking("ups", UPS).await.unwrap().unwrap();
+    assert_eq!(owner.order_id, order_id);
+}
+
+#[tokio::test]
+async fn the_same_label_again_answers_the_first_and_writes_nothing() {
+    let (store, order_id) = store_with_order("1002").await;
+    let (_, first) = send(&store, upload(&order_id, ups_label(UPS))).await;
+    let items = store.item_count();
+    let (status, again) = send(&store, upload(&order_id, ups_label(UPS))).await;
+    assert_eq!((status, again), (200, first));
+    assert_eq!(store.item_count(), items);
+}
+
+#[tokio::test]
+async fn a_second_label_and_a_number_of_another_order_are_refused() {
+    let (store, order_id) = store_with_order("1003").await;
+    send(&store, upload(&order_id, ups_label(UPS))).await;
+    let (status, body) = send(&store, upload(&order_id, ups_label("1ZWX0692YP40636269"))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("label_already_attached"))
+    );
+
+    let other = order("merchant-acme", "1004", now());
+    let other_id = other.order_id.clone();
+    store.create_order(other).await.unwrap();
+    let items = store.item_count();
+    let (status, body) = send(&store, upload(&other_id, ups_label(UPS))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("tracking_number_in_use"))
+    );
+    assert_eq!(store.item_count(), items, "a refused label writes nothing");
+    assert_eq!(
+        store.get_order(&other_id).await.unwrap().unwrap().version,
+        1
+    );
+}
+
+#[tokio::test]
+async fn invalid_labels_are_refused_field_by_field_and_write_nothing() {
+    let (store, order_id) = store_with_order("1005").await;
+    let items = store.item_count();
+    let (status, body) = send(
+        &store,
+        upload(
+            &order_id,
+            json!({"carrier": "pigeon", "tracking_number": "123", "label_source": "gift"}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("validation_failed"))
+    );
+    let fields: Vec<_> = body["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["carrier", "service", "label_source"]);
+    let (status, _) = send(&store, upload(&order_id, ups_label("1Z999AA10123456785"))).await;
+    assert_eq!(status, 422, "a wrong check digit");
+    assert_eq!(store.item_count(), items);
+}
+
+#[tokio::test]
+async fn only_operations_may_upload_and_only_to_an_order_that_exists() {
+    let (store, order_id) = store_with_order("1006").await;
+    let merchant = upload(&order_id, ups_label(UPS)).role("merchant");
+    let (status, body) = send(&store, merchant).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let (status, body) = send(&store, upload("ord_missing", ups_label(UPS))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("order_not_found"))
+    );
+    let (status, _) = send(
+        &store,
+        upload(&order_id, ups_label(UPS)).without_authorizer(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(store
+        .order_for_tracking("ups", UPS)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn a_lost_race_is_retried_and_one_never_won_answers_busy() {
+    let (store, order_id) = store_with_order("1007").await;
+    store.race(2);
+    let (status, _) = send(&store, upload(&order_id, ups_label(UPS))).await;
+    assert_eq!(status, 201, "two lost races, then the upload lands");
+
+    let (store, order_id) = store_with_order("1008").await;
+    store.race(usize::MAX);
+    let (status, body) = send(&store, upload(&order_id, ups_label(UPS))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("busy"))
+    );
+    assert!(store
+        .order_for_tracking("ups", UPS)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn a_store_that_fails_answers_500_without_detail() {
+    let (store, order_id) = store_with_order("1009").await;
+    store.fail_order(&order_id);
+    let (status, body) = send(&store, upload(&order_id, ups_label(UPS))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (500, Some("internal_error"))
+    );
+    assert!(!body.to_string().contains("injected"), "{body}");
+}

@@ -618,16 +618,8 @@ mod tests {
         }
     }
 
-    /// A store whose client has no endpoint it could reach: any request it made would
-    /// fail the test, so these records are proven to be decided without I/O.
-    fn offline_notifier() -> Notifier<NoMail, NoQueue> {
-        let client = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::Config::builder()
-                .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-                .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-                .endpoint_url("http://127.0.0.1:9")
-                .build(),
-        );
+    /// An empty store: these records are decided without reading anything.
+    fn offline_notifier() -> Notifier<NoMail, NoQueue, tracking_aws::memory::MemoryStore> {
         let config = config::NotifierConfig::from_lookup(
             |name| {
                 match name {
@@ -645,7 +637,12 @@ mod tests {
             )]),
         )
         .unwrap();
-        Notifier::new(OrderStore::new(client, "offline"), NoMail, NoQueue, config)
+        Notifier::new(
+            tracking_aws::memory::MemoryStore::new(),
+            NoMail,
+            NoQueue,
+            config,
+        )
     }
 
     fn record_with(name: &str, sk: &str, extra: serde_json::Value) -> EventRecord {

@@ -197,9 +197,8 @@ pub fn parse_job(body: &str) -> Result<SyncJob, JobError> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use tracking_domain::calendar;
     use tracking_domain::claims::LabelSource;
-    use tracking_domain::order::{Address, Customer, NewOrder, Shipment};
+    use tracking_domain::order::{Address, Customer, NewOrder};
     use tracking_domain::status::ShipmentStatus;
     use tracking_domain::timeline::Handoff;
 
@@ -229,20 +228,14 @@ mod tests {
             },
         };
         let mut order = Order::new("merchant-acme", details, at());
-        order.shipment = Some(Shipment {
+        let label = tracking_domain::label::Label {
             carrier: Carrier::Ups,
             service: "ground".into(),
-            tracking_number: UPS.into(),
+            tracking_number: tracking_domain::carriers::TrackingNumber::parse(Carrier::Ups, UPS)
+                .unwrap(),
             label_source: LabelSource::Jetpack,
-            label_created_at: at(),
-            tracking_expires_at: calendar::tracking_expires_at(at()),
-            handoff: None,
-            stalled: false,
-            stalled_at: None,
-            last_carrier_update_at: None,
-            tracking_expired: false,
-            first_scan_late: false,
-        });
+        };
+        order.shipment = Some(label.shipment(at()));
         order
     }
 

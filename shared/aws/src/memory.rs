@@ -44,10 +44,10 @@ use crate::store::subscriptions::{
 use crate::store::sync::{sync_sk, truncate, SyncLease};
 use crate::store::webhooks::{self, Delivery};
 use crate::store::{
-    decode_cursor, encode_cursor, lookup_pk, merchant_pk, order_pk, shipment_status_pk, status_pk,
-    timestamp, tracking_pk, CreateOutcome, EventWrite, LabelOutcome, ListError, ListQuery,
-    OrderItem, OrderPage, OrderWithTimeline, StoreError, SweepCursor, SweepPage, TrackingRef,
-    VersionedOrder,
+    decode_page_key, encode_cursor, lookup_pk, merchant_pk, order_pk, shipment_status_pk,
+    status_pk, timestamp, tracking_pk, CreateOutcome, EventWrite, LabelOutcome, ListError,
+    ListQuery, OrderItem, OrderPage, OrderWithTimeline, StoreError, SweepCursor, SweepPage,
+    TrackingRef, VersionedOrder, ORDER_PAGE_KEY,
 };
 
 /// How many items one lookup Query reads, as the DynamoDB store asks.
@@ -303,7 +303,7 @@ impl Orders for MemoryStore {
         };
         let start = match &query.cursor {
             Some(cursor) => {
-                let key = decode_cursor(cursor, &partition)?;
+                let key = decode_page_key(cursor, &partition, &ORDER_PAGE_KEY)?;
                 Some((string_key(&key, "list_sk"), string_key(&key, "pk")))
             }
             None => None,

@@ -572,28 +572,47 @@ pub(crate) fn encode_cursor(
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json))
 }
 
-pub(crate) fn decode_cursor(
+/// The shape of one list's page keys: the index partition attributes it may carry (one of
+/// them, holding the list's partition), its sort attribute, and what the listed items'
+/// sort keys look like.
+pub(crate) struct PageKey {
+    pub(crate) partition_attrs: &'static [&'static str],
+    pub(crate) sort_attr: &'static str,
+    pub(crate) item_sk: fn(&str) -> bool,
+}
+
+/// The order lists' keys (`by_merchant`, `by_status`, `by_shipment_status`).
+pub(crate) const ORDER_PAGE_KEY: PageKey = PageKey {
+    partition_attrs: &["list_pk", "status_pk", "shipment_status_pk"],
+    sort_attr: "list_sk",
+    item_sk: |sk| sk == "ORDER",
+};
+
+/// A page position handed back by a client, as the key to resume `partition` from.
+/// Only the exact shape of that list's key is accepted: the list's own partition, its
+/// sort value, and the table key of a listed item. Anything else is forged or stale, and
+/// is refused here rather than surfacing as a DynamoDB validation error.
+pub(crate) fn decode_page_key(
     cursor: &str,
     partition: &str,
+    shape: &PageKey,
 ) -> Result<HashMap<String, AttributeValue>, ListError> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor.trim())
         .map_err(|_| ListError::InvalidCursor)?;
     let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| ListError::InvalidCursor)?;
-    // Only the exact shape of a list key is accepted: the index partition (ours), its
-    // sort key, and the table key of an order. Anything else is forged or stale, and is
-    // refused here rather than surfacing as a DynamoDB validation error.
     let key = &cursor.key;
-    let index_partitions: Vec<&String> = key
+    let index_partitions: Vec<(&str, &str)> = key
         .iter()
         .filter(|(name, _)| name.ends_with("_pk") && name.as_str() != "pk")
-        .map(|(_, value)| value)
+        .map(|(name, value)| (name.as_str(), value.as_str()))
         .collect();
     let well_formed = key.len() == 4
-        && index_partitions == [&partition.to_owned()]
-        && key.get("list_sk").is_some_and(|v| !v.is_empty())
+        && matches!(index_partitions.as_slice(),
+            [(name, value)] if shape.partition_attrs.contains(name) && *value == partition)
+        && key.get(shape.sort_attr).is_some_and(|v| !v.is_empty())
         && key.get("pk").is_some_and(|v| v.starts_with("ORDER#"))
-        && key.get("sk").is_some_and(|v| v == "ORDER");
+        && key.get("sk").is_some_and(|v| (shape.item_sk)(v));
     if cursor.partition != partition || !well_formed {
         return Err(ListError::InvalidCursor);
     }
@@ -683,7 +702,7 @@ impl Orders for OrderStore {
             (None, None) => (INDEX_BY_MERCHANT, "list_pk", merchant_pk(merchant_id)),
         };
         let start_key = match &query.cursor {
-            Some(cursor) => Some(decode_cursor(cursor, &partition)?),
+            Some(cursor) => Some(decode_page_key(cursor, &partition, &ORDER_PAGE_KEY)?),
             None => None,
         };
         let mut request = self
@@ -1114,13 +1133,13 @@ mod tests {
             ("sk".to_owned(), AttributeValue::S("ORDER".into())),
         ]);
         let cursor = encode_cursor("MERCHANT#a", key).unwrap();
-        assert!(decode_cursor(&cursor, "MERCHANT#a").is_ok());
+        assert!(decode_page_key(&cursor, "MERCHANT#a", &ORDER_PAGE_KEY).is_ok());
         assert!(matches!(
-            decode_cursor(&cursor, "MERCHANT#b"),
+            decode_page_key(&cursor, "MERCHANT#b", &ORDER_PAGE_KEY),
             Err(ListError::InvalidCursor)
         ));
         assert!(matches!(
-            decode_cursor("not a cursor", "MERCHANT#a"),
+            decode_page_key("not a cursor", "MERCHANT#a", &ORDER_PAGE_KEY),
             Err(ListError::InvalidCursor)
         ));
         let forged = encode_cursor(
@@ -1129,7 +1148,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            decode_cursor(&forged, "MERCHANT#a"),
+            decode_page_key(&forged, "MERCHANT#a", &ORDER_PAGE_KEY),
             Err(ListError::InvalidCursor)
         ));
     }

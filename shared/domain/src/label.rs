@@ -20,6 +20,27 @@ pub struct Label {
     pub label_source: LabelSource,
 }
 
+impl Label {
+    /// The shipment this label starts at `at`: nothing heard from the carrier yet, its
+    /// tracking valid for the carrier's 120 days.
+    pub fn shipment(&self, at: DateTime<Utc>) -> Shipment {
+        Shipment {
+            carrier: self.carrier,
+            service: self.service.clone(),
+            tracking_number: self.tracking_number.as_str().to_owned(),
+            label_source: self.label_source,
+            label_created_at: at,
+            tracking_expires_at: calendar::tracking_expires_at(at),
+            handoff: None,
+            stalled: false,
+            stalled_at: None,
+            last_carrier_update_at: None,
+            tracking_expired: false,
+            first_scan_late: false,
+        }
+    }
+}
+
 /// What attaching `label` to an order does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LabelDecision {
@@ -47,20 +68,7 @@ pub fn attach(order: &Order, label: &Label, now: DateTime<Utc>) -> LabelDecision
 
 /// The order with the label on it, and the timeline row recording the upload.
 fn apply_label(order: &Order, label: &Label, now: DateTime<Utc>) -> (Order, TimelineEvent) {
-    let shipment = Shipment {
-        carrier: label.carrier,
-        service: label.service.clone(),
-        tracking_number: label.tracking_number.as_str().to_owned(),
-        label_source: label.label_source,
-        label_created_at: now,
-        tracking_expires_at: calendar::tracking_expires_at(now),
-        handoff: None,
-        stalled: false,
-        stalled_at: None,
-        last_carrier_update_at: None,
-        tracking_expired: false,
-        first_scan_late: false,
-    };
+    let shipment = label.shipment(now);
     let mut updated = order.clone();
     updated.shipment_status = advance(Some(order.shipment_status), ShipmentStatus::AtDepot);
     updated.completes_at = Some(calendar::completion_time(now));

@@ -280,7 +280,7 @@ mod tests {
     use crate::calendar::chicago_time_at;
     use crate::carriers::Carrier;
     use crate::claims::LabelSource;
-    use crate::order::{OrderDraft, Shipment};
+    use crate::order::OrderDraft;
     use crate::timeline::tests::scan;
     use crate::timeline::ScanCode;
     use chrono::NaiveDate;
@@ -298,20 +298,17 @@ mod tests {
         .unwrap();
         let mut order = Order::new("m", draft.parse().unwrap(), label_at);
         order.completes_at = Some(calendar::completion_time(label_at));
-        order.shipment = Some(Shipment {
+        let label = crate::label::Label {
             carrier: Carrier::Ups,
             service: "ground".into(),
-            tracking_number: "1Z999AA10123456784".into(),
+            tracking_number: crate::carriers::TrackingNumber::parse(
+                Carrier::Ups,
+                "1Z999AA10123456784",
+            )
+            .unwrap(),
             label_source: LabelSource::Jetpack,
-            label_created_at: label_at,
-            tracking_expires_at: calendar::tracking_expires_at(label_at),
-            handoff: None,
-            stalled: false,
-            stalled_at: None,
-            last_carrier_update_at: None,
-            tracking_expired: false,
-            first_scan_late: false,
-        });
+        };
+        order.shipment = Some(label.shipment(label_at));
         order
     }
 

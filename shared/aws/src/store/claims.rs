@@ -26,7 +26,6 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
 };
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tracking_domain::claims::{ClaimRecord, ClaimState, ClaimType};
@@ -34,8 +33,8 @@ use tracking_domain::order::Order;
 use tracking_domain::timeline::{Timeline, TimelineEvent};
 
 use super::{
-    from_item, order_pk, page_of, timestamp, to_item, Cursor, EventItem, ListError, OrderItem,
-    OrderStore, StoreError, INDEX_CLAIMS_BY_MERCHANT,
+    decode_page_key, from_item, order_pk, page_of, timestamp, to_item, EventItem, ListError,
+    OrderItem, OrderStore, PageKey, StoreError, INDEX_CLAIMS_BY_MERCHANT,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -146,30 +145,19 @@ fn is_lost_race(error: &TransactWriteItemsError) -> bool {
     }
 }
 
-/// Like the order list's cursor check, for the claims index: only the exact shape of a
-/// claims page key, taken from this merchant's partition, is accepted.
+/// The claims index's page keys.
+pub(crate) const CLAIM_PAGE_KEY: PageKey = PageKey {
+    partition_attrs: &["claims_pk"],
+    sort_attr: "claims_sk",
+    item_sk: |sk| sk.starts_with("CLAIM#"),
+};
+
+/// A claims page position, accepted only from this merchant's claims list.
 pub(crate) fn decode_claims_cursor(
     cursor: &str,
     partition: &str,
 ) -> Result<HashMap<String, AttributeValue>, ListError> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor.trim())
-        .map_err(|_| ListError::InvalidCursor)?;
-    let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| ListError::InvalidCursor)?;
-    let key = &cursor.key;
-    let well_formed = key.len() == 4
-        && key.get("claims_pk").is_some_and(|v| v == partition)
-        && key.get("claims_sk").is_some_and(|v| !v.is_empty())
-        && key.get("pk").is_some_and(|v| v.starts_with("ORDER#"))
-        && key.get("sk").is_some_and(|v| v.starts_with("CLAIM#"));
-    if cursor.partition != partition || !well_formed {
-        return Err(ListError::InvalidCursor);
-    }
-    Ok(cursor
-        .key
-        .into_iter()
-        .map(|(name, value)| (name, AttributeValue::S(value)))
-        .collect())
+    decode_page_key(cursor, partition, &CLAIM_PAGE_KEY)
 }
 
 impl Claims for OrderStore {

@@ -4,7 +4,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use integration_tests::{read_response, ApiEvent, TestQueue, TestStack};
+use local_stack::{read_response, ApiEvent, TestQueue, TestStack};
 use serde_json::{json, Value};
 use tracking_aws::store::StoreError;
 use tracking_domain::claims::{ClaimRecord, ClaimState, ClaimType};

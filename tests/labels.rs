@@ -1,5 +1,5 @@
 use chrono::{Duration, TimeZone, Utc};
-use integration_tests::{read_response, ApiEvent, TestStack};
+use local_stack::{read_response, ApiEvent, TestStack};
 use serde_json::json;
 
 use crate::*;

@@ -14,7 +14,7 @@ mod store;
 mod store_webhooks;
 
 use chrono::{DateTime, TimeZone, Utc};
-use integration_tests::ApiEvent;
+use local_stack::ApiEvent;
 // Every store port, so each test module calls the store as the functions do.
 pub use tracking_aws::ports::*;
 
@@ -43,7 +43,7 @@ pub fn order_body(order_number: &str) -> serde_json::Value {
 
 /// Creates an order through the API and returns its id.
 pub async fn create_order(
-    stack: &integration_tests::TestStack,
+    stack: &local_stack::TestStack,
     merchant: &str,
     order_number: &str,
     at: DateTime<Utc>,
@@ -52,14 +52,14 @@ pub async fn create_order(
         .merchant(merchant)
         .body_json(&order_body(order_number));
     let (status, body) =
-        integration_tests::read_response(stack.orders_api().handle(event.request(), at).await);
+        local_stack::read_response(stack.orders_api().handle(event.request(), at).await);
     assert_eq!(status, 201, "{body}");
     body["order_id"].as_str().unwrap().to_owned()
 }
 
 /// Uploads a label through the API (as operations) and returns the status and body.
 pub async fn upload_label(
-    stack: &integration_tests::TestStack,
+    stack: &local_stack::TestStack,
     order_id: &str,
     carrier: &str,
     tracking_number: &str,
@@ -68,5 +68,5 @@ pub async fn upload_label(
     let event = ApiEvent::from_json(UPLOAD_LABEL).path_param("order_id", order_id).body_json(&serde_json::json!({
         "carrier": carrier, "service": "ground", "tracking_number": tracking_number, "label_source": "jetpack"
     }));
-    integration_tests::read_response(stack.label_upload().handle(event.request(), at).await)
+    local_stack::read_response(stack.label_upload().handle(event.request(), at).await)
 }

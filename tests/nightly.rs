@@ -1,5 +1,5 @@
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use integration_tests::{read_response, ApiEvent, TestQueue, TestStack};
+use local_stack::{read_response, ApiEvent, TestQueue, TestStack};
 use nightly_completion::{parse_trigger, Budget, Committed, NightlyConfig, RunInput, RunReport};
 use serde_json::json;
 use tracking_aws::contract::ups_number;

@@ -13,11 +13,9 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_sesv2::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_sesv2::config::{ConfigBag, Intercept, RuntimeComponents};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use integration_tests::streams::{event_of, StreamReader};
-use integration_tests::{
-    read_response, unique_merchant, ApiEvent, TestQueue, TestSecret, TestStack,
-};
 use lambda_http::{Body, Response};
+use local_stack::streams::{event_of, StreamReader};
+use local_stack::{read_response, unique_merchant, ApiEvent, TestQueue, TestSecret, TestStack};
 use nightly_completion::{Budget, NightlyConfig, RunInput};
 use notifier::config::{NotifierConfig, Sender};
 use notifier::ses::SesMailer;
@@ -1461,7 +1459,7 @@ async fn under_dynamodb_faults_each_email_is_sent_exactly_once() {
     }
     let event = f.stream.next_event().await.unwrap();
 
-    let relay = integration_tests::faults::start(integration_tests::faults::FaultRates {
+    let relay = local_stack::faults::start(local_stack::faults::FaultRates {
         refused_per_mille: 150,
         lost_reply_per_mille: 150,
         seed: 11,

@@ -1,5 +1,5 @@
 use chrono::Duration;
-use integration_tests::{read_response, unique_merchant, ApiEvent, TestStack};
+use local_stack::{read_response, unique_merchant, ApiEvent, TestStack};
 use serde_json::json;
 
 use crate::*;

@@ -11,8 +11,8 @@ mod fake_store;
 use chrono::{DateTime, Duration, Utc};
 use std::sync::Arc;
 
-use integration_tests::streams::StreamReader;
-use integration_tests::{read_response, ApiEvent, TestQueue, TestSecret, TestStack};
+use local_stack::streams::StreamReader;
+use local_stack::{read_response, ApiEvent, TestQueue, TestSecret, TestStack};
 use platform_sync::amazon::{AmazonClient, AmazonConfig};
 use platform_sync::credentials::{store_credentials, StoreCredentialSecrets, StoreCredentials};
 use platform_sync::lwa::{LwaClient, SellerTokens};
@@ -68,7 +68,7 @@ fn amazon_sellers() -> std::collections::BTreeMap<String, AmazonSeller> {
         (
             MERCHANT.to_owned(),
             AmazonSeller {
-                seller_id: integration_tests::TEST_SELLER_ID.into(),
+                seller_id: local_stack::TEST_SELLER_ID.into(),
                 marketplace_id: MARKETPLACE.into(),
             },
         ),
@@ -134,7 +134,7 @@ async fn sync_queue() -> TestQueue {
         return TestQueue::new("StoreSyncQueue").await;
     }
     let sqs = aws_sdk_sqs::Client::new(&tracking_aws::sdk_config().await);
-    let suffix = integration_tests::unique_merchant("sync");
+    let suffix = local_stack::unique_merchant("sync");
     let dead_letter_url = sqs
         .create_queue()
         .queue_name(format!("test-sync-dlq-{suffix}"))

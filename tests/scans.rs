@@ -1,5 +1,5 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use integration_tests::{read_response, ApiEvent, TestQueue, TestStack};
+use local_stack::{read_response, ApiEvent, TestQueue, TestStack};
 use serde_json::{json, Value};
 use tracking_domain::feed::Scan;
 use tracking_domain::status::ShipmentStatus;
@@ -810,7 +810,7 @@ async fn under_dynamodb_faults_a_shuffled_feed_sent_three_times_ends_like_the_cl
 
     let stack = TestStack::new().await;
     let order_id = labeled_order(&stack, "1001").await;
-    let relay = integration_tests::faults::start(integration_tests::faults::FaultRates {
+    let relay = local_stack::faults::start(local_stack::faults::FaultRates {
         refused_per_mille: 150,
         lost_reply_per_mille: 150,
         seed: 7,

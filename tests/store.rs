@@ -1,5 +1,5 @@
 use chrono::Duration;
-use integration_tests::TestStack;
+use local_stack::TestStack;
 use tracking_aws::store::LabelOutcome;
 use tracking_domain::carriers::Carrier;
 use tracking_domain::nightly::Sweep;

@@ -2,7 +2,7 @@
 //! and a deployment without Shopify.
 
 use chrono::{DateTime, Duration, Utc};
-use integration_tests::{read_response, ApiEvent, TestSecret, TestStack};
+use local_stack::{read_response, ApiEvent, TestSecret, TestStack};
 use serde_json::Value;
 use store_webhooks::{StoreWebhooks, WebhookConfig, WebhookSecret, MAX_DELIVERY_AGE_HOURS};
 use tracking_aws::store::webhooks::DeliveryKey;
@@ -383,7 +383,7 @@ async fn an_unreadable_webhook_secret_is_a_503_shopify_retries_and_writes_nothin
     let stack = TestStack::new().await;
     let missing = format!(
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:{}",
-        integration_tests::unique_merchant("never-created")
+        local_stack::unique_merchant("never-created")
     );
     let handler = webhooks_reading(&stack, &missing).await;
     let (status, body) = read_response(

@@ -152,7 +152,7 @@ impl Runtime {
         loop {
             // Short polls: the local SQS serves one request at a time, so a long poll would
             // hold up every other call for its whole wait.
-            let delivered = integration_tests::deliver_batch(
+            let delivered = local_stack::deliver_batch(
                 &self.sqs,
                 &queue.url,
                 &queue.arn,
@@ -239,16 +239,18 @@ impl Runtime {
     /// The table's stream into its consumers, as Lambda's DynamoDB event source mapping
     /// does: in order, a failed record and those after it delivered again.
     async fn follow_stream(&self, consumer: Consumer) {
-        let mut reader =
-            match integration_tests::streams::StreamReader::for_table(&self.dynamodb, &self.table)
-                .await
-            {
-                Ok(reader) => reader,
-                Err(error) => {
-                    eprintln!("local: cannot follow the table's stream: {error:#}");
-                    return;
-                }
-            };
+        let mut reader = match local_stack::streams::StreamReader::for_table(
+            &self.dynamodb,
+            &self.table,
+        )
+        .await
+        {
+            Ok(reader) => reader,
+            Err(error) => {
+                eprintln!("local: cannot follow the table's stream: {error:#}");
+                return;
+            }
+        };
         let mut pending = Vec::new();
         loop {
             match reader.read_new().await {
@@ -260,7 +262,7 @@ impl Runtime {
                 continue;
             }
             let _busy = InFlight::enter(&self.in_flight);
-            let event = integration_tests::streams::event_of(pending.clone());
+            let event = local_stack::streams::event_of(pending.clone());
             let handled = match consumer {
                 Consumer::Notifier => self.notifier.handle_stream(event, self.clock.now()).await,
                 Consumer::PlatformSync => self

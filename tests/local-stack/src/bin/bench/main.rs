@@ -13,7 +13,7 @@ use std::time::Instant;
 use anyhow::Context;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use futures::StreamExt;
-use integration_tests::{read_response, ApiEvent, RequestCounter, TestQueue, TestStack};
+use local_stack::{read_response, ApiEvent, RequestCounter, TestQueue, TestStack};
 use nightly_completion::{Budget, NightlyConfig, RunInput};
 use serde_json::{json, Value};
 use tracking_aws::contract::ups_number;
@@ -21,10 +21,10 @@ use tracking_aws::ports::{Orders, Timelines, TrackingNumbers};
 use tracking_domain::calendar::chicago_time_at;
 use tracking_domain::order::{Order, OrderDraft};
 
-const CREATE_ORDER: &str = include_str!("../../events/orders-api/create-order.json");
-const GET_ORDER: &str = include_str!("../../events/orders-api/get-order.json");
-const FILE_CLAIM: &str = include_str!("../../events/claims-intake/file-claim.json");
-const UPLOAD_LABEL: &str = include_str!("../../events/label-upload/upload-label.json");
+const CREATE_ORDER: &str = include_str!("../../../../../events/orders-api/create-order.json");
+const GET_ORDER: &str = include_str!("../../../../../events/orders-api/get-order.json");
+const FILE_CLAIM: &str = include_str!("../../../../../events/claims-intake/file-claim.json");
+const UPLOAD_LABEL: &str = include_str!("../../../../../events/label-upload/upload-label.json");
 
 fn ct(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
     chicago_time_at(NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default(), h, 0)
@@ -317,7 +317,7 @@ async fn feed_throughput(scans: u64, results: &mut BTreeMap<String, Value>) {
 /// answered 500), with SQS-style redelivery of what the function reports failed. The outcome
 /// is compared with what the feed must leave: ten distinct scans on every parcel.
 async fn feed_under_faults(parcels: u64, results: &mut BTreeMap<String, Value>) {
-    use integration_tests::faults::{start, FaultRates};
+    use local_stack::faults::{start, FaultRates};
     let stack = TestStack::new().await;
     let feed = TestQueue::new("CarrierFeedQueue").await;
     seed(&stack, "faults", parcels, Some(ct(2026, 11, 24, 12))).await;

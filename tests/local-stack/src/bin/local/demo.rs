@@ -9,10 +9,11 @@ use tracking_domain::calendar::{chicago_time_at, BUSINESS_TZ};
 
 use crate::runtime::Runtime;
 
-const CARRIER_FEED: &str = include_str!("../../events/scan-ingest/carrier-feed-batch.json");
-const IMPORT_ORDERS: &str = include_str!("../../events/orders-api/import-orders.json");
+const CARRIER_FEED: &str =
+    include_str!("../../../../../events/scan-ingest/carrier-feed-batch.json");
+const IMPORT_ORDERS: &str = include_str!("../../../../../events/orders-api/import-orders.json");
 const SHOPIFY_WEBHOOK: &str =
-    include_str!("../../events/store-webhooks/shopify-orders-create.json");
+    include_str!("../../../../../events/store-webhooks/shopify-orders-create.json");
 
 const MERCHANT: &str = "dev.demo-merchant.merchant";
 const OPERATIONS: &str = "dev.jetpack-ops.operations";

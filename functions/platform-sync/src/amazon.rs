@@ -18,9 +18,9 @@ use serde::{Deserialize, Serialize};
 use tracking_domain::carriers::Carrier;
 use tracking_domain::connections::AmazonSeller;
 
-use crate::job::{SyncJob, Tracking};
 use crate::push::{successful_body, transport_error, PushError, Secret};
 use crate::Pushed;
+use tracking_domain::sync::job::{SyncJob, Tracking};
 
 pub const DEFAULT_API_BASE: &str = "https://sellingpartnerapi-na.amazon.com";
 
@@ -306,14 +306,14 @@ impl<T: AccessTokenProvider> AmazonClient<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::SyncKind;
     use chrono::{TimeZone, Utc};
     use serde_json::json;
     use tracking_domain::order::OrderSource;
+    use tracking_domain::sync::job::SyncKind;
 
     fn job(kind: SyncKind, tracking: Tracking) -> SyncJob {
         SyncJob {
-            version: crate::job::JOB_VERSION,
+            version: tracking_domain::sync::job::JOB_VERSION,
             kind,
             order_id: "ord_1".into(),
             merchant_id: "merchant-acme".into(),

@@ -22,7 +22,6 @@ pub mod amazon;
 pub mod amazon_orders;
 pub mod config;
 pub mod credentials;
-pub mod job;
 pub mod lwa;
 pub mod push;
 pub mod shopify;
@@ -47,9 +46,9 @@ use tracking_domain::sync::SyncStatus;
 
 use crate::amazon::{AccessTokenProvider, AmazonClient};
 use crate::amazon_orders::PollRequest;
-use crate::job::{is_tracking_event, job_for_event, parse_job, SyncJob, SyncKind};
 use crate::push::{PushError, RetryAfter};
 use crate::shopify::ShopifyClient;
+use tracking_domain::sync::job::{is_tracking_event, job_for_event, parse_job, SyncJob, SyncKind};
 
 /// How long a lease on a sync record holds. Longer than the function's timeout (30 s), so
 /// a live worker never loses its lease mid-call; shorter than the queue's visibility

@@ -19,9 +19,9 @@ use serde_json::json;
 use tracking_domain::carriers::Carrier;
 
 use crate::credentials::{self, StoreCredentialSecrets};
-use crate::job::{SyncJob, SyncKind, Tracking};
 use crate::push::{successful_body, transport_error, PushError, Secret};
 use crate::Pushed;
+use tracking_domain::sync::job::{SyncJob, SyncKind, Tracking};
 
 /// Placeholder in `SHOPIFY_API_BASE` for the shop's domain (`acme.myshopify.com`).
 pub const SHOP_PLACEHOLDER: &str = "{shop}";

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::order::OrderSource;
 
+pub mod job;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncStatus {

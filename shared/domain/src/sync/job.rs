@@ -3,12 +3,12 @@
 //! Pure: the stream handler reads the order, these functions decide, and the job carries
 //! everything the sync worker needs, so the worker never reads the order again.
 
+use crate::carriers::{tracking_url_for, Carrier};
+use crate::order::{Order, OrderSource};
+use crate::sync::SyncKey;
+use crate::timeline::{EventType, TimelineEvent};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tracking_domain::carriers::{tracking_url_for, Carrier};
-use tracking_domain::order::{Order, OrderSource};
-use tracking_domain::sync::SyncKey;
-use tracking_domain::timeline::{EventType, TimelineEvent};
 
 /// Version of the job body, so a worker can refuse a shape it does not know.
 pub const JOB_VERSION: u32 = 1;
@@ -196,11 +196,11 @@ pub fn parse_job(body: &str) -> Result<SyncJob, JobError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::claims::LabelSource;
+    use crate::order::{Address, Customer, NewOrder};
+    use crate::status::ShipmentStatus;
+    use crate::timeline::Handoff;
     use chrono::TimeZone;
-    use tracking_domain::claims::LabelSource;
-    use tracking_domain::order::{Address, Customer, NewOrder};
-    use tracking_domain::status::ShipmentStatus;
-    use tracking_domain::timeline::Handoff;
 
     const UPS: &str = "1Z999AA10123456784";
     const USPS: &str = "9400111899223197428497";
@@ -216,7 +216,7 @@ mod tests {
             external_order_id: external.map(str::to_owned),
             customer: Customer {
                 name: "Ada Lovelace".into(),
-                email: tracking_domain::email::EmailAddress::parse("ada@example.com").unwrap(),
+                email: crate::email::EmailAddress::parse("ada@example.com").unwrap(),
             },
             ship_to: Address {
                 line1: "1 Main St".into(),
@@ -228,11 +228,10 @@ mod tests {
             },
         };
         let mut order = Order::new("merchant-acme", details, at());
-        let label = tracking_domain::label::Label {
+        let label = crate::label::Label {
             carrier: Carrier::Ups,
             service: "ground".into(),
-            tracking_number: tracking_domain::carriers::TrackingNumber::parse(Carrier::Ups, UPS)
-                .unwrap(),
+            tracking_number: crate::carriers::TrackingNumber::parse(Carrier::Ups, UPS).unwrap(),
             label_source: LabelSource::Jetpack,
         };
         order.shipment = Some(label.shipment(at()));

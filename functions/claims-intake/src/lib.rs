@@ -238,6 +238,16 @@ impl<S: Claims> ClaimsIntake<S> {
         }
     }
 
+    /// The same handler over another store: the integration tests build the function as
+    /// deployed and swap in a store that counts its requests.
+    pub fn with_store<T: Claims>(self, store: T) -> ClaimsIntake<T> {
+        ClaimsIntake {
+            store,
+            config: self.config,
+            policy: self.policy,
+        }
+    }
+
     pub async fn handle(&self, request: Request, now: DateTime<Utc>) -> Response<Body> {
         let route = tracking_http::route_key(&request);
         let span = tracing::info_span!("request", route = %route, request_id = %tracking_http::request_id(&request));

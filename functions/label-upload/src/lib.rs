@@ -150,6 +150,12 @@ impl<S: Orders + TrackingNumbers> LabelUpload<S> {
         Self { store }
     }
 
+    /// The same handler over another store: the integration tests build the function as
+    /// deployed and swap in a store that counts its requests.
+    pub fn with_store<T: Orders + TrackingNumbers>(self, store: T) -> LabelUpload<T> {
+        LabelUpload { store }
+    }
+
     pub async fn handle(&self, request: Request, now: DateTime<Utc>) -> Response<Body> {
         let span =
             tracing::info_span!("request", request_id = %tracking_http::request_id(&request));

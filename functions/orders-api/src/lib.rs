@@ -77,6 +77,17 @@ impl<S: OrdersApiStore> OrdersApi<S> {
         }
     }
 
+    /// The same handler over another store: the integration tests build the function as
+    /// deployed and swap in a store that counts its requests.
+    pub fn with_store<T: OrdersApiStore>(self, store: T) -> OrdersApi<T> {
+        OrdersApi {
+            store,
+            config: self.config,
+            claim_policy: self.claim_policy,
+            unsubscribe_keys: self.unsubscribe_keys,
+        }
+    }
+
     /// The key shared with the notifier (the secret `UNSUBSCRIBE_KEY_SECRET_ARN` names).
     pub fn with_unsubscribe_keys(mut self, keys: Arc<UnsubscribeKeys>) -> Self {
         self.unsubscribe_keys = Some(keys);

@@ -110,6 +110,15 @@ impl<D: DeadLetters, S: Orders + Timelines + TrackingNumbers> ScanIngest<D, S> {
         }
     }
 
+    /// The same handler over another store: the integration tests build the function as
+    /// deployed and swap in a store that counts its requests.
+    pub fn with_store<T: Orders + Timelines + TrackingNumbers>(self, store: T) -> ScanIngest<D, T> {
+        ScanIngest {
+            store,
+            dead_letters: self.dead_letters,
+        }
+    }
+
     /// Processes a batch concurrently and reports only the messages to retry. A message
     /// without an id cannot be reported alone, so it fails the invocation: SQS then
     /// retries the whole batch, and every step being idempotent makes that safe.

@@ -166,6 +166,8 @@ impl Intercept for RequestCounter {
 /// One test's slice of the local stack: its own copy of the tracking table.
 pub struct TestStack {
     pub client: Client,
+    /// The SDK configuration the functions are built with (the local stack's endpoint).
+    pub sdk: aws_config::SdkConfig,
     pub table: String,
     pub requests: RequestCounter,
 }
@@ -310,6 +312,7 @@ impl TestStack {
         requests.reset();
         Self {
             client,
+            sdk,
             table,
             requests,
         }
@@ -338,12 +341,53 @@ impl TestStack {
         OrderStore::new(self.client.clone(), &self.table)
     }
 
+    /// The functions' environment for this table, as template.yaml sets it (the store
+    /// connections of [`TestStack::config`]), plus `extra`.
+    pub fn env(&self, extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let mut vars: HashMap<String, String> = [
+            ("TRACKING_TABLE", self.table.as_str()),
+            ("ORIGIN_COUNTRY", "US"),
+            (
+                "SHOPIFY_SHOPS",
+                &serde_json::json!({ TEST_SHOP: TEST_MERCHANT }).to_string(),
+            ),
+            (
+                "AMAZON_SELLERS",
+                &serde_json::json!({ TEST_MERCHANT: {
+                    "seller_id": TEST_SELLER_ID, "marketplace_id": TEST_MARKETPLACE
+                }})
+                .to_string(),
+            ),
+            // Read on the first unsubscribe request only; tests of those set their own key.
+            ("UNSUBSCRIBE_KEY_SECRET_ARN", UNSET_SECRET_ARN),
+        ]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+        vars.retain(|_, value| !value.is_empty());
+        move |name: &str| vars.get(name).cloned()
+    }
+
+    /// A function as its main.rs builds it, from [`TestStack::env`], its store swapped for
+    /// this stack's request-counting one.
+    fn built<F>(
+        &self,
+        build: impl FnOnce(&aws_config::SdkConfig, tracking_aws::config::Env) -> anyhow::Result<F>,
+        extra: &[(&str, &str)],
+    ) -> F {
+        let env = self.env(extra);
+        build(&self.sdk, &env).expect("the function builds from the test stack's environment")
+    }
+
     pub fn orders_api(&self) -> orders_api::OrdersApi {
-        orders_api::OrdersApi::new(self.store(), self.config())
+        self.built(orders_api::OrdersApi::build, &[])
+            .with_store(self.store())
     }
 
     pub fn label_upload(&self) -> label_upload::LabelUpload {
-        label_upload::LabelUpload::new(self.store())
+        self.built(label_upload::LabelUpload::build, &[])
+            .with_store(self.store())
     }
 
     /// The nightly run, handing continuations to `queue`.
@@ -364,10 +408,11 @@ impl TestStack {
         &self,
         queue: &TestQueue,
     ) -> scan_ingest::ScanIngest<scan_ingest::SqsDeadLetters> {
-        scan_ingest::ScanIngest::new(
-            self.store(),
-            scan_ingest::SqsDeadLetters::new(queue.sqs.clone(), &queue.dead_letter_url),
+        self.built(
+            scan_ingest::ScanIngest::build,
+            &[("CARRIER_FEED_DLQ_URL", &queue.dead_letter_url)],
         )
+        .with_store(self.store())
     }
 
     /// Every item in the table. A Scan is fine here: it is the test looking, not the product.
@@ -682,12 +727,17 @@ async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
 
 impl TestStack {
     pub fn claims_intake(&self) -> claims_intake::ClaimsIntake {
-        claims_intake::ClaimsIntake::new(self.store(), self.config())
+        self.built(claims_intake::ClaimsIntake::build, &[])
+            .with_store(self.store())
     }
 }
 pub mod faults;
 pub mod streams;
 
+/// An unsubscribe key secret no test stack holds: reading it fails, as with a secret
+/// deleted by mistake.
+pub const UNSET_SECRET_ARN: &str =
+    "arn:aws:secretsmanager:us-east-1:000000000000:secret:tracking-test-unset";
 pub const TEST_SHOP: &str = "acme.myshopify.com";
 pub const TEST_MERCHANT: &str = "merchant-acme";
 pub const TEST_SELLER_ID: &str = "A2ACMESELLER";

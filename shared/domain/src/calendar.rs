@@ -927,4 +927,18 @@ mod tests {
             prop_assert!(stall_deadline(last, n + 1) > stall_deadline(last, n));
         }
     }
+
+    #[test]
+    fn a_federal_holiday_is_named_and_only_on_its_observed_day() {
+        assert_eq!(
+            federal_holiday(date(2026, 11, 26)),
+            Some("Thanksgiving Day")
+        );
+        assert_eq!(federal_holiday(date(2026, 11, 27)), None);
+        assert_eq!(federal_holiday(date(2026, 11, 24)), None);
+        assert!(is_business_day(date(2026, 11, 24)), "a plain Tuesday");
+        assert!(!is_business_day(date(2026, 11, 26)), "Thanksgiving");
+        assert!(!is_business_day(date(2026, 11, 28)), "a Saturday");
+        assert!(!is_business_day(date(2026, 11, 29)), "a Sunday");
+    }
 }

@@ -976,4 +976,55 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn a_number_at_the_length_limit_is_judged_by_its_format_not_its_length() {
+        let at_limit = "1".repeat(MAX_TRACKING_NUMBER_LEN);
+        assert!(matches!(
+            TrackingNumber::parse(Carrier::Fedex, &at_limit),
+            Err(CarrierError::InvalidTrackingNumber { .. })
+        ));
+        let over = "1".repeat(MAX_TRACKING_NUMBER_LEN + 1);
+        assert!(matches!(
+            TrackingNumber::parse(Carrier::Fedex, &over),
+            Err(CarrierError::TrackingNumberTooLong { len, .. }) if len == MAX_TRACKING_NUMBER_LEN + 1
+        ));
+    }
+
+    #[test]
+    fn a_ups_number_of_the_wrong_shape_is_a_format_error_not_a_check_digit_one() {
+        for malformed in [
+            "1Z999AA1012345678X",
+            "1Z999AA101234567",
+            "1Z999AA10123456784X",
+        ] {
+            assert!(
+                matches!(
+                    TrackingNumber::parse(Carrier::Ups, malformed),
+                    Err(CarrierError::InvalidTrackingNumber { .. })
+                ),
+                "{malformed}"
+            );
+        }
+        let number = TrackingNumber::parse(Carrier::Ups, "1z999aa1 0123456784").unwrap();
+        assert_eq!(number.as_ref(), "1Z999AA10123456784");
+    }
+
+    #[test]
+    fn fedex_ground_and_barcode_numbers_must_be_all_digits() {
+        assert!(TrackingNumber::parse(Carrier::Fedex, "123456789012345").is_ok());
+        for letters in [
+            "12345678901234A",
+            "1234567890123456789A",
+            "123456789012345678901A",
+        ] {
+            assert!(
+                matches!(
+                    TrackingNumber::parse(Carrier::Fedex, letters),
+                    Err(CarrierError::InvalidTrackingNumber { .. })
+                ),
+                "{letters}"
+            );
+        }
+    }
 }

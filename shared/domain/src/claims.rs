@@ -751,4 +751,18 @@ mod tests {
         );
         assert_eq!(closed.state, ClockState::Closed);
     }
+
+    #[test]
+    fn claim_states_read_back_from_their_names_in_any_case() {
+        for state in ClaimState::ALL {
+            assert_eq!(ClaimState::parse(state.as_str()), Some(state));
+            assert_eq!(
+                ClaimState::parse(&format!(" {} ", state.as_str().to_uppercase())),
+                Some(state)
+            );
+        }
+        let names: Vec<_> = ClaimState::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, ["open", "approved", "denied", "withdrawn"]);
+        assert_eq!(ClaimState::parse("closed"), None);
+    }
 }

@@ -150,4 +150,15 @@ mod tests {
         assert!(sentence.contains("an Amazon seller account"), "{sentence}");
         assert!(sentence.contains("manual"), "{sentence}");
     }
+
+    #[test]
+    fn the_order_poll_reaches_every_merchant_with_a_seller_account() {
+        let c = connections();
+        let sellers: Vec<_> = c
+            .amazon_sellers()
+            .map(|(merchant, seller)| (merchant, seller.seller_id.as_str()))
+            .collect();
+        assert_eq!(sellers, [("bolt", "A2BOLT")]);
+        assert_eq!(StoreConnections::default().amazon_sellers().count(), 0);
+    }
 }

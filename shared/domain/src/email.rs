@@ -204,4 +204,21 @@ mod tests {
         assert!(subscription_fits(&[&a], &a_again, 1));
         assert!(subscription_fits(&[&a], &b, 2));
     }
+
+    #[test]
+    fn an_address_of_254_characters_is_taken_and_one_longer_is_not() {
+        let address = |first_label: usize| {
+            format!(
+                "{}@{}.{}.{}.com",
+                "l".repeat(64),
+                "a".repeat(first_label),
+                "b".repeat(61),
+                "c".repeat(61)
+            )
+        };
+        assert_eq!(address(61).len(), 254);
+        assert!(EmailAddress::parse(&address(61)).is_ok());
+        assert_eq!(address(62).len(), 255);
+        assert!(EmailAddress::parse(&address(62)).is_err());
+    }
 }

@@ -221,4 +221,12 @@ mod tests {
         assert_eq!(address(62).len(), 255);
         assert!(EmailAddress::parse(&address(62)).is_err());
     }
+
+    #[test]
+    fn domain_labels_may_hold_hyphens_inside_and_nothing_else_but_letters_and_digits() {
+        assert!(EmailAddress::parse("ops@my-shop.example.com").is_ok());
+        for bad in ["ops@my_shop.com", "ops@-shop.com", "ops@shop-.com", "ops@shop!.com"] {
+            assert!(EmailAddress::parse(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -217,6 +217,15 @@ struct TrackingItem {
     target: TrackingRef,
 }
 
+/// An order's partition read back, by kind of item (sync records and guards are not kept).
+#[derive(Default)]
+pub(crate) struct OrderPartition {
+    pub(crate) order: Option<OrderItem>,
+    pub(crate) events: Vec<TimelineEvent>,
+    pub(crate) claims: Vec<tracking_domain::claims::ClaimRecord>,
+    pub(crate) subscriptions: Vec<tracking_domain::subscriptions::Subscription>,
+}
+
 /// An order read with its version, for an optimistic update.
 #[derive(Debug, Clone)]
 pub struct VersionedOrder {
@@ -360,6 +369,33 @@ impl OrderStore {
                 return Ok(items);
             }
         }
+    }
+
+    /// An order's partition sorted by kind of item, in one Query (see [`Self::partition_items`]).
+    pub(crate) async fn read_partition(
+        &self,
+        order_id: &str,
+        purpose: &'static str,
+    ) -> Result<OrderPartition, StoreError> {
+        let mut partition = OrderPartition::default();
+        for item in self.partition_items(order_id, purpose).await? {
+            let sk = match item.get("sk") {
+                Some(AttributeValue::S(sk)) => sk.clone(),
+                _ => continue,
+            };
+            if sk == "ORDER" {
+                partition.order = Some(from_item(item)?);
+            } else if subscriptions::is_event_key(&sk) {
+                partition.events.push(from_item::<EventItem>(item)?.event);
+            } else if claims::is_claim_key(&sk) {
+                partition.claims.push(claims::claim_from_item(item)?);
+            } else if subscriptions::is_subscription_key(&sk) {
+                partition
+                    .subscriptions
+                    .push(subscriptions::subscription_from_item(item)?);
+            }
+        }
+        Ok(partition)
     }
 
     /// Read-modify-write of an order under optimistic locking: `change` sees the latest
@@ -811,26 +847,11 @@ impl Timelines for OrderStore {
         &self,
         order_id: &str,
     ) -> Result<Option<OrderWithTimeline>, StoreError> {
-        let mut order = None;
-        let mut events = Vec::new();
-        for item in self
-            .partition_items(order_id, "order with timeline")
-            .await?
-        {
-            match item.get("sk") {
-                Some(AttributeValue::S(sk)) if sk == "ORDER" => {
-                    order = Some(from_item::<OrderItem>(item)?);
-                }
-                Some(AttributeValue::S(sk)) if sk.starts_with("EVENT#") => {
-                    events.push(from_item::<EventItem>(item)?.event);
-                }
-                _ => {}
-            }
-        }
-        Ok(order.map(|item| OrderWithTimeline {
+        let partition = self.read_partition(order_id, "order with timeline").await?;
+        Ok(partition.order.map(|item| OrderWithTimeline {
             order: item.order,
             version: item.version,
-            timeline: Timeline::new(events),
+            timeline: Timeline::new(partition.events),
         }))
     }
 

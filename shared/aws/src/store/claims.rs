@@ -34,7 +34,7 @@ use tracking_domain::timeline::{Timeline, TimelineEvent};
 
 use super::{
     decode_page_key, from_item, order_pk, page_of, timestamp, to_item, EventItem, ListError,
-    OrderItem, OrderStore, PageKey, StoreError, INDEX_CLAIMS_BY_MERCHANT,
+    OrderStore, PageKey, StoreError, INDEX_CLAIMS_BY_MERCHANT,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,6 +88,16 @@ struct ClaimEventItem<'a> {
     #[serde(flatten)]
     event: EventItem,
     claim: ClaimNotice<'a>,
+}
+
+pub(crate) fn is_claim_key(sk: &str) -> bool {
+    sk.starts_with("CLAIM#")
+}
+
+pub(crate) fn claim_from_item(
+    item: HashMap<String, AttributeValue>,
+) -> Result<ClaimRecord, StoreError> {
+    Ok(from_item::<ClaimItem>(item)?.claim)
 }
 
 fn claim_sk(claim_id: &str) -> String {
@@ -163,28 +173,13 @@ pub(crate) fn decode_claims_cursor(
 impl Claims for OrderStore {
     /// The order, its timeline and its claims: one Query over the order's partition.
     async fn order_with_claims(&self, order_id: &str) -> Result<Option<OrderClaims>, StoreError> {
-        let mut order = None;
-        let mut events = Vec::new();
-        let mut claims = Vec::new();
-        for item in self.partition_items(order_id, "order with claims").await? {
-            match item.get("sk") {
-                Some(AttributeValue::S(sk)) if sk == "ORDER" => {
-                    order = Some(from_item::<OrderItem>(item)?);
-                }
-                Some(AttributeValue::S(sk)) if sk.starts_with("EVENT#") => {
-                    events.push(from_item::<EventItem>(item)?.event);
-                }
-                Some(AttributeValue::S(sk)) if sk.starts_with("CLAIM#") => {
-                    claims.push(from_item::<ClaimItem>(item)?.claim);
-                }
-                _ => {}
-            }
-        }
+        let partition = self.read_partition(order_id, "order with claims").await?;
+        let mut claims = partition.claims;
         claims.sort_by(|a, b| (b.created_at, &b.claim_id).cmp(&(a.created_at, &a.claim_id)));
-        Ok(order.map(|item| OrderClaims {
+        Ok(partition.order.map(|item| OrderClaims {
             order: item.order,
             version: item.version,
-            timeline: Timeline::new(events),
+            timeline: Timeline::new(partition.events),
             claims,
         }))
     }

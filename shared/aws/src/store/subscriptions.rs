@@ -35,7 +35,7 @@ use tracking_domain::order::Order;
 use tracking_domain::subscriptions::Subscription;
 use tracking_domain::timeline::{Timeline, TimelineEvent};
 
-use super::{from_item, order_pk, to_item, EventItem, OrderItem, OrderStore, StoreError};
+use super::{from_item, order_pk, to_item, EventItem, OrderStore, StoreError};
 
 /// Delivery records only have to outlive the stream's 24-hour retention, during which a
 /// record can be redelivered; a month leaves room to investigate a complaint.
@@ -80,6 +80,16 @@ fn subscription_sk(canonical_email: &str) -> String {
 }
 
 const SUBSCRIPTION_PREFIX: &str = "SUB#";
+
+pub(crate) fn is_subscription_key(sk: &str) -> bool {
+    sk.starts_with(SUBSCRIPTION_PREFIX)
+}
+
+pub(crate) fn subscription_from_item(
+    item: HashMap<String, AttributeValue>,
+) -> Result<Subscription, StoreError> {
+    Ok(from_item::<SubscriptionItem>(item)?.subscription)
+}
 
 #[derive(Debug)]
 pub enum SubscribeOutcome {
@@ -352,30 +362,13 @@ impl Deliveries for OrderStore {
         &self,
         order_id: &str,
     ) -> Result<Option<NotificationContext>, StoreError> {
-        let mut order = None;
-        let mut events = Vec::new();
-        let mut subscriptions = Vec::new();
-        for item in self
-            .partition_items(order_id, "notification context")
-            .await?
-        {
-            match item.get("sk") {
-                Some(AttributeValue::S(sk)) if sk == "ORDER" => {
-                    order = Some(from_item::<OrderItem>(item)?.order);
-                }
-                Some(AttributeValue::S(sk)) if is_event_key(sk) => {
-                    events.push(from_item::<EventItem>(item)?.event);
-                }
-                Some(AttributeValue::S(sk)) if sk.starts_with(SUBSCRIPTION_PREFIX) => {
-                    subscriptions.push(from_item::<SubscriptionItem>(item)?.subscription);
-                }
-                _ => {}
-            }
-        }
-        Ok(order.map(|order| NotificationContext {
-            order,
-            timeline: Timeline::new(events),
-            subscriptions,
+        let partition = self
+            .read_partition(order_id, "notification context")
+            .await?;
+        Ok(partition.order.map(|item| NotificationContext {
+            order: item.order,
+            timeline: Timeline::new(partition.events),
+            subscriptions: partition.subscriptions,
         }))
     }
 

@@ -234,4 +234,10 @@ mod tests {
             assert!(EmailAddress::parse(bad).is_err(), "{bad}");
         }
     }
+
+    #[test]
+    fn an_address_is_shown_as_it_was_typed() {
+        let address = EmailAddress::parse(" Ops+Alerts@Example.com ").unwrap();
+        assert_eq!(address.to_string(), "Ops+Alerts@Example.com");
+    }
 }

@@ -525,4 +525,59 @@ mod tests {
             b.to_event(b.occurred_at).event_id
         );
     }
+
+    #[test]
+    fn known_carriers_are_recognised_and_others_keep_their_code() {
+        assert_eq!(
+            CarrierCode::parse("UPS").unwrap().known(),
+            Some(crate::carriers::Carrier::Ups)
+        );
+        let local = CarrierCode::parse("lasership").unwrap();
+        assert_eq!(local.known(), None);
+        assert_eq!(
+            local.parse_tracking_number("ls-1234 5678").unwrap(),
+            "LS12345678"
+        );
+        for bad in ["AB_12345", "AB1", &"A".repeat(41)] {
+            assert!(local.parse_tracking_number(bad).is_err(), "{bad}");
+        }
+        assert!(local.parse_tracking_number(&"A".repeat(40)).is_ok());
+    }
+
+    #[test]
+    fn free_text_fields_are_taken_up_to_their_limit_and_without_control_characters() {
+        let at_limit = "d".repeat(500);
+        let scan = Scan::parse_body(&message(json!({"description": at_limit}))).unwrap();
+        assert_eq!(scan.description.chars().count(), 500);
+        assert!(matches!(
+            Scan::parse_body(&message(json!({"description": "d".repeat(501)}))),
+            Err(FeedError::TooLong("description", 500))
+        ));
+        assert!(matches!(
+            Scan::parse_body(&message(json!({"description": "line\u{0007}bell"}))),
+            Err(FeedError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn a_hand_off_names_both_its_carrier_and_its_number() {
+        let without = Scan::parse_body(&message(json!({"handoff": {}}))).unwrap();
+        assert_eq!(without.handoff, None);
+        assert!(matches!(
+            Scan::parse_body(&message(json!({"handoff": {"carrier": "usps"}}))),
+            Err(FeedError::Missing("handoff.tracking_number"))
+        ));
+        assert!(matches!(
+            Scan::parse_body(&message(
+                json!({"handoff": {"tracking_number": "9400111899223100000001"}})
+            )),
+            Err(FeedError::Missing("handoff.carrier"))
+        ));
+    }
+
+    #[test]
+    fn an_exception_scan_without_a_reason_is_an_exception() {
+        let scan = Scan::parse_body(&message(json!({"code": "EXCEPTION"}))).unwrap();
+        assert_eq!(scan.exception_reason.as_deref(), Some("exception"));
+    }
 }

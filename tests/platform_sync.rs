@@ -6,6 +6,8 @@
 //! redrive to a dead-letter queue), and the pushes reach a local stand-in for Shopify and
 //! Amazon that records every request exactly.
 
+// One stand-in for the stores, shared with platform-sync's own handler tests.
+#[path = "../functions/platform-sync/tests/support/fake_store.rs"]
 mod fake_store;
 
 use chrono::{DateTime, Duration, Utc};

@@ -26,6 +26,8 @@ pub mod lwa;
 pub mod push;
 pub mod shopify;
 
+use std::future::Future;
+
 use anyhow::Context;
 use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
@@ -80,6 +82,24 @@ impl Pushed {
     }
 }
 
+/// Where sync jobs wait, and where jobs that can never succeed go. The SQS adapter is
+/// [`SyncQueues`].
+pub trait SyncQueue: Send + Sync {
+    fn enqueue(&self, job: &SyncJob) -> impl Future<Output = anyhow::Result<()>> + Send;
+    /// A job that can never succeed, kept with its reason and never retried.
+    fn dead_letter(
+        &self,
+        body: &str,
+        reason: &str,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send;
+    /// Hides a failed job for as long as its store asked, or a growing backoff.
+    fn retry_later(
+        &self,
+        message: &SqsMessage,
+        error: &anyhow::Error,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
 /// The sync queue and its dead-letter queue.
 pub struct SyncQueues {
     sqs: aws_sdk_sqs::Client,
@@ -99,7 +119,9 @@ impl SyncQueues {
             dead_letter_url: dead_letter_url.into(),
         }
     }
+}
 
+impl SyncQueue for SyncQueues {
     async fn enqueue(&self, job: &SyncJob) -> anyhow::Result<()> {
         let body = serde_json::to_string(job).context("serialize sync job")?;
         self.sqs
@@ -172,9 +194,9 @@ pub enum JobOutcome {
 
 /// The handler, over any store that keeps orders, sync records and poll cursors:
 /// DynamoDB when deployed, [`tracking_aws::memory::MemoryStore`] in the handler tests.
-pub struct PlatformSync<T, S = OrderStore> {
+pub struct PlatformSync<T, S = OrderStore, Q = SyncQueues> {
     store: S,
-    queues: SyncQueues,
+    queues: Q,
     shopify: ShopifyClient,
     amazon: AmazonClient<T>,
 }
@@ -225,13 +247,10 @@ impl PlatformSync<lwa::SellerTokens> {
     }
 }
 
-impl<T: AccessTokenProvider, S: Orders + SyncRecords + PollCursors> PlatformSync<T, S> {
-    pub fn new(
-        store: S,
-        queues: SyncQueues,
-        shopify: ShopifyClient,
-        amazon: AmazonClient<T>,
-    ) -> Self {
+impl<T: AccessTokenProvider, S: Orders + SyncRecords + PollCursors, Q: SyncQueue>
+    PlatformSync<T, S, Q>
+{
+    pub fn new(store: S, queues: Q, shopify: ShopifyClient, amazon: AmazonClient<T>) -> Self {
         Self {
             store,
             queues,

@@ -580,4 +580,16 @@ mod tests {
         let scan = Scan::parse_body(&message(json!({"code": "EXCEPTION"}))).unwrap();
         assert_eq!(scan.exception_reason.as_deref(), Some("exception"));
     }
+
+    #[test]
+    fn countries_are_two_letters_or_a_known_name_and_a_scan_has_a_default_description() {
+        assert_eq!(country_code("us").as_deref(), Some("US"));
+        assert_eq!(country_code("DEU").as_deref(), Some("DE"));
+        assert_eq!(country_code("United States").as_deref(), Some("US"));
+        assert_eq!(country_code("u1"), None);
+        assert_eq!(country_code("XYZ"), None);
+        let body = message(json!({"description": null}));
+        let scan = Scan::parse_body(&body).unwrap();
+        assert_eq!(scan.description, "Picked up by the carrier");
+    }
 }

@@ -539,4 +539,13 @@ mod tests {
         );
         assert_eq!(code(Sweep::Expiry, label_at), None);
     }
+
+    #[test]
+    fn a_missing_first_scan_is_flagged_from_the_instant_it_is_due() {
+        let order = labeled(ct(2026, 11, 24, 10, 0), "US");
+        let due = calendar::first_scan_due(ct(2026, 11, 24, 10, 0));
+        let empty = Timeline::default();
+        assert!(first_scan_overdue(&order, &empty, due - chrono::Duration::seconds(1)).is_none());
+        assert!(first_scan_overdue(&order, &empty, due).is_some());
+    }
 }

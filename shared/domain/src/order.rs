@@ -642,4 +642,25 @@ mod tests {
         assert_ne!(order_id("m1", "1001"), order_id("m1", "1002"));
         assert_eq!(order_id("m1", "1001").len(), 28);
     }
+
+    #[test]
+    fn text_of_the_limit_is_taken_and_one_character_more_is_not() {
+        let mut at_limit = valid();
+        at_limit["customer"]["name"] = "n".repeat(MAX_TEXT_LEN).into();
+        assert!(draft(at_limit).parse().is_ok());
+        let mut over = valid();
+        over["customer"]["name"] = "n".repeat(MAX_TEXT_LEN + 1).into();
+        let errors = draft(over).parse().unwrap_err();
+        assert_eq!(errors[0].field, "customer.name");
+    }
+
+    #[test]
+    fn the_same_body_has_one_fingerprint_and_another_body_another() {
+        let first = draft(valid()).parse().unwrap().fingerprint();
+        assert_eq!(first, draft(valid()).parse().unwrap().fingerprint());
+        assert_eq!(first.len(), 32);
+        let mut other = valid();
+        other["customer"]["name"] = "Grace Hopper".into();
+        assert_ne!(first, draft(other).parse().unwrap().fingerprint());
+    }
 }

@@ -663,4 +663,79 @@ mod tests {
         other["customer"]["name"] = "Grace Hopper".into();
         assert_ne!(first, draft(other).parse().unwrap().fingerprint());
     }
+
+    fn labeled_order(at: chrono::DateTime<chrono::Utc>) -> Order {
+        let mut order = Order::new("m1", draft(valid()).parse().unwrap(), at);
+        let label = crate::label::Label {
+            carrier: crate::carriers::Carrier::Ups,
+            service: "ground".into(),
+            tracking_number: crate::carriers::TrackingNumber::parse(
+                crate::carriers::Carrier::Ups,
+                "1Z999AA10123456784",
+            )
+            .unwrap(),
+            label_source: crate::claims::LabelSource::Jetpack,
+        };
+        order.shipment = Some(label.shipment(at));
+        order.shipment_status = crate::status::ShipmentStatus::AtDepot;
+        order
+    }
+
+    #[test]
+    fn a_scan_refreshes_the_order_once_and_a_stall_clears_only_when_the_carrier_speaks_after_it() {
+        use crate::timeline::{tests::scan, ScanCode, Timeline};
+        let label_at = chrono::DateTime::parse_from_rfc3339("2026-11-24T16:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let order = labeled_order(label_at);
+        let hour = chrono::Duration::hours(1);
+        let timeline = Timeline::new([scan(ScanCode::Pickup, label_at + hour)]);
+        let refreshed = order
+            .refreshed_from(&timeline, label_at + hour * 2)
+            .expect("a pickup changes the order");
+        assert_eq!(
+            refreshed.shipment_status,
+            crate::status::ShipmentStatus::InTransit
+        );
+        assert_eq!(refreshed.updated_at, label_at + hour * 2);
+        assert_eq!(
+            refreshed.refreshed_from(&timeline, label_at + hour * 3),
+            None
+        );
+
+        // Flagged stalled after the scan was recorded: the same scan does not clear it.
+        let mut stalled = refreshed.clone();
+        if let Some(s) = stalled.shipment.as_mut() {
+            s.stalled = true;
+            s.stalled_at = Some(label_at + hour * 10);
+        }
+        assert_eq!(
+            stalled.refreshed_from(&timeline, label_at + hour * 11),
+            None
+        );
+        let mut later = scan(ScanCode::InTransit, label_at + hour * 12);
+        later.recorded_at = label_at + hour * 12;
+        let resumed = Timeline::new([scan(ScanCode::Pickup, label_at + hour), later]);
+        let cleared = stalled
+            .refreshed_from(&resumed, label_at + hour * 12)
+            .expect("the carrier spoke again");
+        let shipment = cleared.shipment.unwrap();
+        assert!(!shipment.stalled && shipment.stalled_at.is_none());
+    }
+
+    #[test]
+    fn a_collision_names_what_identifies_the_order() {
+        let manual = draft(valid()).parse().unwrap();
+        assert_eq!(manual.identity_field(), "order_number");
+        assert_eq!(manual.identity_conflict("ord_1").0, "order_number_taken");
+        assert!(manual.identity_conflict("ord_1").1.contains("1001"));
+        let mut body = valid();
+        body["source"] = json!("shopify");
+        body["external_order_id"] = json!("gid://shopify/Order/5531");
+        let shopify = draft(body).parse().unwrap();
+        assert_eq!(shopify.identity_field(), "external_order_id");
+        let (code, message) = shopify.identity_conflict("ord_1");
+        assert_eq!(code, "store_order_taken");
+        assert!(message.contains("gid://shopify/Order/5531") && message.contains("ord_1"));
+    }
 }

@@ -176,4 +176,19 @@ mod tests {
         );
         assert_eq!(OrderStatus::parse("done"), None);
     }
+
+    #[test]
+    fn statuses_are_shown_by_their_names_and_only_delivery_or_return_ends_a_journey() {
+        assert_eq!(
+            ShipmentStatus::InTransit.to_string(),
+            ShipmentStatus::InTransit.as_str()
+        );
+        assert_eq!(
+            OrderStatus::Completed.to_string(),
+            OrderStatus::Completed.as_str()
+        );
+        assert!(ShipmentStatus::Delivered.is_final());
+        assert!(ShipmentStatus::ReturnedToSender.is_final());
+        assert!(!ShipmentStatus::OutForDelivery.is_final());
+    }
 }

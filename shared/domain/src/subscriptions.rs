@@ -66,3 +66,14 @@ impl Subscription {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_named_as_the_api_shows_them() {
+        assert_eq!(SubscriptionScope::Order.as_str(), "order");
+        assert_eq!(SubscriptionScope::Merchant.as_str(), "merchant");
+    }
+}

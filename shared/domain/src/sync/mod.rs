@@ -135,4 +135,13 @@ mod tests {
         let back: SyncRecord = serde_json::from_value(json).unwrap();
         assert_eq!(back.lease_until, at);
     }
+
+    #[test]
+    fn statuses_are_named_as_they_are_stored() {
+        let names: Vec<_> = [SyncStatus::Pending, SyncStatus::Failed, SyncStatus::Sent]
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        assert_eq!(names, ["pending", "failed", "sent"]);
+    }
 }

@@ -233,4 +233,25 @@ mod tests {
             "https://api.example.com/unsubscribe?token=a.b"
         );
     }
+
+    #[test]
+    fn tokens_are_judged_by_their_signature_up_to_the_length_limit_and_refused_past_it() {
+        let signature = "A".repeat(43);
+        let token = |len: usize| format!("{}.{signature}", "p".repeat(len - signature.len() - 1));
+        assert_eq!(
+            key().verify(&token(MAX_TOKEN_LEN)),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(
+            key().verify(&token(MAX_TOKEN_LEN + 1)),
+            Err(TokenError::Malformed)
+        );
+        assert_eq!(key().verify("  "), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn a_key_never_prints_its_secret() {
+        let shown = format!("{:?}", key());
+        assert_eq!(shown, "UnsubscribeKey(<redacted>)");
+    }
 }

@@ -1011,7 +1011,7 @@ mod tests {
     }
 
     #[test]
-    fn fedex_ground_and_barcode_numbers_must_be_all_digits() {
+    fn fedex_numbers_of_every_length_must_be_all_digits() {
         assert!(TrackingNumber::parse(Carrier::Fedex, "123456789012345").is_ok());
         for letters in [
             "12345678901234A",

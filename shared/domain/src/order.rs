@@ -728,6 +728,11 @@ mod tests {
         let manual = draft(valid()).parse().unwrap();
         assert_eq!(manual.identity_field(), "order_number");
         assert_eq!(manual.identity_conflict("ord_1").0, "order_number_taken");
+        // A merchant's own order that carries some outside reference is still its number.
+        let mut referenced = valid();
+        referenced["external_order_id"] = json!("ERP-77");
+        let referenced = draft(referenced).parse().unwrap();
+        assert_eq!(referenced.identity_field(), "order_number");
         assert!(manual.identity_conflict("ord_1").1.contains("1001"));
         let mut body = valid();
         body["source"] = json!("shopify");

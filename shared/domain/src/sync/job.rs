@@ -369,4 +369,25 @@ mod tests {
             Err(JobError::NotAStore("manual"))
         ));
     }
+
+    #[test]
+    fn every_skip_says_why_in_its_own_words() {
+        let reasons = [
+            Skip::NotATrackingEvent,
+            Skip::SourceDoesNotSync,
+            Skip::NoExternalOrderId,
+            Skip::IncompleteEvent,
+        ]
+        .map(Skip::as_str);
+        assert!(
+            reasons.iter().all(|r| r.split(' ').count() >= 4),
+            "{reasons:?}"
+        );
+        let distinct: std::collections::BTreeSet<_> = reasons.iter().collect();
+        assert_eq!(distinct.len(), reasons.len());
+        assert_eq!(
+            Skip::SourceDoesNotSync.as_str(),
+            "order source does not sync tracking to a store"
+        );
+    }
 }

@@ -120,11 +120,11 @@ pub fn order(merchant_id: &str, order_number: &str, created_at: DateTime<Utc>) -
     )
 }
 
-fn ups_label(number: &str) -> Label {
+fn label_of(carrier: Carrier, number: &str) -> Label {
     Label {
-        carrier: Carrier::Ups,
+        carrier,
         service: "ground".into(),
-        tracking_number: TrackingNumber::parse(Carrier::Ups, number).expect("valid UPS number"),
+        tracking_number: TrackingNumber::parse(carrier, number).expect("a valid tracking number"),
         label_source: LabelSource::Jetpack,
     }
 }
@@ -159,18 +159,9 @@ pub async fn labeled_order<S: Orders + TrackingNumbers>(
     let created = order(merchant_id, order_number, at - Duration::hours(1));
     store.create_order(created.clone()).await.unwrap();
     let read = store.get_order(&created.order_id).await.unwrap().unwrap();
-    let label = Label {
-        carrier,
-        service: "Ground".into(),
-        tracking_number: TrackingNumber::parse(carrier, tracking_number)
-            .expect("a valid tracking number"),
-        label_source: LabelSource::Jetpack,
-    };
-    let LabelDecision::Attach(updated, event) = label::attach(&read.order, &label, at) else {
-        panic!("a new order takes a label");
-    };
+    let (updated, event) = labeled_with(&read.order, &label_of(carrier, tracking_number), at);
     assert!(matches!(
-        store.attach_label(&read, *updated, *event).await.unwrap(),
+        store.attach_label(&read, updated, event).await.unwrap(),
         LabelOutcome::Attached(_)
     ));
     created.order_id
@@ -195,7 +186,11 @@ pub async fn carrier_scan<S: Orders + Timelines>(
 }
 
 fn labeled(order: &Order, number: &str, at: DateTime<Utc>) -> (Order, TimelineEvent) {
-    match label::attach(order, &ups_label(number), at) {
+    labeled_with(order, &label_of(Carrier::Ups, number), at)
+}
+
+fn labeled_with(order: &Order, label: &Label, at: DateTime<Utc>) -> (Order, TimelineEvent) {
+    match label::attach(order, label, at) {
         LabelDecision::Attach(order, event) => (*order, *event),
         other => panic!("an unlabeled order takes a label, got {other:?}"),
     }

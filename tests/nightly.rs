@@ -1,6 +1,6 @@
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use local_stack::{read_response, ApiEvent, TestQueue, TestStack};
-use nightly_completion::{parse_trigger, Budget, Committed, NightlyConfig, RunInput, RunReport};
+use nightly_completion::{parse_trigger, Budget, Committed, RunInput, RunReport};
 use serde_json::json;
 use tracking_aws::contract::ups_number;
 use tracking_domain::calendar::chicago_time_at;
@@ -61,7 +61,7 @@ async fn order_status(stack: &TestStack, order_id: &str) -> (OrderStatus, usize)
 async fn orders_complete_at_six_ct_the_day_after_upload_and_a_rerun_changes_nothing() {
     let stack = TestStack::new().await;
     let queue = TestQueue::new("NightlyContinuationQueue").await;
-    let nightly = stack.nightly(&queue, NightlyConfig::default());
+    let nightly = stack.nightly(&queue, &[]);
     // Tuesday 23:50 CT -> Wednesday 06:00; Wednesday 00:30 CT -> Thursday 06:00.
     let tuesday_night = labeled(&stack, "A", ct(2026, 11, 24, 23, 50), &ups_number(1)).await;
     let wednesday_early = labeled(&stack, "B", ct(2026, 11, 25, 0, 30), &ups_number(2)).await;
@@ -137,7 +137,7 @@ async fn orders_complete_at_six_ct_the_day_after_upload_and_a_rerun_changes_noth
 async fn a_missed_night_is_caught_up_by_the_next_run_and_a_past_night_can_be_replayed() {
     let stack = TestStack::new().await;
     let queue = TestQueue::new("NightlyContinuationQueue").await;
-    let nightly = stack.nightly(&queue, NightlyConfig::default());
+    let nightly = stack.nightly(&queue, &[]);
     let order = labeled(&stack, "A", ct(2026, 11, 23, 14, 0), &ups_number(3)).await;
     // The Tuesday run never happened; Wednesday's completes it, dated Tuesday 06:00.
     let report = nightly
@@ -159,7 +159,7 @@ async fn a_missed_night_is_caught_up_by_the_next_run_and_a_past_night_can_be_rep
 async fn dst_change_days_complete_at_six_local_time() {
     let stack = TestStack::new().await;
     let queue = TestQueue::new("NightlyContinuationQueue").await;
-    let nightly = stack.nightly(&queue, NightlyConfig::default());
+    let nightly = stack.nightly(&queue, &[]);
     // Fall back on Sunday 2026-11-01: 06:00 CST is 12:00Z. Spring forward on 2026-03-08: 11:00Z.
     let fall_2359 = labeled(&stack, "F1", ct(2026, 10, 31, 23, 59), &ups_number(10)).await;
     let fall_0001 = labeled(&stack, "F2", ct(2026, 11, 1, 0, 1), &ups_number(11)).await;
@@ -229,7 +229,7 @@ async fn a_run_costs_the_same_on_a_full_table_with_nothing_due_as_on_an_empty_on
     let queue = TestQueue::new("NightlyContinuationQueue").await;
     let run_at = six_am(2026, 11, 25);
     empty
-        .nightly(&queue, NightlyConfig::default())
+        .nightly(&queue, &[])
         .run(&run_at, &Budget::Unlimited)
         .await
         .unwrap();
@@ -246,7 +246,7 @@ async fn a_run_costs_the_same_on_a_full_table_with_nothing_due_as_on_an_empty_on
         )
         .await;
     }
-    full.nightly(&queue, NightlyConfig::default())
+    full.nightly(&queue, &[])
         .run(&six_am(2026, 11, 21), &Budget::Unlimited)
         .await
         .unwrap();
@@ -269,7 +269,7 @@ async fn a_run_costs_the_same_on_a_full_table_with_nothing_due_as_on_an_empty_on
     // Scans keep the completed ones out of the stall and first-scan sweeps.
     full.requests.reset();
     let report = full
-        .nightly(&queue, NightlyConfig::default())
+        .nightly(&queue, &[])
         .run(&run_at, &Budget::Unlimited)
         .await
         .unwrap();
@@ -300,11 +300,8 @@ async fn a_run_costs_the_same_on_a_full_table_with_nothing_due_as_on_an_empty_on
 async fn a_run_out_of_time_stops_cleanly_and_its_continuation_finishes_the_night_once() {
     let stack = TestStack::new().await;
     let queue = TestQueue::new("NightlyContinuationQueue").await;
-    let config = NightlyConfig {
-        page_size: 10,
-        ..NightlyConfig::default()
-    };
-    let nightly = stack.nightly(&queue, config);
+    let config = [("NIGHTLY_PAGE_SIZE", "10")];
+    let nightly = stack.nightly(&queue, &config);
     let mut orders = Vec::new();
     for n in 0..25 {
         orders.push(
@@ -362,7 +359,7 @@ async fn stalled_late_and_expired_shipments_are_flagged_once_on_the_timeline() {
     let stack = TestStack::new().await;
     let queue = TestQueue::new("NightlyContinuationQueue").await;
     let feed = TestQueue::new("CarrierFeedQueue").await;
-    let nightly = stack.nightly(&queue, NightlyConfig::default());
+    let nightly = stack.nightly(&queue, &[]);
     // Friday 2027-01-15 label before MLK day: first scan due by the end of Tuesday Jan 19.
     let friday = labeled(&stack, "F", ct(2027, 1, 15, 14, 0), &ups_number(400)).await;
     let scanned = labeled(&stack, "S", ct(2027, 1, 15, 14, 0), &ups_number(401)).await;
@@ -550,7 +547,7 @@ async fn a_scan_landing_between_decision_and_write_leaves_no_stall_or_late_event
     let stack = TestStack::new().await;
     let queue = TestQueue::new("NightlyContinuationQueue").await;
     let feed = TestQueue::new("CarrierFeedQueue").await;
-    let nightly = stack.nightly(&queue, NightlyConfig::default());
+    let nightly = stack.nightly(&queue, &[]);
     // Friday 2027-01-15 labels, never scanned: the first scan is late from Wednesday Jan 20
     // 00:00 CT, the shipment stalled from Tuesday Jan 26 (MLK day skipped).
     let silent = labeled(&stack, "S", ct(2027, 1, 15, 14, 0), &ups_number(500)).await;
@@ -640,7 +637,7 @@ async fn stall_candidates(stack: &TestStack, queue: &TestQueue) -> Vec<String> {
         );
     }
     let wednesday = stack
-        .nightly(queue, NightlyConfig::default())
+        .nightly(queue, &[])
         .run(&six_am(2027, 1, 20), &Budget::Unlimited)
         .await
         .unwrap();
@@ -653,11 +650,8 @@ async fn a_run_cut_short_continues_from_its_cursor_without_rereading_pages() {
     let stack = TestStack::new().await;
     let queue = TestQueue::new("NightlyContinuationQueue").await;
     stall_candidates(&stack, &queue).await;
-    let config = NightlyConfig {
-        page_size: 10,
-        ..NightlyConfig::default()
-    };
-    let nightly = stack.nightly(&queue, config);
+    let config = [("NIGHTLY_PAGE_SIZE", "10")];
+    let nightly = stack.nightly(&queue, &config);
     // Pages: completion (empty), first scan (empty), stall 1 and 2; cut before stall 3.
     let first = nightly
         .run(&six_am(2027, 1, 21), &Budget::Pages(4.into()))
@@ -692,11 +686,8 @@ async fn a_retried_cut_short_run_hands_its_night_on_once() {
     let stack = TestStack::new().await;
     let queue = TestQueue::new("NightlyContinuationQueue").await;
     stall_candidates(&stack, &queue).await;
-    let config = NightlyConfig {
-        page_size: 10,
-        ..NightlyConfig::default()
-    };
-    let nightly = stack.nightly(&queue, config.clone());
+    let config = [("NIGHTLY_PAGE_SIZE", "10")];
+    let nightly = stack.nightly(&queue, &config);
     let thursday = six_am(2027, 1, 21);
     // The scheduler's invocation and Lambda's retries of it: one continuation.
     let mut reports = Vec::new();
@@ -730,7 +721,7 @@ async fn a_retried_cut_short_run_hands_its_night_on_once() {
     // Replaying the night on purpose, past the retry horizon, hands on again.
     let tomorrow = tracking_aws::now() + Duration::hours(13);
     let replay = stack
-        .nightly(&queue, config)
+        .nightly(&queue, &config)
         .with_clock(std::sync::Arc::new(move || tomorrow));
     let report = replay
         .run(&thursday, &Budget::Pages(1.into()))

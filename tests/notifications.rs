@@ -16,7 +16,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use lambda_http::{Body, Response};
 use local_stack::streams::{event_of, StreamReader};
 use local_stack::{read_response, unique_merchant, ApiEvent, TestQueue, TestSecret, TestStack};
-use nightly_completion::{Budget, NightlyConfig, RunInput};
+use nightly_completion::{Budget, RunInput};
 use notifier::config::{NotifierConfig, Sender};
 use notifier::ses::SesMailer;
 
@@ -679,7 +679,7 @@ async fn a_journey_mails_each_subscriber_once_per_notifiable_event_even_when_red
     let nightly_queue = TestQueue::new("NightlyContinuationQueue").await;
     let report = f
         .stack
-        .nightly(&nightly_queue, NightlyConfig::default())
+        .nightly(&nightly_queue, &[])
         .run(&RunInput::night(ct(2026, 11, 26, 6, 0)), &Budget::Unlimited)
         .await
         .unwrap();

@@ -11,21 +11,15 @@
 mod fake_store;
 
 use chrono::{DateTime, Duration, Utc};
-use std::sync::Arc;
 
 use local_stack::streams::StreamReader;
 use local_stack::{read_response, ApiEvent, TestQueue, TestSecret, TestStack};
-use platform_sync::amazon::{AmazonClient, AmazonConfig};
-use platform_sync::credentials::{store_credentials, StoreCredentialSecrets, StoreCredentials};
-use platform_sync::lwa::{LwaClient, SellerTokens};
-use platform_sync::push::Secret;
+use platform_sync::lwa::SellerTokens;
 use platform_sync::shopify::{
-    ShopifyClient, ShopifyConfig, FULFILLMENT_CREATE_MUTATION, FULFILLMENT_STATE_QUERY,
-    TRACKING_UPDATE_MUTATION,
+    FULFILLMENT_CREATE_MUTATION, FULFILLMENT_STATE_QUERY, TRACKING_UPDATE_MUTATION,
 };
-use platform_sync::{PlatformSync, SyncQueues};
+use platform_sync::PlatformSync;
 use serde_json::{json, Value};
-use store_webhooks::{StoreWebhooks, WebhookConfig, WebhookSecret};
 use tracking_domain::connections::AmazonSeller;
 use tracking_domain::feed::Scan;
 use tracking_domain::order::OrderSource;
@@ -44,7 +38,6 @@ pub const SHOPIFY_ORDERS_CREATE: &str =
     include_str!("../events/store-webhooks/shopify-orders-create.json");
 
 /// The secret the sample webhook is signed with (see events/store-webhooks/README.md).
-const TEST_SECRET: &str = "tracking-local-shopify-webhook-secret";
 const SHOP: &str = "acme.myshopify.com";
 const MERCHANT: &str = "merchant-acme";
 const SHOPIFY_TOKEN: &str = "shpat_test_access_token";
@@ -104,20 +97,6 @@ fn job_sample() -> Value {
 
 fn graphql_path() -> String {
     format!("/{SHOP}/admin/api/2026-01/graphql.json")
-}
-
-fn shopify_credentials() -> StoreCredentials {
-    StoreCredentials {
-        shopify_access_tokens: [(SHOP.to_owned(), Secret::new(SHOPIFY_TOKEN))].into(),
-        ..StoreCredentials::default()
-    }
-}
-
-fn webhook_config() -> WebhookConfig {
-    WebhookConfig {
-        secrets: WebhookSecret::fixed(TEST_SECRET),
-        shops: [(SHOP.to_owned(), MERCHANT.to_owned())].into(),
-    }
 }
 
 fn label_time() -> DateTime<Utc> {
@@ -198,81 +177,59 @@ struct Harness {
 
 impl Harness {
     async fn new() -> Self {
-        Self::with_credentials(
-            StoreCredentials {
-                amazon_access_tokens: [
-                    (MERCHANT.to_owned(), Secret::new(AMAZON_TOKEN)),
-                    (
-                        OTHER_SELLER_MERCHANT.to_owned(),
-                        Secret::new(OTHER_SELLER_TOKEN),
-                    ),
-                ]
-                .into(),
-                ..shopify_credentials()
+        let credentials = json!({
+            "shopify_access_tokens": {SHOP: SHOPIFY_TOKEN},
+            "amazon_access_tokens": {
+                MERCHANT: AMAZON_TOKEN,
+                OTHER_SELLER_MERCHANT: OTHER_SELLER_TOKEN,
             },
-            None,
-        )
-        .await
+        });
+        let secret = TestSecret::create(&credentials.to_string()).await;
+        Self::with_credential_secret(&secret.arn, &[]).await
     }
 
     /// Amazon's access token refreshed through (the stand-in for) Login with Amazon.
     async fn with_lwa() -> Self {
-        Self::with_credentials(
-            StoreCredentials {
-                amazon_lwa_client_secret: Some(Secret::new("test-client-secret")),
-                amazon_refresh_tokens: [(MERCHANT.to_owned(), Secret::new("Atzr|test-refresh"))]
-                    .into(),
-                ..shopify_credentials()
-            },
-            Some("amzn1.application-oa2-client.test"),
+        let credentials = json!({
+            "shopify_access_tokens": {SHOP: SHOPIFY_TOKEN},
+            "amazon_lwa_client_secret": "test-client-secret",
+            "amazon_refresh_tokens": {MERCHANT: "Atzr|test-refresh"},
+        });
+        let secret = TestSecret::create(&credentials.to_string()).await;
+        Self::with_credential_secret(
+            &secret.arn,
+            &[("AMAZON_LWA_CLIENT_ID", "amzn1.application-oa2-client.test")],
         )
         .await
     }
 
-    async fn with_credentials(credentials: StoreCredentials, lwa_client_id: Option<&str>) -> Self {
-        Self::with_credential_secret(credentials.fixed(), lwa_client_id).await
-    }
-
-    async fn with_credential_secret(
-        credentials: Arc<StoreCredentialSecrets>,
-        lwa_client_id: Option<&str>,
-    ) -> Self {
+    /// platform-sync built from its environment, as `main.rs` builds it, pointed at this
+    /// test's queues and store stand-in, with its store credentials in `credentials_arn`.
+    async fn with_credential_secret(credentials_arn: &str, extra: &[(&str, &str)]) -> Self {
         let stack = TestStack::new().await;
         let queue = sync_queue().await;
         let store = FakeStore::start();
         let stream = StreamReader::for_table(&stack.client, &stack.table)
             .await
             .unwrap();
-        let http = platform_sync::push::http_client().unwrap();
-        let tokens = SellerTokens::new(
-            http.clone(),
-            LwaClient {
-                token_url: format!("{}{LWA_TOKEN_PATH}", store.base_url),
-                client_id: lwa_client_id.map(str::to_owned),
-            },
-            credentials.clone(),
-        );
-        let sync = PlatformSync::new(
-            stack.store(),
-            SyncQueues::new(queue.sqs.clone(), &queue.url, &queue.dead_letter_url),
-            ShopifyClient::new(
-                http.clone(),
-                ShopifyConfig {
-                    api_base: format!("{}/{{shop}}/admin/api/2026-01/graphql.json", store.base_url),
-                    shops: [(SHOP.to_owned(), MERCHANT.to_owned())].into(),
-                    notify_customer: true,
-                },
-                credentials,
-            ),
-            AmazonClient::new(
-                http,
-                AmazonConfig {
-                    api_base: store.base_url.clone(),
-                    sellers: amazon_sellers(),
-                },
-                tokens,
-            ),
-        );
+        let shopify_api = format!("{}/{{shop}}/admin/api/2026-01/graphql.json", store.base_url);
+        let lwa_token_url = format!("{}{LWA_TOKEN_PATH}", store.base_url);
+        let sellers = serde_json::to_string(&amazon_sellers()).unwrap();
+        let env: Vec<(&str, &str)> = [
+            ("STORE_SYNC_QUEUE_URL", queue.url.as_str()),
+            ("STORE_SYNC_DLQ_URL", &queue.dead_letter_url),
+            ("STORE_CREDENTIALS_SECRET_ARN", credentials_arn),
+            ("SHOPIFY_API_BASE", &shopify_api),
+            ("SHOPIFY_NOTIFY_CUSTOMER", "true"),
+            ("AMAZON_SP_API_BASE", &store.base_url),
+            ("AMAZON_SELLERS", &sellers),
+            ("AMAZON_LWA_TOKEN_URL", &lwa_token_url),
+        ]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+        let sync = PlatformSync::build(&stack.sdk, &stack.env(&env))
+            .expect("platform-sync builds from the test's environment");
         Self {
             stack,
             queue,
@@ -282,15 +239,13 @@ impl Harness {
         }
     }
 
-    fn webhooks(&self) -> StoreWebhooks {
-        StoreWebhooks::new(self.stack.store(), webhook_config())
-    }
-
     /// The sample Shopify order, created through the webhook.
     async fn shopify_order(&self) -> String {
         let event = ApiEvent::from_json(SHOPIFY_ORDERS_CREATE);
         let (status, body) = read_response(
-            self.webhooks()
+            self.stack
+                .store_webhooks()
+                .await
                 .handle(event.request(), label_time() - Duration::hours(2))
                 .await,
         );
@@ -733,9 +688,9 @@ async fn store_credentials_come_from_their_secret_and_a_refused_token_is_read_ag
     let secret =
         TestSecret::create(&json!({"shopify_access_tokens": {SHOP: "shpat_revoked"}}).to_string())
             .await;
-    // The deployment's cache (minutes): only the refusal can make it read again.
-    let credentials = Arc::new(store_credentials(TestSecret::source().await, &secret.arn));
-    let mut h = Harness::with_credential_secret(credentials, None).await;
+    // Built as deployed, so with the deployment's cache (minutes): only the refusal can
+    // make it read again.
+    let mut h = Harness::with_credential_secret(&secret.arn, &[]).await;
     let order_id = h.shopify_order().await;
     h.label(&order_id).await;
     h.stream_to_queue().await;
@@ -974,8 +929,11 @@ async fn a_sync_claim_holds_for_its_lease_and_a_sent_sync_is_never_claimed_again
 
 fn signed(mut event: ApiEvent, body: &str) -> ApiEvent {
     event = event.body_text(body);
-    event.0["headers"]["x-shopify-hmac-sha256"] =
-        store_webhooks::signature::sign(TEST_SECRET.as_bytes(), body.as_bytes()).into();
+    event.0["headers"]["x-shopify-hmac-sha256"] = store_webhooks::signature::sign(
+        local_stack::SAMPLE_WEBHOOK_SECRET.as_bytes(),
+        body.as_bytes(),
+    )
+    .into();
     event
 }
 
@@ -988,7 +946,9 @@ fn sample_body() -> String {
 
 async fn webhook(stack: &TestStack, event: &ApiEvent) -> (u16, Value) {
     read_response(
-        StoreWebhooks::new(stack.store(), webhook_config())
+        stack
+            .store_webhooks()
+            .await
             .handle(event.request(), label_time())
             .await,
     )

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use local_stack::{read_response, ApiEvent, TestSecret, TestStack};
 use serde_json::Value;
-use store_webhooks::{StoreWebhooks, WebhookConfig, WebhookSecret, MAX_DELIVERY_AGE_HOURS};
+use store_webhooks::{StoreWebhooks, WebhookConfig, MAX_DELIVERY_AGE_HOURS};
 use tracking_aws::store::webhooks::DeliveryKey;
 use tracking_domain::order::OrderSource;
 
@@ -12,22 +12,10 @@ use crate::{order_body, Orders, WebhookDeliveries, CREATE_ORDER, SEARCH_ORDERS};
 
 const SHOPIFY_ORDERS_CREATE: &str =
     include_str!("../events/store-webhooks/shopify-orders-create.json");
-/// The secret the sample webhook is signed with (see events/store-webhooks/README.md).
-const TEST_SECRET: &str = "tracking-local-shopify-webhook-secret";
 const SHOP: &str = "acme.myshopify.com";
 const MERCHANT: &str = "merchant-acme";
 const SAMPLE_WEBHOOK_ID: &str = "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043";
 const SAMPLE_GID: &str = "gid://shopify/Order/5531";
-
-fn webhooks(stack: &TestStack) -> StoreWebhooks {
-    StoreWebhooks::new(
-        stack.store(),
-        WebhookConfig {
-            secrets: WebhookSecret::fixed(TEST_SECRET),
-            shops: [(SHOP.to_owned(), MERCHANT.to_owned())].into(),
-        },
-    )
-}
 
 /// The sample's `X-Shopify-Triggered-At`.
 fn triggered_at() -> DateTime<Utc> {
@@ -37,7 +25,13 @@ fn triggered_at() -> DateTime<Utc> {
 }
 
 async fn deliver(stack: &TestStack, event: &ApiEvent, now: DateTime<Utc>) -> (u16, Value) {
-    read_response(webhooks(stack).handle(event.request(), now).await)
+    read_response(
+        stack
+            .store_webhooks()
+            .await
+            .handle(event.request(), now)
+            .await,
+    )
 }
 
 fn sample() -> ApiEvent {

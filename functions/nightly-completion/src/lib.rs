@@ -278,10 +278,17 @@ const HAND_OFF_LEASE_SECONDS: i64 = 300;
 const HAND_OFF_REPLAY_HOURS: i64 = 12;
 
 impl NightlyConfig {
-    /// `STALL_BUSINESS_DAYS_DOMESTIC` / `_INTERNATIONAL` (5 and 10 by default) and
-    /// `NIGHTLY_CONCURRENCY` (16), beside the shared configuration already read.
+    /// `STALL_BUSINESS_DAYS_DOMESTIC` / `_INTERNATIONAL` (5 and 10 by default),
+    /// `NIGHTLY_CONCURRENCY` (16) and `NIGHTLY_PAGE_SIZE` (100 orders per sweep query),
+    /// beside the shared configuration already read.
     pub fn from_lookup(env: Env, config: &Config) -> anyhow::Result<Self> {
         let defaults = Self::default();
+        let page_size = number(env, "NIGHTLY_PAGE_SIZE", defaults.page_size)?;
+        // DynamoDB refuses a Query limit below 1; 1,000 keeps one page well inside a
+        // run's time budget.
+        if !(1..=1000).contains(&page_size) {
+            anyhow::bail!("NIGHTLY_PAGE_SIZE must be between 1 and 1000, got {page_size}");
+        }
         Ok(Self {
             origin_country: config.origin_country.clone(),
             stall: StallPolicy {
@@ -297,7 +304,7 @@ impl NightlyConfig {
                 )?,
             },
             concurrency: number(env, "NIGHTLY_CONCURRENCY", defaults.concurrency)?,
-            ..defaults
+            page_size,
         })
     }
 }
@@ -325,6 +332,19 @@ impl<C: Continuation, S: Orders + Timelines + SweepLists + HandOffs> Nightly<C, 
             config,
             continuation,
             clock: Arc::new(tracking_aws::now),
+        }
+    }
+
+    /// The same run over another store (tests count the requests it makes).
+    pub fn with_store<T: Orders + Timelines + SweepLists + HandOffs>(
+        self,
+        store: T,
+    ) -> Nightly<C, T> {
+        Nightly {
+            store,
+            config: self.config,
+            continuation: self.continuation,
+            clock: self.clock,
         }
     }
 
@@ -578,8 +598,11 @@ mod tests {
             ("STALL_BUSINESS_DAYS_DOMESTIC", "3"),
             ("STALL_BUSINESS_DAYS_INTERNATIONAL", "7"),
             ("NIGHTLY_CONCURRENCY", "4"),
+            ("NIGHTLY_PAGE_SIZE", "25"),
         ])
         .unwrap();
+        assert_eq!(set.page_size, 25);
+        assert_eq!(defaults.page_size, 100);
         assert_eq!(set.origin_country, "CA");
         assert_eq!(
             (
@@ -589,6 +612,11 @@ mod tests {
             (3, 7)
         );
         assert_eq!(set.concurrency, 4);
+        for (name, value) in [("NIGHTLY_PAGE_SIZE", "0"), ("NIGHTLY_PAGE_SIZE", "1001")] {
+            let error = config_from(&[table, (name, value)]).unwrap_err();
+            assert!(error.to_string().contains(name), "{value}: {error}");
+        }
+        assert!(config_from(&[table, ("NIGHTLY_PAGE_SIZE", "1000")]).is_ok());
         let error = config_from(&[table, ("STALL_BUSINESS_DAYS_DOMESTIC", "five")]).unwrap_err();
         assert!(
             error.to_string().contains("STALL_BUSINESS_DAYS_DOMESTIC"),

@@ -247,6 +247,14 @@ impl<S: Orders + WebhookDeliveries> StoreWebhooks<S> {
         Self { store, config }
     }
 
+    /// The same handler over another store (tests count the requests it makes).
+    pub fn with_store<T: Orders + WebhookDeliveries>(self, store: T) -> StoreWebhooks<T> {
+        StoreWebhooks {
+            store,
+            config: self.config,
+        }
+    }
+
     pub async fn handle(&self, request: Request, now: DateTime<Utc>) -> Response<Body> {
         let span = tracing::info_span!(
             "webhook",

@@ -390,17 +390,29 @@ impl TestStack {
             .with_store(self.store())
     }
 
-    /// The nightly run, handing continuations to `queue`.
+    /// The nightly run as deployed, handing continuations to `queue`, with `extra`
+    /// environment (`NIGHTLY_PAGE_SIZE`, the stall days).
     pub fn nightly(
         &self,
         queue: &TestQueue,
-        config: nightly_completion::NightlyConfig,
+        extra: &[(&str, &str)],
     ) -> nightly_completion::Nightly<nightly_completion::SqsContinuation> {
-        nightly_completion::Nightly::new(
-            self.store(),
-            config,
-            nightly_completion::SqsContinuation::new(queue.sqs.clone(), &queue.url),
+        let env: Vec<(&str, &str)> = [("NIGHTLY_CONTINUATION_QUEUE_URL", queue.url.as_str())]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect();
+        self.built(nightly_completion::Nightly::build, &env)
+            .with_store(self.store())
+    }
+
+    /// The Shopify webhook receiver as deployed, verifying with [`SAMPLE_WEBHOOK_SECRET`].
+    pub async fn store_webhooks(&self) -> store_webhooks::StoreWebhooks {
+        let secret_arn = sample_webhook_secret_arn().await;
+        self.built(
+            store_webhooks::StoreWebhooks::build,
+            &[("SHOPIFY_WEBHOOK_SECRET_ARN", &secret_arn)],
         )
+        .with_store(self.store())
     }
 
     /// The scan-ingest handler, dead-lettering into `queue`'s dead-letter queue.
@@ -437,6 +449,22 @@ pub fn unique_merchant(prefix: &str) -> String {
         std::process::id(),
         TABLE_SEQUENCE.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// The Shopify app client secret the sample webhooks in `events/store-webhooks` are
+/// signed with (`./dev` gives the local stack the same one).
+pub const SAMPLE_WEBHOOK_SECRET: &str = "tracking-local-shopify-webhook-secret";
+
+/// A secret in the local stack holding [`SAMPLE_WEBHOOK_SECRET`] the way the template's
+/// `ShopifyWebhookSecret` holds it; created once per test process, never changed.
+pub async fn sample_webhook_secret_arn() -> String {
+    static ARN: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    ARN.get_or_init(|| async {
+        let value = serde_json::json!({ "client_secret": SAMPLE_WEBHOOK_SECRET });
+        TestSecret::create(&value.to_string()).await.arn
+    })
+    .await
+    .clone()
 }
 
 /// One test's own secret in the local stack's Secrets Manager, changed the way an operator

@@ -14,7 +14,7 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use futures::StreamExt;
 use local_stack::{read_response, ApiEvent, RequestCounter, TestQueue, TestStack};
-use nightly_completion::{Budget, NightlyConfig, RunInput};
+use nightly_completion::{Budget, RunInput};
 use serde_json::{json, Value};
 use tracking_aws::contract::ups_number;
 use tracking_aws::ports::{Orders, Timelines, TrackingNumbers};
@@ -183,7 +183,7 @@ async fn cost_per_event(results: &mut BTreeMap<String, Value>) {
     stack.requests.reset();
     let run = RunInput::night(ct(2026, 11, 26, 6));
     let _ = stack
-        .nightly(&nightly_queue, NightlyConfig::default())
+        .nightly(&nightly_queue, &[])
         .run(&run, &Budget::Unlimited)
         .await;
     costs.insert("nightly_run_with_one_due_order", cost(&stack.requests));
@@ -215,7 +215,7 @@ async fn nightly_at_scale(due: u64, results: &mut BTreeMap<String, Value>) {
     stack.requests.reset();
     let started = Instant::now();
     let report = stack
-        .nightly(&queue, NightlyConfig::default())
+        .nightly(&queue, &[])
         .run(&RunInput::night(ct(2026, 11, 25, 6)), &Budget::Unlimited)
         .await;
     let elapsed = started.elapsed().as_secs_f64();
@@ -238,7 +238,7 @@ async fn nightly_cost_growth(sizes: &[u64], results: &mut BTreeMap<String, Value
         seed(&stack, "due", 10, Some(ct(2026, 11, 24, 12))).await;
         stack.requests.reset();
         let _ = stack
-            .nightly(&queue, NightlyConfig::default())
+            .nightly(&queue, &[])
             .run(&RunInput::night(ct(2026, 11, 25, 6)), &Budget::Unlimited)
             .await;
         println!(

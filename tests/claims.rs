@@ -964,6 +964,7 @@ async fn claim_decided_on_an_order_that_moved_since_is_not_written() {
         state: ClaimState::Open,
         description: "No news.".into(),
         carrier_reference: None,
+        shipment_id: Some(read.order.shipments[0].shipment_id.clone()),
         carrier: "dhl_express".into(),
         tracking_number: tracking("1001"),
         international: false,

@@ -90,14 +90,14 @@ async fn tracking_number_used_by_another_order_is_refused() {
     assert_eq!(body["error"]["code"], "tracking_number_in_use");
     assert_eq!(stack.item_count().await, items);
     let order = stack.store().get_order(&second).await.unwrap().unwrap();
-    assert!(order.order.shipment.is_none());
+    assert!(order.order.shipments.is_empty());
 }
 
 #[tokio::test]
-async fn a_second_different_label_on_the_same_order_is_refused() {
+async fn a_second_different_label_on_the_same_order_is_a_second_package() {
     let stack = TestStack::new().await;
     let order_id = create_order(&stack, "merchant-acme", "1001", tuesday_morning()).await;
-    upload_label(
+    let (status, first) = upload_label(
         &stack,
         &order_id,
         "ups",
@@ -105,16 +105,42 @@ async fn a_second_different_label_on_the_same_order_is_refused() {
         tuesday_morning(),
     )
     .await;
-    let (status, body) = upload_label(
+    assert_eq!(status, 201, "{first}");
+    let (status, second) = upload_label(
         &stack,
         &order_id,
         "fedex",
         "568838414941",
-        tuesday_morning(),
+        tuesday_morning() + Duration::days(1),
     )
     .await;
-    assert_eq!(status, 409);
-    assert_eq!(body["error"]["code"], "label_already_attached");
+    assert_eq!(status, 201, "{second}");
+    assert_ne!(first["shipment_id"], second["shipment_id"]);
+    assert_eq!(second["packages"], 2);
+    // The order still completes from its first label.
+    assert_eq!(second["completes_at"], first["completes_at"]);
+    let stored = stack.store().get_order(&order_id).await.unwrap().unwrap();
+    let numbers: Vec<_> = stored
+        .order
+        .shipments
+        .iter()
+        .map(|s| (s.shipment_id.as_str(), s.tracking_number.as_str()))
+        .collect();
+    assert_eq!(
+        numbers,
+        [
+            (first["shipment_id"].as_str().unwrap(), "1Z999AA10123456784"),
+            (second["shipment_id"].as_str().unwrap(), "568838414941")
+        ]
+    );
+    let fedex = stack
+        .store()
+        .order_for_tracking("fedex", "568838414941")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fedex.order_id, order_id);
+    assert_eq!(fedex.shipment_id.as_deref(), second["shipment_id"].as_str());
 }
 
 #[tokio::test]
@@ -200,7 +226,7 @@ async fn invalid_labels_are_refused_with_the_field_and_write_nothing() {
 }
 
 #[tokio::test]
-async fn concurrent_different_labels_on_one_order_leave_exactly_one() {
+async fn concurrent_different_labels_on_one_order_become_two_packages() {
     let stack = TestStack::new().await;
     let order_id = create_order(&stack, "merchant-acme", "1001", tuesday_morning()).await;
     let numbers = ["1Z999AA10123456784", "1ZWX0692YP40636269"];
@@ -208,30 +234,35 @@ async fn concurrent_different_labels_on_one_order_leave_exactly_one() {
         .iter()
         .map(|n| upload_label(&stack, &order_id, "ups", n, tuesday_morning()));
     let results = futures::future::join_all(uploads).await;
-    let statuses: Vec<_> = results.iter().map(|(s, _)| *s).collect();
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 201).count(),
-        1,
-        "{results:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 409).count(),
-        1,
-        "{results:?}"
-    );
+    assert!(results.iter().all(|(s, _)| *s == 201), "{results:?}");
     let order = stack
         .store()
         .order_with_timeline(&order_id)
         .await
         .unwrap()
         .unwrap();
-    let winner = order.order.shipment.unwrap().tracking_number;
-    let loser = numbers.iter().find(|n| **n != winner).unwrap();
-    assert!(stack
-        .store()
-        .order_for_tracking("ups", loser)
-        .await
-        .unwrap()
-        .is_none());
-    assert_eq!(order.timeline.events().len(), 1);
+    let mut ids: Vec<_> = order
+        .order
+        .shipments
+        .iter()
+        .map(|s| s.shipment_id.clone())
+        .collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 2, "two packages, two ids: {ids:?}");
+    for number in numbers {
+        let target = stack
+            .store()
+            .order_for_tracking("ups", number)
+            .await
+            .unwrap()
+            .unwrap();
+        let package = order
+            .order
+            .shipments
+            .iter()
+            .find(|s| s.tracking_number == number)
+            .unwrap();
+        assert_eq!(target.shipment_id.as_ref(), Some(&package.shipment_id));
+    }
+    assert_eq!(order.timeline.events().len(), 2);
 }

@@ -8,6 +8,7 @@ mod labels;
 mod nightly;
 mod notifications;
 mod orders;
+mod packages;
 mod platform_sync;
 mod scans;
 mod store;

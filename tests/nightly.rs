@@ -447,8 +447,7 @@ async fn stalled_late_and_expired_shipments_are_flagged_once_on_the_timeline() {
             .unwrap()
             .unwrap()
             .order
-            .shipment
-            .unwrap()
+            .shipments[0]
             .stalled
     );
 
@@ -593,7 +592,7 @@ async fn a_scan_landing_between_decision_and_write_leaves_no_stall_or_late_event
         .unwrap()
         .unwrap()
         .order;
-    assert!(!order.shipment.unwrap().stalled);
+    assert!(!order.shipments[0].stalled);
 
     // Decided again from a fresh read, the night finds nothing to flag.
     let report = nightly

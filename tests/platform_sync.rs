@@ -307,7 +307,7 @@ impl Harness {
             .await
             .unwrap()
             .unwrap();
-        assert!(details.order.shipment.unwrap().handoff.is_some());
+        assert!(details.order.shipments[0].handoff.is_some());
     }
 
     /// Hands everything the stream carried since the last call to platform-sync.

@@ -433,7 +433,7 @@ async fn concurrent_scans_for_one_order_never_lose_an_update() {
     assert_eq!(found.timeline.events().len(), 11);
     assert_eq!(found.order.shipment_status, ShipmentStatus::OutForDelivery);
     assert_eq!(
-        found.order.shipment.unwrap().last_carrier_update_at,
+        found.order.shipments[0].last_carrier_update_at,
         Some(start + Duration::hours(9))
     );
 }

@@ -57,15 +57,17 @@ async fn tracking_numbers_are_unique_per_carrier_not_across_carriers() {
                 service: Some("ground".into()),
                 tracking_number: Some(number.into()),
                 label_source: Some("jetpack".into()),
+                shipment_id: None,
             }
             .parse()
-            .unwrap();
-            let tracking_domain::label::LabelDecision::Attach(updated, event) =
-                tracking_domain::label::attach(&read.order, &label, tuesday_morning())
+            .unwrap()
+            .label;
+            let tracking_domain::label::LabelDecision::Attach(change) =
+                tracking_domain::label::attach(&read.order, &label, None, tuesday_morning())
             else {
                 panic!("a new order takes a label");
             };
-            store.attach_label(&read, *updated, *event).await.unwrap()
+            store.attach_label(&read, &change).await.unwrap()
         }
     };
     assert!(matches!(

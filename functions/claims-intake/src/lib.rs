@@ -30,7 +30,7 @@ use tracking_domain::carriers::tracking_url_for;
 use tracking_domain::claims::{
     decide, ClaimPolicy, ClaimRecord, ClaimState, ClaimType, Refusal, RefusalCode, ShipmentFacts,
 };
-use tracking_domain::order::{is_international, Order};
+use tracking_domain::order::{is_international, Order, Shipment};
 use tracking_domain::timeline::{business_offset_minutes, short_hash, EventType, TimelineEvent};
 use tracking_http::{
     field_errors, identity, json_body, json_response, path_param, query_param, ApiError, Identity,
@@ -133,6 +133,8 @@ pub struct ClaimView<'a> {
     pub state: ClaimState,
     pub description: &'a str,
     pub carrier_reference: Option<&'a str>,
+    /// The package claimed for; `null` on claims filed before packages had ids.
+    pub shipment_id: Option<&'a str>,
     pub carrier: &'a str,
     pub carrier_name: String,
     pub tracking_number: &'a str,
@@ -151,6 +153,7 @@ pub fn claim_view(claim: &ClaimRecord) -> ClaimView<'_> {
         state: claim.state,
         description: &claim.description,
         carrier_reference: claim.carrier_reference.as_deref(),
+        shipment_id: claim.shipment_id.as_deref(),
         carrier: &claim.carrier,
         carrier_name: tracking_http::views::carrier_name(&claim.carrier),
         tracking_number: &claim.tracking_number,
@@ -172,6 +175,47 @@ fn not_shipped() -> Refusal {
         code: RefusalCode::NotShipped,
         message: "This order has no shipping label yet, so there is no carrier shipment to claim against.".into(),
         opens_at: None,
+    }
+}
+
+/// The package a claim is for: the one it names, or the order's only live package.
+fn claimed_package<'a>(order: &'a Order, submission: &Submission) -> Result<&'a Shipment, Failure> {
+    let claim_type = submission.claim_type;
+    match submission.shipment_id.as_deref() {
+        Some(id) => match order.shipment(id) {
+            Some(shipment) if shipment.is_live() => Ok(shipment),
+            Some(_) => Err(Failure::refused(
+                Refusal {
+                    code: RefusalCode::NotShipped,
+                    message: format!("Package {id} was voided before the carrier had it, so there is no carrier shipment to claim against."),
+                    opens_at: None,
+                },
+                claim_type,
+            )),
+            None => Err(ApiError::NotFound {
+                code: "shipment_not_found",
+                message: format!("This order has no package {id}."),
+            }
+            .into()),
+        },
+        None => {
+            let mut live = order.live_shipments();
+            match (live.next(), live.next()) {
+                (None, _) => Err(Failure::refused(not_shipped(), claim_type)),
+                (Some(only), None) => Ok(only),
+                (Some(_), Some(_)) => Err(ApiError::Validation {
+                    message: "This order ships as several packages: say which one the claim is for.".into(),
+                    details: serde_json::json!([{
+                        "field": "shipment_id",
+                        "message": format!(
+                            "is required: one of {}",
+                            order.live_shipments().map(|s| s.shipment_id.as_str()).collect::<Vec<_>>().join(", ")
+                        ),
+                    }]),
+                }
+                .into()),
+            }
+        }
     }
 }
 
@@ -197,6 +241,7 @@ pub fn claim_filed_event(claim: &ClaimRecord, carrier_name: &str) -> TimelineEve
         .map(|r| format!("; carrier reference {r}"))
         .unwrap_or_default();
     TimelineEvent {
+        shipment_id: claim.shipment_id.clone(),
         event_id: claim.event_id.clone(),
         kind: EventType::ClaimFiled,
         status: None,
@@ -355,15 +400,10 @@ impl<S: Claims> ClaimsIntake<S> {
     ) -> Result<ClaimRecord, Failure> {
         let claim_type = submission.claim_type;
         let order = &found.order;
-        let shipment = order
-            .shipment
-            .as_ref()
-            .ok_or_else(|| Failure::refused(not_shipped(), claim_type))?;
-        if let Some(open) = found
-            .claims
-            .iter()
-            .find(|c| c.claim_type == claim_type && c.state == ClaimState::Open)
-        {
+        let shipment = claimed_package(order, submission)?;
+        if let Some(open) = found.claims.iter().find(|c| {
+            c.claim_type == claim_type && c.state == ClaimState::Open && c.is_on(order, shipment)
+        }) {
             return Err(Failure::Refused {
                 refusal: Refusal::duplicate(claim_type),
                 claim_type,
@@ -376,7 +416,7 @@ impl<S: Claims> ClaimsIntake<S> {
             label_created_at: shipment.label_created_at,
             international,
             ship_to_country: &order.details.ship_to.country,
-            timeline: &found.timeline,
+            timeline: &order.rows_of(shipment, &found.timeline),
         };
         decide(
             claim_type,
@@ -396,6 +436,7 @@ impl<S: Claims> ClaimsIntake<S> {
             state: ClaimState::Open,
             description: submission.description.clone(),
             carrier_reference: submission.carrier_reference.clone(),
+            shipment_id: Some(shipment.shipment_id.clone()),
             carrier: shipment.carrier.code().to_owned(),
             tracking_number: shipment.tracking_number.clone(),
             international,
@@ -481,6 +522,7 @@ mod tests {
             state: ClaimState::Open,
             description: "Left at the wrong house.".into(),
             carrier_reference: Some("UPS-INV-7781".into()),
+            shipment_id: Some("SHP-0000000001".into()),
             carrier: "ups".into(),
             tracking_number: "1Z999AA10123456784".into(),
             international: false,

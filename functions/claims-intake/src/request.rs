@@ -8,6 +8,7 @@
 use serde::Deserialize;
 use tracking_domain::claims::{ClaimEvidence, ClaimType};
 use tracking_domain::order::FieldError;
+use tracking_domain::shipment::parse_shipment_id;
 use tracking_domain::timeline::short_hash;
 
 pub const MAX_DESCRIPTION_CHARS: usize = 2000;
@@ -22,6 +23,8 @@ pub struct ClaimRequest {
     pub claim_type: Option<String>,
     pub description: Option<String>,
     pub carrier_reference: Option<String>,
+    /// The package claimed for; may be left out when the order has one.
+    pub shipment_id: Option<String>,
 }
 
 /// A claim request that passed every check, normalized (trimmed, blank reference absent)
@@ -31,6 +34,7 @@ pub struct Submission {
     pub claim_type: ClaimType,
     pub description: String,
     pub carrier_reference: Option<String>,
+    pub shipment_id: Option<String>,
 }
 
 impl ClaimRequest {
@@ -96,11 +100,16 @@ impl ClaimRequest {
                 ));
             }
         }
+        let shipment_id = parse_shipment_id(self.shipment_id.as_deref())
+            .map_err(|e| errors.push(FieldError::new("shipment_id", e)))
+            .ok()
+            .flatten();
         match claim_type {
             Some(claim_type) if errors.is_empty() => Ok(Submission {
                 claim_type,
                 description,
                 carrier_reference,
+                shipment_id,
             }),
             _ => Err(errors),
         }
@@ -109,10 +118,16 @@ impl ClaimRequest {
 
 impl Submission {
     /// Identity of the claim's content. Parsing refuses NUL in every field, so joining
-    /// on it is unambiguous.
+    /// on it is unambiguous; a named package is part of it (claims filed before packages
+    /// named none, and keep the fingerprint they had).
     pub fn fingerprint(&self) -> String {
+        let package = self
+            .shipment_id
+            .as_deref()
+            .map(|id| format!("\u{0}{id}"))
+            .unwrap_or_default();
         short_hash(&format!(
-            "{}\u{0}{}\u{0}{}",
+            "{}\u{0}{}\u{0}{}{package}",
             self.claim_type.as_str(),
             self.description,
             self.carrier_reference.as_deref().unwrap_or_default()
@@ -192,6 +207,7 @@ mod tests {
             claim_type: Some(claim_type.into()),
             description: Some(description.into()),
             carrier_reference: reference.map(str::to_owned),
+            shipment_id: None,
         }
     }
 

@@ -16,8 +16,9 @@ use tracking_aws::{Config, OrderStore, SdkConfig};
 use tracking_domain::calendar;
 use tracking_domain::carriers::{tracking_url_for, Carrier, TrackingNumber};
 use tracking_domain::claims::LabelSource;
-use tracking_domain::label::{self, Label, LabelDecision};
+use tracking_domain::label::{self, Label, LabelDecision, LabelRefusal};
 use tracking_domain::order::{FieldError, Order, Shipment};
+use tracking_domain::shipment::parse_shipment_id;
 use tracking_http::{
     field_errors, identity, json_body, json_response, path_param, require_operations, ApiError,
 };
@@ -28,11 +29,24 @@ pub struct LabelRequest {
     pub service: Option<String>,
     pub tracking_number: Option<String>,
     pub label_source: Option<String>,
+    /// The package to relabel; without it the label is a new package.
+    pub shipment_id: Option<String>,
+}
+
+/// A valid upload: the label, and the package it replaces the label of, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub label: Label,
+    pub shipment_id: Option<String>,
 }
 
 impl LabelRequest {
-    pub fn parse(self) -> Result<Label, Vec<FieldError>> {
+    pub fn parse(self) -> Result<Upload, Vec<FieldError>> {
         let mut errors = Vec::new();
+        let shipment_id = parse_shipment_id(self.shipment_id.as_deref())
+            .map_err(|e| errors.push(FieldError::new("shipment_id", e)))
+            .ok()
+            .flatten();
         let carrier = match self.carrier.as_deref().map(str::trim) {
             None | Some("") => {
                 errors.push(FieldError::new("carrier", "is required"));
@@ -84,11 +98,14 @@ impl LabelRequest {
         };
         match (carrier, tracking_number, label_source) {
             (Some(carrier), Some(tracking_number), Some(label_source)) if errors.is_empty() => {
-                Ok(Label {
-                    carrier,
-                    service,
-                    tracking_number,
-                    label_source,
+                Ok(Upload {
+                    label: Label {
+                        carrier,
+                        service,
+                        tracking_number,
+                        label_source,
+                    },
+                    shipment_id,
                 })
             }
             _ => Err(errors),
@@ -102,6 +119,9 @@ struct LabelResponse<'a> {
     order_number: &'a str,
     status: &'static str,
     shipment_status: &'static str,
+    shipment_id: &'a str,
+    /// Live packages of the order, this one included.
+    packages: usize,
     completes_at: Option<DateTime<Utc>>,
     carrier: &'static str,
     service: &'a str,
@@ -118,6 +138,8 @@ fn label_response(order: &Order, shipment: &Shipment) -> serde_json::Value {
         order_number: &order.details.order_number,
         status: order.status.as_str(),
         shipment_status: order.shipment_status.as_str(),
+        shipment_id: &shipment.shipment_id,
+        packages: order.live_shipments().count(),
         completes_at: order.completes_at,
         carrier: shipment.carrier.code(),
         service: &shipment.service,
@@ -181,39 +203,32 @@ impl<S: Orders + TrackingNumbers> LabelUpload<S> {
         let caller = identity(request)?;
         require_operations(&caller)?;
         let order_id = path_param(request, "order_id")?;
-        let label = json_body::<LabelRequest>(request)?
+        let upload = json_body::<LabelRequest>(request)?
             .parse()
             .map_err(field_errors)?;
-        tracing::info!(%order_id, carrier = %label.carrier, tracking_number = %label.tracking_number, "attaching label");
-        let (order_id, label) = (&order_id, &label);
+        let label = &upload.label;
+        tracing::info!(%order_id, carrier = %label.carrier, tracking_number = %label.tracking_number, shipment_id = ?upload.shipment_id, "attaching label");
+        let (order_id, upload) = (&order_id, &upload);
         until_won(|| async move {
             let read = self.read(order_id).await?;
-            let (updated, event) = match label::attach(&read.order, label, now) {
-                LabelDecision::AlreadyAttached => {
-                    let shipment = read.order.shipment.as_ref().ok_or_else(|| {
-                        ApiError::Unexpected(anyhow::anyhow!("labeled order has no shipment"))
+            let change = match label::attach(&read.order, label, upload.shipment_id.as_deref(), now)
+            {
+                LabelDecision::AlreadyAttached { shipment_id } => {
+                    let shipment = read.order.shipment(&shipment_id).ok_or_else(|| {
+                        ApiError::Unexpected(anyhow::anyhow!("attached label lost its package"))
                     })?;
                     return Ok(Try::Done(json_response(
                         StatusCode::OK,
                         &label_response(&read.order, shipment),
                     )));
                 }
-                LabelDecision::Refused { existing } => {
-                    return Err(ApiError::conflict(
-                        "label_already_attached",
-                        format!(
-                        "This order already has {} tracking {}; a second label is not accepted.",
-                        existing.carrier.display_name(),
-                        existing.tracking_number
-                    ),
-                    ))
-                }
-                LabelDecision::Attach(updated, event) => (*updated, *event),
+                LabelDecision::Refused(refusal) => return Err(refused(refusal, upload)),
+                LabelDecision::Attach(change) => *change,
             };
-            match self.store.attach_label(&read, updated, event).await {
+            match self.store.attach_label(&read, &change).await {
                 Ok(LabelOutcome::Attached(order)) => {
-                    let shipment = order.shipment.as_ref().ok_or_else(|| {
-                        ApiError::Unexpected(anyhow::anyhow!("attached order lost its shipment"))
+                    let shipment = order.shipment(&change.shipment_id).ok_or_else(|| {
+                        ApiError::Unexpected(anyhow::anyhow!("attached order lost its package"))
                     })?;
                     Ok(Try::Done(json_response(
                         StatusCode::CREATED,
@@ -256,6 +271,38 @@ impl<S: Orders + TrackingNumbers> LabelUpload<S> {
     }
 }
 
+/// The answer to a label the order cannot take, each with its own code.
+fn refused(refusal: LabelRefusal, upload: &Upload) -> ApiError {
+    let named = upload.shipment_id.as_deref().unwrap_or_default();
+    match refusal {
+        LabelRefusal::UnknownShipment => ApiError::NotFound {
+            code: "shipment_not_found",
+            message: format!("This order has no package {named}."),
+        },
+        LabelRefusal::ShipmentVoided => ApiError::conflict(
+            "shipment_voided",
+            format!("Package {named} was voided. Upload the label without a shipment_id to add it as a new package."),
+        ),
+        LabelRefusal::AlreadyScanned { existing } => ApiError::conflict(
+            "shipment_already_scanned",
+            format!(
+                "Package {named} ({} tracking {}) has been scanned by the carrier, so its label can no longer be replaced. Upload the label without a shipment_id to add a new package.",
+                existing.carrier.display_name(),
+                existing.tracking_number
+            ),
+        ),
+        LabelRefusal::OnAnotherShipment { existing } => ApiError::conflict(
+            "label_on_another_shipment",
+            format!(
+                "{} tracking {} is already on package {} of this order.",
+                existing.carrier.display_name(),
+                existing.tracking_number,
+                existing.shipment_id
+            ),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,16 +313,31 @@ mod tests {
             service: Some("ground".into()),
             tracking_number: Some(number.into()),
             label_source: Some(source.into()),
+            shipment_id: None,
         }
     }
 
     #[test]
     fn valid_ups_label_parses() {
-        let label = request("UPS", "1Z999AA10123456784", "jetpack")
+        let upload = request("UPS", "1Z999AA10123456784", "jetpack")
             .parse()
             .unwrap();
-        assert_eq!(label.carrier, Carrier::Ups);
-        assert_eq!(label.label_source, LabelSource::Jetpack);
+        assert_eq!(upload.label.carrier, Carrier::Ups);
+        assert_eq!(upload.label.label_source, LabelSource::Jetpack);
+        assert_eq!(upload.shipment_id, None);
+        let relabel = LabelRequest {
+            shipment_id: Some(" SHP-7F3A9C2D1E ".into()),
+            ..request("ups", "1Z999AA10123456784", "jetpack")
+        };
+        assert_eq!(
+            relabel.parse().unwrap().shipment_id.as_deref(),
+            Some("SHP-7F3A9C2D1E")
+        );
+        let odd = LabelRequest {
+            shipment_id: Some("../x".into()),
+            ..request("ups", "1Z999AA10123456784", "jetpack")
+        };
+        assert_eq!(odd.parse().unwrap_err()[0].field, "shipment_id");
     }
 
     #[test]

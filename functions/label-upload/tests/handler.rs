@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use label_upload::LabelUpload;
 use serde_json::{json, Value};
-use tracking_aws::contract::order;
+use tracking_aws::contract::{order, ups_number};
 use tracking_aws::memory::MemoryStore;
 use tracking_aws::ports::{Orders, Timelines, TrackingNumbers};
 use tracking_http::testing::{read_response, ApiEvent};
@@ -64,15 +64,21 @@ async fn the_same_label_again_answers_the_first_and_writes_nothing() {
     assert_eq!(store.item_count(), items);
 }
 
+fn relabel(number: &str, shipment_id: &Value) -> Value {
+    let mut body = ups_label(number);
+    body["shipment_id"] = shipment_id.clone();
+    body
+}
+
 #[tokio::test]
-async fn a_second_label_and_a_number_of_another_order_are_refused() {
+async fn a_second_label_is_a_second_package_and_a_number_of_another_order_is_refused() {
     let (store, order_id) = store_with_order("1003").await;
-    send(&store, upload(&order_id, ups_label(UPS))).await;
-    let (status, body) = send(&store, upload(&order_id, ups_label("1ZWX0692YP40636269"))).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (409, Some("label_already_attached"))
-    );
+    let (_, first) = send(&store, upload(&order_id, ups_label(UPS))).await;
+    let (status, second) = send(&store, upload(&order_id, ups_label("1ZWX0692YP40636269"))).await;
+    assert_eq!(status, 201, "{second}");
+    assert_ne!(second["shipment_id"], first["shipment_id"]);
+    assert_eq!(second["packages"], 2);
+    assert_eq!(second["completes_at"], first["completes_at"]);
 
     let other = order("merchant-acme", "1004", now());
     let other_id = other.order_id.clone();
@@ -87,6 +93,79 @@ async fn a_second_label_and_a_number_of_another_order_are_refused() {
     assert_eq!(
         store.get_order(&other_id).await.unwrap().unwrap().version,
         1
+    );
+}
+
+#[tokio::test]
+async fn a_package_is_relabeled_by_its_shipment_id_until_the_carrier_scans_it() {
+    let (store, order_id) = store_with_order("1006").await;
+    let (_, first) = send(&store, upload(&order_id, ups_label(UPS))).await;
+    let (_, second) = send(&store, upload(&order_id, ups_label("1ZWX0692YP40636269"))).await;
+    let items = store.item_count();
+    for (body, status, code) in [
+        (
+            relabel(&ups_number(1), &json!("SHP-NOTOURS")),
+            404,
+            "shipment_not_found",
+        ),
+        (
+            relabel(UPS, &second["shipment_id"]),
+            409,
+            "label_on_another_shipment",
+        ),
+        (relabel(UPS, &json!("../other")), 422, "validation_failed"),
+    ] {
+        let (got, response) = send(&store, upload(&order_id, body)).await;
+        assert_eq!(
+            (got, response["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{response}"
+        );
+    }
+    assert_eq!(store.item_count(), items, "refusals write nothing");
+
+    let fixed = &ups_number(2);
+    let (status, relabeled) = send(
+        &store,
+        upload(&order_id, relabel(fixed, &first["shipment_id"])),
+    )
+    .await;
+    assert_eq!(status, 201, "{relabeled}");
+    assert_eq!(relabeled["shipment_id"], first["shipment_id"]);
+    assert_eq!(relabeled["tracking_number"], fixed.as_str());
+    assert_eq!(relabeled["packages"], 2, "no ghost package");
+    assert_eq!(store.order_for_tracking("ups", UPS).await.unwrap(), None);
+    assert!(store
+        .order_for_tracking("ups", fixed)
+        .await
+        .unwrap()
+        .is_some());
+    // The same relabel again is a replay.
+    let (status, again) = send(
+        &store,
+        upload(&order_id, relabel(fixed, &first["shipment_id"])),
+    )
+    .await;
+    assert_eq!((status, &again), (200, &relabeled));
+
+    // Once the carrier has scanned the package, its label stays.
+    let read = store.get_order(&order_id).await.unwrap().unwrap();
+    let mut scanned = read.order.clone();
+    scanned.shipments[0].last_carrier_update_at = Some(now());
+    scanned.shipments[0].status = tracking_domain::status::ShipmentStatus::InTransit;
+    store
+        .put_order_at_version(&scanned, read.version)
+        .await
+        .unwrap();
+    let (status, body) = send(
+        &store,
+        upload(&order_id, relabel(&ups_number(3), &first["shipment_id"])),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("shipment_already_scanned")),
+        "{body}"
     );
 }
 

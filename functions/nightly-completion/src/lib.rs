@@ -32,7 +32,7 @@ use tracking_aws::config::{number, required, Env};
 use tracking_aws::ports::{HandOffs, Orders, SweepLists, Timelines};
 use tracking_aws::store::nightly::HandOffKey;
 use tracking_aws::store::optimistic::{until_won, Try};
-use tracking_aws::store::{EventWrite, StoreError, SweepCursor};
+use tracking_aws::store::{EventWrite, OrderWithTimeline, StoreError, SweepCursor};
 use tracking_aws::{Config, OrderStore, SdkConfig};
 use tracking_domain::nightly::{StallPolicy, Sweep};
 use tracking_domain::order::Order;
@@ -479,12 +479,24 @@ impl<C: Continuation, S: Orders + Timelines + SweepLists + HandOffs> Nightly<C, 
         order_id: &str,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Option<Decision>> {
-        let current = self
-            .store
+        let current = self.read(order_id).await?;
+        Ok(self.decide_on(sweep, &current, now))
+    }
+
+    async fn read(&self, order_id: &str) -> anyhow::Result<OrderWithTimeline> {
+        self.store
             .order_with_timeline(order_id)
             .await?
-            .with_context(|| format!("sweep index names missing order {order_id}"))?;
-        Ok(sweep
+            .with_context(|| format!("sweep index names missing order {order_id}"))
+    }
+
+    fn decide_on(
+        &self,
+        sweep: Sweep,
+        current: &OrderWithTimeline,
+        now: DateTime<Utc>,
+    ) -> Option<Decision> {
+        sweep
             .decide(
                 &current.order,
                 &current.timeline,
@@ -497,7 +509,7 @@ impl<C: Continuation, S: Orders + Timelines + SweepLists + HandOffs> Nightly<C, 
                 read_version: current.version,
                 updated,
                 event,
-            }))
+            })
     }
 
     /// Writes a decision: its event and its order change as one transaction, conditioned
@@ -531,21 +543,40 @@ impl<C: Continuation, S: Orders + Timelines + SweepLists + HandOffs> Nightly<C, 
         }
     }
 
-    /// Decides and commits, deciding again after losing a race.
+    /// Decides and commits, deciding again after losing a race. A sweep acts on one
+    /// package per decision; after a write it decides again on what it just wrote (no
+    /// read), so every due package of the order is done in this run.
     async fn apply(
         &self,
         sweep: Sweep,
         order_id: &str,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Applied> {
+        let changed = std::sync::atomic::AtomicBool::new(false);
+        let changed = &changed;
         until_won(|| async move {
-            let Some(decision) = self.decide_for(sweep, order_id, now).await? else {
-                return Ok(Try::Done(Applied::Unchanged));
-            };
-            Ok(match self.commit(&decision).await? {
-                Committed::Written | Committed::OrderOnly => Try::Done(Applied::Changed),
-                Committed::Outdated => Try::LostRace,
-            })
+            let mut current = self.read(order_id).await?;
+            // Each decision settles one package (or the order) for good, so there are at
+            // most that many; the bound keeps a rule that failed to settle from spinning.
+            for _ in 0..=current.order.shipments.len() {
+                let Some(decision) = self.decide_on(sweep, &current, now) else {
+                    break;
+                };
+                match self.commit(&decision).await? {
+                    Committed::Written | Committed::OrderOnly => {
+                        changed.store(true, Ordering::Relaxed);
+                        current.timeline.insert(decision.event);
+                        current.order = decision.updated;
+                        current.version = decision.read_version + 1;
+                    }
+                    Committed::Outdated => return Ok(Try::LostRace),
+                }
+            }
+            Ok(Try::Done(if changed.load(Ordering::Relaxed) {
+                Applied::Changed
+            } else {
+                Applied::Unchanged
+            }))
         })
         .await
         .map_err(

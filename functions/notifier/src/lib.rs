@@ -339,7 +339,12 @@ impl<M: Mailer, Q: DeliveryQueue, S: Subscriptions + Deliveries> Notifier<M, Q, 
             // Read after the event's own write, so it is there; inserting is a no-op then
             // and keeps the decision right even if it were not.
             context.timeline.insert(outbox.event.clone());
-            let Some(notice) = notice_for(&outbox.event, &context.timeline) else {
+            // A scan is news or not within its own package: another package's later
+            // scans neither hide nor repeat it.
+            let (_, rows) = context
+                .order
+                .package_context(&outbox.event, &context.timeline);
+            let Some(notice) = notice_for(&outbox.event, &rows) else {
                 return Ok(RecordOutcome::NotNotifiable);
             };
             let merchant_wide = self

@@ -170,6 +170,7 @@ mod tests {
         hour: u32,
     ) -> TimelineEvent {
         TimelineEvent {
+            shipment_id: None,
             event_id: id.into(),
             kind,
             status,

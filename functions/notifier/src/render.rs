@@ -245,7 +245,9 @@ pub fn email_view(inputs: Inputs<'_>) -> EmailView {
     } = inputs;
     let order_number = order.details.order_number.as_str();
     let (subject, headline, intro) = wording(notice, order_number, outbox);
-    let shipment = order.shipment.as_ref();
+    // Worded from the package the event is about, with that package's rows only.
+    let (shipment, rows) = order.package_context(&outbox.event, timeline);
+    let timeline = &rows;
     let expired =
         shipment.is_some_and(|s| s.tracking_expired) || matches!(notice, Notice::TrackingExpired);
     let tracking = shipment.map(|s| TrackingLink {

@@ -16,6 +16,7 @@ use tracking_aws::store::optimistic::{until_won, Try};
 use tracking_aws::store::{StoreError, TrackingRef};
 use tracking_aws::{Config, OrderStore, SdkConfig};
 use tracking_domain::feed::{FeedError, Scan};
+use tracking_domain::timeline::TimelineEvent;
 
 /// Where messages that can never succeed go, with the reason, at once: retrying a
 /// malformed message only delays the batch and hides the problem.
@@ -201,15 +202,20 @@ impl<D: DeadLetters, S: Orders + Timelines + TrackingNumbers> ScanIngest<D, S> {
             if let Some(Err(reason)) = label_created_at.map(|at| scan.check_label(at)) {
                 return Ok(Outcome::Refused(reason));
             }
+            if let Some(Err(reason)) = target.scans_from.map(|at| scan.check_reused_number(at)) {
+                return Ok(Outcome::Refused(reason));
+            }
             // A hand-off number claimed below inherits the label's time.
             let target = TrackingRef {
                 label_created_at,
                 ..target
             };
-            let inserted = self
-                .store
-                .put_event(&target.order_id, scan.to_event(now))
-                .await?;
+            // The row names its package, so the package's status is its own scans'.
+            let event = TimelineEvent {
+                shipment_id: target.shipment_id.clone(),
+                ..scan.to_event(now)
+            };
+            let inserted = self.store.put_event(&target.order_id, event).await?;
             if let Some((carrier, number)) = &scan.handoff {
                 self.claim_handoff(carrier.as_str(), number, &target)
                     .await?;
@@ -237,9 +243,14 @@ impl<D: DeadLetters, S: Orders + Timelines + TrackingNumbers> ScanIngest<D, S> {
             return Ok(Some(at));
         }
         let order = self.store.get_order(&target.order_id).await?;
-        Ok(order
-            .and_then(|o| o.order.shipment)
-            .map(|shipment| shipment.label_created_at))
+        Ok(order.and_then(|read| {
+            let order = read.order;
+            match target.shipment_id.as_deref() {
+                Some(id) => order.shipment(id).map(|s| s.label_created_at),
+                // Items without a package id were written for an order's only package.
+                None => order.shipments.first().map(|s| s.label_created_at),
+            }
+        }))
     }
 
     async fn claim_handoff(

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use tracking_domain::carriers::{Carrier, TrackingNumber};
 use tracking_domain::claims::{ClaimRecord, ClaimState, ClaimType, LabelSource};
 use tracking_domain::email::EmailAddress;
-use tracking_domain::label::{self, Label, LabelDecision};
+use tracking_domain::label::{self, Label, LabelChange, LabelDecision};
 use tracking_domain::nightly::Sweep;
 use tracking_domain::order::{Order, OrderDraft, OrderSource};
 use tracking_domain::status::OrderStatus;
@@ -74,6 +74,7 @@ macro_rules! store_contract {
             events_are_written_once,
             an_order_change_and_its_event_land_together_or_not_at_all,
             a_label_claims_its_number_once_with_its_order_and_event,
+            packages_hold_their_own_numbers_and_a_relabel_frees_the_old_one,
             hand_off_numbers_stay_with_the_order_that_claimed_them,
             orders_are_listed_newest_first_a_page_at_a_time,
             list_cursors_are_bound_to_their_list,
@@ -159,9 +160,9 @@ pub async fn labeled_order<S: Orders + TrackingNumbers>(
     let created = order(merchant_id, order_number, at - Duration::hours(1));
     store.create_order(created.clone()).await.unwrap();
     let read = store.get_order(&created.order_id).await.unwrap().unwrap();
-    let (updated, event) = labeled_with(&read.order, &label_of(carrier, tracking_number), at);
+    let change = labeled_with(&read.order, &label_of(carrier, tracking_number), at);
     assert!(matches!(
-        store.attach_label(&read, updated, event).await.unwrap(),
+        store.attach_label(&read, &change).await.unwrap(),
         LabelOutcome::Attached(_)
     ));
     created.order_id
@@ -185,19 +186,21 @@ pub async fn carrier_scan<S: Orders + Timelines>(
     }
 }
 
-fn labeled(order: &Order, number: &str, at: DateTime<Utc>) -> (Order, TimelineEvent) {
+fn labeled(order: &Order, number: &str, at: DateTime<Utc>) -> LabelChange {
     labeled_with(order, &label_of(Carrier::Ups, number), at)
 }
 
-fn labeled_with(order: &Order, label: &Label, at: DateTime<Utc>) -> (Order, TimelineEvent) {
-    match label::attach(order, label, at) {
-        LabelDecision::Attach(order, event) => (*order, *event),
-        other => panic!("an unlabeled order takes a label, got {other:?}"),
+/// `label` as a new package of `order`.
+fn labeled_with(order: &Order, label: &Label, at: DateTime<Utc>) -> LabelChange {
+    match label::attach(order, label, None, at) {
+        LabelDecision::Attach(change) => *change,
+        other => panic!("a new label is a new package, got {other:?}"),
     }
 }
 
 fn note(event_id: &str, at: DateTime<Utc>) -> TimelineEvent {
     TimelineEvent {
+        shipment_id: None,
         event_id: event_id.to_owned(),
         kind: EventType::OrderReceived,
         status: None,
@@ -346,12 +349,10 @@ pub async fn a_label_claims_its_number_once_with_its_order_and_event<S: Store>(s
     created(store, &a).await;
     created(store, &b).await;
     let read_a = store.get_order(&a.order_id).await.unwrap().unwrap();
-    let (labeled_a, event_a) = labeled(&a, UPS_A, tuesday());
+    let change_a = labeled(&a, UPS_A, tuesday());
+    let labeled_a = change_a.order.clone();
     assert!(matches!(
-        store
-            .attach_label(&read_a, labeled_a.clone(), event_a)
-            .await
-            .unwrap(),
+        store.attach_label(&read_a, &change_a).await.unwrap(),
         LabelOutcome::Attached(_)
     ));
     assert_eq!(
@@ -360,6 +361,8 @@ pub async fn a_label_claims_its_number_once_with_its_order_and_event<S: Store>(s
             order_id: a.order_id.clone(),
             merchant_id: "m1".into(),
             label_created_at: Some(tuesday()),
+            shipment_id: Some(change_a.shipment_id.clone()),
+            scans_from: None,
         })
     );
     let after_a = store
@@ -372,19 +375,19 @@ pub async fn a_label_claims_its_number_once_with_its_order_and_event<S: Store>(s
 
     // The number is taken, whoever asks.
     let read_b = store.get_order(&b.order_id).await.unwrap().unwrap();
-    let (labeled_b, event_b) = labeled(&b, UPS_A, tuesday());
     assert!(matches!(
         store
-            .attach_label(&read_b, labeled_b, event_b)
+            .attach_label(&read_b, &labeled(&b, UPS_A, tuesday()))
             .await
             .unwrap(),
         LabelOutcome::TrackingNumberInUse
     ));
     // A label decided on a stale read claims nothing.
     store.put_order_at_version(&b, 1).await.unwrap();
-    let (labeled_b, event_b) = labeled(&b, UPS_B, tuesday());
     assert!(matches!(
-        store.attach_label(&read_b, labeled_b, event_b).await,
+        store
+            .attach_label(&read_b, &labeled(&b, UPS_B, tuesday()))
+            .await,
         Err(StoreError::Contention)
     ));
     assert_eq!(store.order_for_tracking("ups", UPS_B).await.unwrap(), None);
@@ -394,8 +397,81 @@ pub async fn a_label_claims_its_number_once_with_its_order_and_event<S: Store>(s
         .unwrap()
         .unwrap();
     assert_eq!(after_b.version, 2);
-    assert!(after_b.order.shipment.is_none());
+    assert!(after_b.order.shipments.is_empty());
     assert!(after_b.timeline.events().is_empty());
+}
+
+pub async fn packages_hold_their_own_numbers_and_a_relabel_frees_the_old_one<S: Store>(store: &S) {
+    let a = order("m1", "1007", tuesday());
+    let b = order("m1", "1008", tuesday());
+    created(store, &a).await;
+    created(store, &b).await;
+    let read = store.get_order(&a.order_id).await.unwrap().unwrap();
+    let first = labeled(&read.order, UPS_A, tuesday());
+    store.attach_label(&read, &first).await.unwrap();
+    let read = store.get_order(&a.order_id).await.unwrap().unwrap();
+    let second = labeled(&read.order, UPS_B, tuesday() + Duration::hours(1));
+    assert!(matches!(
+        store.attach_label(&read, &second).await.unwrap(),
+        LabelOutcome::Attached(_)
+    ));
+    let numbers = |number: &'static str| async move {
+        store
+            .order_for_tracking("ups", number)
+            .await
+            .unwrap()
+            .and_then(|target| target.shipment_id)
+    };
+    assert_eq!(numbers(UPS_A).await, Some(first.shipment_id.clone()));
+    assert_eq!(numbers(UPS_B).await, Some(second.shipment_id.clone()));
+    let read = store
+        .order_with_timeline(&a.order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.order.shipments.len(), 2);
+    assert_eq!(read.timeline.events().len(), 2);
+    let found = store.search_orders("m1", UPS_B).await.unwrap();
+    assert_eq!(found.len(), 1, "either package's number finds the order");
+
+    // The first package relabeled before any scan: its old number is free again, for
+    // another order too.
+    let read = store.get_order(&a.order_id).await.unwrap().unwrap();
+    let third = ups_number(7);
+    let relabel = match label::attach(
+        &read.order,
+        &label_of(Carrier::Ups, &third),
+        Some(&first.shipment_id),
+        tuesday() + Duration::hours(2),
+    ) {
+        LabelDecision::Attach(change) => *change,
+        other => panic!("{other:?}"),
+    };
+    assert!(relabel.released.is_some());
+    assert!(matches!(
+        store.attach_label(&read, &relabel).await.unwrap(),
+        LabelOutcome::Attached(_)
+    ));
+    assert_eq!(numbers(UPS_A).await, None);
+    assert!(store.search_orders("m1", UPS_A).await.unwrap().is_empty());
+    let read_b = store.get_order(&b.order_id).await.unwrap().unwrap();
+    assert!(matches!(
+        store
+            .attach_label(&read_b, &labeled(&b, UPS_A, tuesday() + Duration::hours(3)))
+            .await
+            .unwrap(),
+        LabelOutcome::Attached(_)
+    ));
+    let target = store
+        .order_for_tracking("ups", UPS_A)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(target.order_id, b.order_id);
+    assert_eq!(
+        target.label_created_at,
+        Some(tuesday() + Duration::hours(3))
+    );
 }
 
 pub async fn hand_off_numbers_stay_with_the_order_that_claimed_them<S: Store>(store: &S) {
@@ -403,6 +479,8 @@ pub async fn hand_off_numbers_stay_with_the_order_that_claimed_them<S: Store>(st
         order_id: order_id.into(),
         merchant_id: "m1".into(),
         label_created_at: Some(tuesday()),
+        shipment_id: None,
+        scans_from: None,
     };
     let number = "9400111899223100000001";
     assert!(store
@@ -537,8 +615,10 @@ pub async fn search_finds_one_merchants_orders_by_order_and_tracking_number<S: S
     created(store, &mine).await;
     created(store, &theirs).await;
     let read = store.get_order(&mine.order_id).await.unwrap().unwrap();
-    let (with_label, event) = labeled(&mine, UPS_A, tuesday());
-    store.attach_label(&read, with_label, event).await.unwrap();
+    store
+        .attach_label(&read, &labeled(&mine, UPS_A, tuesday()))
+        .await
+        .unwrap();
     for term in ["#a 1001", "A-1001", "1z999aa1-0123456784"] {
         let found = store.search_orders("m1", term).await.unwrap();
         let ids: Vec<_> = found.iter().map(|o| o.order_id.as_str()).collect();
@@ -554,12 +634,11 @@ pub async fn sweep_lists_hold_what_is_due_oldest_first<S: Store>(store: &S) {
     for day in 0..4 {
         let o = order("m1", &format!("S{day}"), tuesday());
         created(store, &o).await;
-        let (with_label, event) = labeled(&o, &ups_number(day as u64), tuesday());
+        let mut change = labeled(&o, &ups_number(day as u64), tuesday());
         let read = store.get_order(&o.order_id).await.unwrap().unwrap();
-        let mut with_label = with_label;
-        with_label.completes_at = Some(tuesday() + Duration::days(day));
+        change.order.completes_at = Some(tuesday() + Duration::days(day));
         assert!(matches!(
-            store.attach_label(&read, with_label, event).await,
+            store.attach_label(&read, &change).await,
             Ok(LabelOutcome::Attached(_))
         ));
         ids.push(o.order_id);
@@ -687,6 +766,7 @@ fn claim(o: &Order, claim_id: &str, claim_type: ClaimType, at: DateTime<Utc>) ->
         state: ClaimState::Open,
         description: "contract claim".into(),
         carrier_reference: None,
+        shipment_id: Some(tracking_domain::shipment::shipment_id(&o.order_id, 1)),
         carrier: "ups".into(),
         tracking_number: UPS_A.into(),
         international: false,
@@ -728,6 +808,19 @@ pub async fn claims_are_filed_once_per_type_while_open<S: Store>(store: &S) {
     let read = store.order_with_claims(&o.order_id).await.unwrap().unwrap();
     assert_eq!(read.claims.len(), 1);
     assert_eq!(read.timeline.events().len(), 1);
+    // The same type on another package is a claim of its own.
+    let other_package = ClaimRecord {
+        shipment_id: Some(tracking_domain::shipment::shipment_id(&o.order_id, 2)),
+        ..claim(&o, "clm_4", ClaimType::Damaged, tuesday())
+    };
+    store
+        .file_claim(2, &other_package, note(&other_package.event_id, tuesday()))
+        .await
+        .unwrap();
+    assert!(store
+        .resolve_claim(&other_package, ClaimState::Denied, tuesday())
+        .await
+        .unwrap());
     // Resolved, the type is free again; a claim is resolved once.
     let resolved_at = tuesday() + Duration::days(3);
     assert!(store
@@ -743,16 +836,22 @@ pub async fn claims_are_filed_once_per_type_while_open<S: Store>(store: &S) {
         .await
         .unwrap();
     let read = store.order_with_claims(&o.order_id).await.unwrap().unwrap();
-    let states: Vec<_> = read
+    let mut states: Vec<_> = read
         .claims
         .iter()
         .map(|c| (c.claim_id.as_str(), c.state))
         .collect();
+    states.sort_by_key(|(id, _)| *id);
     assert_eq!(
         states,
-        [("clm_3", ClaimState::Open), ("clm_1", ClaimState::Denied)]
+        [
+            ("clm_1", ClaimState::Denied),
+            ("clm_3", ClaimState::Open),
+            ("clm_4", ClaimState::Denied),
+        ]
     );
-    assert_eq!(read.claims[1].updated_at, resolved_at);
+    let first_read = read.claims.iter().find(|c| c.claim_id == "clm_1").unwrap();
+    assert_eq!(first_read.updated_at, resolved_at);
     assert!(store
         .order_with_claims("ord_missing")
         .await

@@ -22,6 +22,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use tracking_domain::claims::{ClaimRecord, ClaimState};
 use tracking_domain::email::EmailAddress;
+use tracking_domain::label::LabelChange;
 use tracking_domain::nightly::Sweep;
 use tracking_domain::order::Order;
 use tracking_domain::subscriptions::Subscription;
@@ -65,10 +66,12 @@ struct State {
     events: BTreeMap<String, BTreeMap<String, TimelineEvent>>,
     /// By the tracking item's key.
     tracking: BTreeMap<String, TrackingRef>,
+    /// Numbers a package gave up, by the tracking item's key: when.
+    released: BTreeMap<String, DateTime<Utc>>,
     /// Order id -> claim id -> claim.
     claims: BTreeMap<String, BTreeMap<String, ClaimRecord>>,
-    /// (order id, claim type) -> the open claim's id: the open-claim guard.
-    open_claims: BTreeMap<(String, &'static str), String>,
+    /// (order id, claim type, package) -> the open claim's id: the open-claim guard.
+    open_claims: BTreeMap<(String, &'static str, Option<String>), String>,
     /// (partition, sort key) as the DynamoDB store keys them.
     subscriptions: BTreeMap<(String, String), Subscription>,
     /// (order id, event id, recipient).
@@ -129,6 +132,7 @@ impl MemoryStore {
         state.orders.len()
             + state.events.values().map(BTreeMap::len).sum::<usize>()
             + state.tracking.len()
+            + state.released.len()
             + state.claims.values().map(BTreeMap::len).sum::<usize>()
             + state.open_claims.len()
             + state.subscriptions.len()
@@ -468,6 +472,7 @@ impl TrackingNumbers for MemoryStore {
         {
             return Ok(false);
         }
+        state.released.remove(&key);
         state.tracking.insert(key, target.clone());
         Ok(true)
     }
@@ -475,13 +480,10 @@ impl TrackingNumbers for MemoryStore {
     async fn attach_label(
         &self,
         read: &VersionedOrder,
-        updated: Order,
-        label_event: TimelineEvent,
+        change: &LabelChange,
     ) -> Result<LabelOutcome, StoreError> {
-        let shipment = updated
-            .shipment
-            .as_ref()
-            .ok_or_else(|| anyhow!("attach_label needs an order with a shipment"))?;
+        let updated = &change.order;
+        let shipment = change.shipment();
         let mut state = self.touching(&updated.order_id)?;
         let key = tracking_pk(shipment.carrier.code(), &shipment.tracking_number);
         let number_taken = state.tracking.contains_key(&key);
@@ -489,23 +491,40 @@ impl TrackingNumbers for MemoryStore {
         if number_taken {
             return Ok(LabelOutcome::TrackingNumberInUse);
         }
-        if order_moved || state.has_event(&updated.order_id, &label_event.event_id) {
+        let released_key = change
+            .released
+            .as_ref()
+            .map(|r| tracking_pk(r.carrier.code(), &r.tracking_number));
+        let released_elsewhere = released_key.as_ref().is_some_and(|k| {
+            state
+                .tracking
+                .get(k)
+                .is_some_and(|held| held.order_id != updated.order_id)
+        });
+        if order_moved
+            || released_elsewhere
+            || state.has_event(&updated.order_id, &change.event.event_id)
+        {
             return Err(StoreError::Contention);
+        }
+        let earlier_life = state.released.remove(&key).is_some();
+        if let Some(released) = released_key {
+            state.tracking.remove(&released);
+            state.released.insert(released, updated.updated_at);
         }
         state.tracking.insert(
             key,
             TrackingRef {
-                order_id: updated.order_id.clone(),
-                merchant_id: updated.merchant_id.clone(),
-                label_created_at: Some(shipment.label_created_at),
+                scans_from: earlier_life.then_some(shipment.label_created_at),
+                ..TrackingRef::for_package(updated, shipment)
             },
         );
-        state.add_event(&updated.order_id, label_event);
+        state.add_event(&updated.order_id, change.event.clone());
         state.orders.insert(
             updated.order_id.clone(),
             OrderItem::new(updated.clone(), read.version + 1),
         );
-        Ok(LabelOutcome::Attached(Box::new(updated)))
+        Ok(LabelOutcome::Attached(Box::new(updated.clone())))
     }
 }
 
@@ -658,7 +677,11 @@ impl Claims for MemoryStore {
             return Err(anyhow!("only an open claim can be filed").into());
         }
         let mut state = self.touching(&claim.order_id)?;
-        let guard = (claim.order_id.clone(), claim.claim_type.as_str());
+        let guard = (
+            claim.order_id.clone(),
+            claim.claim_type.as_str(),
+            claim.shipment_id.clone(),
+        );
         let order_moved = !state.at_version(&claim.order_id, order_version);
         let filed = state
             .claims
@@ -691,7 +714,11 @@ impl Claims for MemoryStore {
             return Err(anyhow!("a claim is resolved to a state other than open").into());
         }
         let mut state = self.touching(&claim.order_id)?;
-        let guard = (claim.order_id.clone(), claim.claim_type.as_str());
+        let guard = (
+            claim.order_id.clone(),
+            claim.claim_type.as_str(),
+            claim.shipment_id.clone(),
+        );
         let open = state
             .claims
             .get(&claim.order_id)

@@ -14,6 +14,7 @@ use std::future::Future;
 use chrono::{DateTime, Duration, Utc};
 use tracking_domain::claims::{ClaimRecord, ClaimState};
 use tracking_domain::email::EmailAddress;
+use tracking_domain::label::LabelChange;
 use tracking_domain::nightly::Sweep;
 use tracking_domain::order::Order;
 use tracking_domain::subscriptions::Subscription;
@@ -120,15 +121,14 @@ pub trait TrackingNumbers: Send + Sync {
         target: &TrackingRef,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Claims the label's number, writes the order at the version read and adds the label
-    /// event, all or nothing. A number held by any order is
-    /// [`LabelOutcome::TrackingNumberInUse`]; the order having moved (or the event being
-    /// there) is [`StoreError::Contention`].
+    /// Claims the label's number for its package, writes the order at the version read,
+    /// adds the label event and releases the number a relabel gave up, all or nothing.
+    /// A number held by any package is [`LabelOutcome::TrackingNumberInUse`]; the order
+    /// having moved (or the event being there) is [`StoreError::Contention`].
     fn attach_label(
         &self,
         read: &VersionedOrder,
-        updated: Order,
-        label_event: TimelineEvent,
+        change: &LabelChange,
     ) -> impl Future<Output = Result<LabelOutcome, StoreError>> + Send;
 }
 

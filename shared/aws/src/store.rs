@@ -36,6 +36,7 @@ use aws_sdk_dynamodb::Client;
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
+use tracking_domain::label::LabelChange;
 use tracking_domain::nightly::Sweep;
 use tracking_domain::order::Order;
 use tracking_domain::status::{OrderStatus, ShipmentStatus};
@@ -206,6 +207,48 @@ pub struct TrackingRef {
     /// `None` on items written before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_created_at: Option<DateTime<Utc>>,
+    /// The package the number is on; `None` on items written before orders had several
+    /// packages (those are the order's first package).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipment_id: Option<String>,
+    /// Set when the number had an earlier life (released by a relabel or a void) before
+    /// this label took it: scans dated before this instant are the old parcel's and never
+    /// land on this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scans_from: Option<DateTime<Utc>>,
+}
+
+impl TrackingRef {
+    /// What a package's label number points at.
+    pub fn for_package(order: &Order, shipment: &tracking_domain::order::Shipment) -> Self {
+        Self {
+            order_id: order.order_id.clone(),
+            merchant_id: order.merchant_id.clone(),
+            label_created_at: Some(shipment.label_created_at),
+            shipment_id: Some(shipment.shipment_id.clone()),
+            scans_from: None,
+        }
+    }
+}
+
+/// A tracking number a package gave up: no order, and so not in search, but remembered,
+/// so the next label to take it knows the number had an earlier life.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ReleasedTrackingItem {
+    pk: String,
+    sk: String,
+    released_at: DateTime<Utc>,
+}
+
+/// A tracking item as read: held by an order's package, or released.
+fn tracking_item(
+    item: HashMap<String, AttributeValue>,
+) -> Result<Result<TrackingRef, DateTime<Utc>>, StoreError> {
+    if item.contains_key("order_id") {
+        Ok(Ok(from_item::<TrackingItem>(item)?.target))
+    } else {
+        Ok(Err(from_item::<ReleasedTrackingItem>(item)?.released_at))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -946,10 +989,10 @@ impl TrackingNumbers for OrderStore {
             .send()
             .await
             .context("get tracking reference")?;
-        output
-            .item
-            .map(|item| Ok(from_item::<TrackingItem>(item)?.target))
-            .transpose()
+        match output.item {
+            Some(item) => Ok(tracking_item(item)?.ok()),
+            None => Ok(None),
+        }
     }
 
     /// Points a final-mile carrier's tracking number at the order it took over, so its
@@ -969,7 +1012,7 @@ impl TrackingNumbers for OrderStore {
         })?;
         self.put_if(
             item,
-            "attribute_not_exists(pk) OR order_id = :order_id",
+            "attribute_not_exists(pk) OR attribute_exists(released_at) OR order_id = :order_id",
             Some((":order_id", AttributeValue::S(target.order_id.clone()))),
             "claim tracking number",
         )
@@ -982,25 +1025,42 @@ impl TrackingNumbers for OrderStore {
     async fn attach_label(
         &self,
         read: &VersionedOrder,
-        updated: Order,
-        label_event: TimelineEvent,
+        change: &LabelChange,
     ) -> Result<LabelOutcome, StoreError> {
-        let shipment = updated
-            .shipment
-            .as_ref()
-            .context("attach_label needs an order with a shipment")?;
+        let updated = &change.order;
+        let shipment = change.shipment();
+        let tracking_key = tracking_pk(shipment.carrier.code(), &shipment.tracking_number);
+        // A number with an earlier life is taken only as it was seen released, and its
+        // old parcel's scans are kept off this one.
+        let current = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(tracking_key.clone()))
+            .key("sk", AttributeValue::S("TRACKING".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .context("read tracking number")?
+            .item
+            .map(tracking_item)
+            .transpose()?;
+        let (claim_condition, released_at) = match current {
+            None => ("attribute_not_exists(pk)", None),
+            Some(Err(released_at)) => ("released_at = :released_at", Some(released_at)),
+            Some(Ok(_)) => return Ok(LabelOutcome::TrackingNumberInUse),
+        };
         let tracking = TrackingItem {
-            pk: tracking_pk(shipment.carrier.code(), &shipment.tracking_number),
+            pk: tracking_key,
             sk: "TRACKING".into(),
             lookup_pk: lookup_pk(&updated.merchant_id, &shipment.tracking_number),
             target: TrackingRef {
-                order_id: updated.order_id.clone(),
-                merchant_id: updated.merchant_id.clone(),
-                label_created_at: Some(shipment.label_created_at),
+                scans_from: released_at.map(|_| shipment.label_created_at),
+                ..TrackingRef::for_package(updated, shipment)
             },
         };
         let order_item = OrderItem::new(updated.clone(), read.version + 1);
-        let event_item = EventItem::new(&updated.order_id, label_event);
+        let event_item = EventItem::new(&updated.order_id, change.event.clone());
         let put = |item, condition: &str| -> Result<TransactWriteItem, StoreError> {
             let put = Put::builder()
                 .table_name(&self.table)
@@ -1013,32 +1073,60 @@ impl TrackingNumbers for OrderStore {
                 .context("build transaction put")?;
             Ok(TransactWriteItem::builder().put(put).build())
         };
-        let order_attrs = to_item(&order_item)?;
+        let claim = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&tracking)?))
+            .condition_expression(claim_condition)
+            .set_expression_attribute_values(
+                released_at
+                    .map(|at| {
+                        serde_dynamo::to_attribute_value(at)
+                            .map(|value| HashMap::from([(":released_at".to_owned(), value)]))
+                    })
+                    .transpose()
+                    .context("serialize release time")?,
+            )
+            .build()
+            .context("build tracking claim")?;
+        let order_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&order_item)?))
+            .condition_expression("version = :expected")
+            .expression_attribute_values(":expected", AttributeValue::N(read.version.to_string()))
+            .build()
+            .context("build order put")?;
+        let mut items = vec![
+            TransactWriteItem::builder().put(claim).build(),
+            TransactWriteItem::builder().put(order_put).build(),
+            put(to_item(&event_item)?, "attribute_not_exists(pk)")?,
+        ];
+        if let Some(released) = &change.released {
+            // The number the relabel gave up is free for another label, remembered as
+            // released so that label keeps this parcel's scans off its own.
+            let release = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(to_item(&ReleasedTrackingItem {
+                    pk: tracking_pk(released.carrier.code(), &released.tracking_number),
+                    sk: "TRACKING".into(),
+                    released_at: updated.updated_at,
+                })?))
+                .condition_expression("attribute_not_exists(pk) OR order_id = :order_id")
+                .expression_attribute_values(
+                    ":order_id",
+                    AttributeValue::S(updated.order_id.clone()),
+                )
+                .build()
+                .context("build tracking release")?;
+            items.push(TransactWriteItem::builder().put(release).build());
+        }
         let result = self
             .client
             .transact_write_items()
-            .transact_items(put(to_item(&tracking)?, "attribute_not_exists(pk)")?)
-            .transact_items(
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(order_attrs))
-                            .condition_expression("version = :expected")
-                            .expression_attribute_values(
-                                ":expected",
-                                AttributeValue::N(read.version.to_string()),
-                            )
-                            .build()
-                            .context("build order put")?,
-                    )
-                    .build(),
-            )
-            .transact_items(put(to_item(&event_item)?, "attribute_not_exists(pk)")?)
+            .set_transact_items(Some(items))
             .send()
             .await;
         match result {
-            Ok(_) => Ok(LabelOutcome::Attached(Box::new(updated))),
+            Ok(_) => Ok(LabelOutcome::Attached(Box::new(updated.clone()))),
             Err(SdkError::ServiceError(e)) => {
                 let err = e.into_err();
                 let reasons: Vec<CancellationReason> = match &err {
@@ -1060,7 +1148,7 @@ impl TrackingNumbers for OrderStore {
                     .any(|r| r.code() == Some("TransactionConflict"));
                 if failed(0) {
                     Ok(LabelOutcome::TrackingNumberInUse)
-                } else if failed(1) || failed(2) || conflicted {
+                } else if failed(1) || failed(2) || failed(3) || conflicted {
                     Err(StoreError::Contention)
                 } else {
                     Err(anyhow!(err).context("attach label transaction").into())

@@ -74,6 +74,19 @@ impl Default for ClaimPolicy {
     }
 }
 
+impl ClaimRecord {
+    /// Whether this claim is on `shipment` of `order`.
+    pub fn is_on(&self, order: &crate::order::Order, shipment: &crate::order::Shipment) -> bool {
+        match self.shipment_id.as_deref() {
+            Some(id) => id == shipment.shipment_id,
+            None => order
+                .shipments
+                .first()
+                .is_some_and(|first| first.shipment_id == shipment.shipment_id),
+        }
+    }
+}
+
 /// What the claim rules need to know about a shipment, all of it from storage.
 #[derive(Debug, Clone, Copy)]
 pub struct ShipmentFacts<'a> {
@@ -429,7 +442,11 @@ pub struct ClaimRecord {
     pub description: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carrier_reference: Option<String>,
-    /// The shipment claimed against, as it was when the claim was filed.
+    /// The package claimed against; `None` on claims filed before orders had several
+    /// packages (those are on the order's first package).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipment_id: Option<String>,
+    /// The package's label, as it was when the claim was filed.
     pub carrier: String,
     pub tracking_number: String,
     pub international: bool,

@@ -71,6 +71,11 @@ pub enum FeedError {
         occurred_at: DateTime<Utc>,
         label_created_at: DateTime<Utc>,
     },
+    #[error("occurred_at {occurred_at} is before {scans_from}, when this tracking number went on its current label after an earlier label gave it up: the earlier parcel's scan")]
+    BeforeReusedLabel {
+        occurred_at: DateTime<Utc>,
+        scans_from: DateTime<Utc>,
+    },
 }
 
 /// A carrier as the feed names it. Known carriers get their canonical code; a final-mile
@@ -262,9 +267,22 @@ impl Scan {
         Ok(())
     }
 
+    /// A number that had an earlier life on another label takes no scan dated before its
+    /// current label (`scans_from`): such a scan is the earlier parcel's.
+    pub fn check_reused_number(&self, scans_from: DateTime<Utc>) -> Result<(), FeedError> {
+        if self.occurred_at < scans_from {
+            return Err(FeedError::BeforeReusedLabel {
+                occurred_at: self.occurred_at,
+                scans_from,
+            });
+        }
+        Ok(())
+    }
+
     /// The timeline row this scan becomes, received at `now`.
     pub fn to_event(&self, now: DateTime<Utc>) -> TimelineEvent {
         TimelineEvent {
+            shipment_id: None,
             event_id: scan_event_id(
                 self.carrier.as_str(),
                 &self.tracking_number,
@@ -481,6 +499,24 @@ mod tests {
         assert_eq!(scan.check_received_at(received), Ok(()));
         let received: DateTime<Utc> = "2026-11-25T08:59:59Z".parse().unwrap();
         assert!(scan.check_received_at(received).is_err());
+    }
+
+    #[test]
+    fn a_reused_number_takes_no_scan_from_before_its_current_label() {
+        let scan = Scan::parse_body(&message(json!({}))).unwrap();
+        assert_eq!(scan.check_reused_number(scan.occurred_at), Ok(()));
+        assert_eq!(
+            scan.check_reused_number(scan.occurred_at - TimeDelta::days(1)),
+            Ok(())
+        );
+        let later = scan.occurred_at + TimeDelta::seconds(1);
+        assert_eq!(
+            scan.check_reused_number(later),
+            Err(FeedError::BeforeReusedLabel {
+                occurred_at: scan.occurred_at,
+                scans_from: later
+            })
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod feed;
 pub mod label;
 pub mod nightly;
 pub mod order;
+pub mod shipment;
 pub mod status;
 pub mod subscriptions;
 pub mod sync;

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::calendar;
-use crate::order::{is_international, Order};
+use crate::order::{is_international, Order, Shipment};
 use crate::status::OrderStatus;
 use crate::timeline::{business_offset_minutes, EventType, Timeline, TimelineEvent};
 
@@ -44,6 +44,7 @@ fn milestone(
     now: DateTime<Utc>,
 ) -> TimelineEvent {
     TimelineEvent {
+        shipment_id: None,
         event_id,
         kind,
         status: None,
@@ -88,9 +89,46 @@ pub fn complete(order: &Order, now: DateTime<Utc>) -> Option<(Order, TimelineEve
     Some((updated, event))
 }
 
-/// Flags a shipment whose last carrier update (or label) is older than its expected
-/// timeframe. The row's id names the silence it is about, so a shipment that resumes
-/// and then goes silent again is flagged again, while one silence is flagged once.
+/// The order with one package changed, its summary settled.
+fn with_package(
+    order: &Order,
+    shipment_id: &str,
+    now: DateTime<Utc>,
+    change: impl FnOnce(&mut Shipment),
+) -> Order {
+    let mut updated = order.clone();
+    if let Some(shipment) = updated
+        .shipments
+        .iter_mut()
+        .find(|s| s.shipment_id == shipment_id)
+    {
+        change(shipment);
+    }
+    updated.settle();
+    updated.updated_at = now;
+    updated
+}
+
+/// A package row's id: `base` for the order's first package, as it was named when
+/// orders had one package (so a replayed night finds the row it wrote then), and
+/// `base` plus the package id for the others.
+fn package_event_id(order: &Order, shipment: &Shipment, base: String) -> String {
+    match order.shipments.first() {
+        Some(first) if first.shipment_id == shipment.shipment_id => base,
+        _ => format!("{base}-{}", shipment.shipment_id),
+    }
+}
+
+fn for_package(mut event: TimelineEvent, order: &Order, shipment: &Shipment) -> TimelineEvent {
+    event.event_id = package_event_id(order, shipment, event.event_id);
+    event.shipment_id = Some(shipment.shipment_id.clone());
+    event
+}
+
+/// Flags a package whose last carrier update (or label) is older than its expected
+/// timeframe, the first such package of the order (the run decides again for the
+/// next). The row's id names the silence it is about, so a package that resumes and
+/// then goes silent again is flagged again, while one silence is flagged once.
 pub fn stall(
     order: &Order,
     timeline: &Timeline,
@@ -98,96 +136,104 @@ pub fn stall(
     origin_country: &str,
     now: DateTime<Utc>,
 ) -> Option<(Order, TimelineEvent)> {
-    let shipment = order.shipment.as_ref()?;
-    if shipment.stalled || timeline.status().is_final() {
-        return None;
-    }
-    let last_update = timeline
-        .last_carrier_update()
-        .map_or(shipment.label_created_at, |e| e.occurred_at);
     let business_days = if is_international(origin_country, &order.details.ship_to) {
         policy.international_business_days
     } else {
         policy.domestic_business_days
     };
-    if !calendar::is_stalled(last_update, now, business_days) {
-        return None;
-    }
-    let mut updated = order.clone();
-    if let Some(s) = updated.shipment.as_mut() {
-        s.stalled = true;
-        s.stalled_at = Some(now);
-    }
-    updated.updated_at = now;
-    let since = if timeline.last_carrier_update().is_some() {
-        "the last carrier update"
-    } else {
-        "the label"
-    };
-    let event = milestone(
-        EventType::Stalled,
-        format!("stalled-{}", last_update.timestamp_millis()),
-        "STALLED",
-        format!(
-            "No carrier update for {business_days} business days since {since} ({}): the shipment may be stalled",
-            chicago_day(last_update)
-        ),
-        calendar::stall_deadline(last_update, business_days),
-        now,
-    );
-    Some((updated, event))
+    order.live_shipments().find_map(|shipment| {
+        let rows = order.rows_of(shipment, timeline);
+        if shipment.stalled || rows.status().is_final() {
+            return None;
+        }
+        let last_update = rows
+            .last_carrier_update()
+            .map_or(shipment.label_created_at, |e| e.occurred_at);
+        if !calendar::is_stalled(last_update, now, business_days) {
+            return None;
+        }
+        let updated = with_package(order, &shipment.shipment_id, now, |s| {
+            s.stalled = true;
+            s.stalled_at = Some(now);
+        });
+        let since = if rows.last_carrier_update().is_some() {
+            "the last carrier update"
+        } else {
+            "the label"
+        };
+        let event = milestone(
+            EventType::Stalled,
+            format!("stalled-{}", last_update.timestamp_millis()),
+            "STALLED",
+            format!(
+                "No carrier update for {business_days} business days since {since} ({}): {} tracking {} may be stalled",
+                chicago_day(last_update),
+                shipment.carrier.display_name(),
+                shipment.tracking_number
+            ),
+            calendar::stall_deadline(last_update, business_days),
+            now,
+        );
+        Some((updated, for_package(event, order, shipment)))
+    })
 }
 
-/// Flags a label whose first carrier scan has not come by the end of the next business day.
+/// Flags a label whose first carrier scan has not come by the end of the next business
+/// day, the first such package of the order.
 pub fn first_scan_overdue(
     order: &Order,
     timeline: &Timeline,
     now: DateTime<Utc>,
 ) -> Option<(Order, TimelineEvent)> {
-    let shipment = order.shipment.as_ref()?;
-    let due = calendar::first_scan_due(shipment.label_created_at);
-    if shipment.first_scan_late || timeline.first_carrier_update().is_some() || now < due {
-        return None;
-    }
-    let mut updated = order.clone();
-    if let Some(s) = updated.shipment.as_mut() {
-        s.first_scan_late = true;
-    }
-    updated.updated_at = now;
-    let event = milestone(
-        EventType::FirstScanLate,
-        "first-scan-late".into(),
-        "FIRST_SCAN_LATE",
-        format!(
-            "No carrier scan yet: the first scan was expected by the end of {} (the business day after the label)",
-            chicago_day(due - chrono::Duration::seconds(1))
-        ),
-        due,
-        now,
-    );
-    Some((updated, event))
+    order.live_shipments().find_map(|shipment| {
+        let due = calendar::first_scan_due(shipment.label_created_at);
+        let rows = order.rows_of(shipment, timeline);
+        if shipment.first_scan_late || rows.first_carrier_update().is_some() || now < due {
+            return None;
+        }
+        let updated = with_package(order, &shipment.shipment_id, now, |s| {
+            s.first_scan_late = true;
+        });
+        let event = milestone(
+            EventType::FirstScanLate,
+            "first-scan-late".into(),
+            "FIRST_SCAN_LATE",
+            format!(
+                "No carrier scan yet for {} tracking {}: the first scan was expected by the end of {} (the business day after the label)",
+                shipment.carrier.display_name(),
+                shipment.tracking_number,
+                chicago_day(due - chrono::Duration::seconds(1))
+            ),
+            due,
+            now,
+        );
+        Some((updated, for_package(event, order, shipment)))
+    })
 }
 
-/// Marks tracking expired once the carrier's 120 days are over.
+/// Marks a package's tracking expired once the carrier's 120 days are over.
 pub fn expire(order: &Order, now: DateTime<Utc>) -> Option<(Order, TimelineEvent)> {
-    let shipment = order.shipment.as_ref()?;
-    if shipment.tracking_expired || now < shipment.tracking_expires_at {
-        return None;
-    }
-    let mut updated = order.clone();
-    if let Some(s) = updated.shipment.as_mut() {
-        s.tracking_expired = true;
-    }
-    updated.updated_at = now;
-    let event = milestone(
-        EventType::TrackingExpired,
-        "tracking-expired".into(),
-        "TRACKING_EXPIRED",
-        "Carrier tracking expired 120 days after the label: the carrier no longer shows this shipment, and the link may not work".into(),
-        shipment.tracking_expires_at,
-        now,
-    );
-    Some((updated, event))
+    order.live_shipments().find_map(|shipment| {
+        if shipment.tracking_expired || now < shipment.tracking_expires_at {
+            return None;
+        }
+        let updated = with_package(order, &shipment.shipment_id, now, |s| {
+            s.tracking_expired = true;
+        });
+        let event = milestone(
+            EventType::TrackingExpired,
+            "tracking-expired".into(),
+            "TRACKING_EXPIRED",
+            format!(
+                "Carrier tracking for {} {} expired 120 days after the label: the carrier no longer shows this package, and the link may not work",
+                shipment.carrier.display_name(),
+                shipment.tracking_number
+            ),
+            shipment.tracking_expires_at,
+            now,
+        );
+        Some((updated, for_package(event, order, shipment)))
+    })
 }
 
 /// The nightly run's work lists. An order is on a sweep's list only while that sweep may
@@ -228,21 +274,26 @@ impl Sweep {
     /// Where `order` stands on this sweep's list: the instant the list is ordered by, or
     /// `None` when the sweep has nothing (more) to do for it and it is off the list. The
     /// store keeps each list as an index keyed by this instant.
+    /// For the package sweeps it is the earliest instant among the order's live
+    /// packages, so the order is read when its first package is due.
     pub fn position_of(self, order: &Order) -> Option<DateTime<Utc>> {
-        let shipment = order.shipment.as_ref();
+        let packages = order.live_shipments();
         match self {
             Self::Completion => order
                 .completes_at
                 .filter(|_| order.status == OrderStatus::Processing),
-            Self::AwaitingFirstScan => shipment
+            Self::AwaitingFirstScan => packages
                 .filter(|s| s.last_carrier_update_at.is_none() && !s.first_scan_late)
-                .map(|s| calendar::first_scan_due(s.label_created_at)),
-            Self::StallWatch => shipment
-                .filter(|s| !order.shipment_status.is_final() && !s.stalled)
-                .map(|s| s.last_carrier_update_at.unwrap_or(s.label_created_at)),
-            Self::Expiry => shipment
+                .map(|s| calendar::first_scan_due(s.label_created_at))
+                .min(),
+            Self::StallWatch => packages
+                .filter(|s| !s.status.is_final() && !s.stalled)
+                .map(Shipment::last_update_or_label)
+                .min(),
+            Self::Expiry => packages
                 .filter(|s| !s.tracking_expired)
-                .map(|s| s.tracking_expires_at),
+                .map(|s| s.tracking_expires_at)
+                .min(),
         }
     }
 
@@ -308,7 +359,7 @@ mod tests {
             .unwrap(),
             label_source: LabelSource::Jetpack,
         };
-        order.shipment = Some(label.shipment(label_at));
+        order.shipments = vec![label.shipment(order.next_shipment_id(), label_at)];
         order
     }
 
@@ -361,7 +412,7 @@ mod tests {
         assert!(stall(&order, &timeline, &policy, "US", ct(2026, 12, 2, 23, 59)).is_none());
         let (flagged, event) =
             stall(&order, &timeline, &policy, "US", ct(2026, 12, 3, 6, 0)).unwrap();
-        assert!(flagged.shipment.as_ref().unwrap().stalled);
+        assert!(flagged.shipments[0].stalled);
         assert_eq!(event.occurred_at, ct(2026, 12, 3, 0, 0));
         assert!(
             stall(&flagged, &timeline, &policy, "US", ct(2026, 12, 4, 6, 0)).is_none(),
@@ -401,7 +452,7 @@ mod tests {
         let empty = Timeline::default();
         assert!(first_scan_overdue(&order, &empty, ct(2027, 1, 19, 23, 59)).is_none());
         let (flagged, event) = first_scan_overdue(&order, &empty, ct(2027, 1, 20, 6, 0)).unwrap();
-        assert!(flagged.shipment.as_ref().unwrap().first_scan_late);
+        assert!(flagged.shipments[0].first_scan_late);
         assert!(
             event.description.contains("Tue Jan 19"),
             "{}",
@@ -429,10 +480,10 @@ mod tests {
     #[test]
     fn tracking_expires_once_after_120_days() {
         let order = labeled(ct(2026, 7, 1, 10, 0), "US");
-        let expires = order.shipment.as_ref().unwrap().tracking_expires_at;
+        let expires = order.shipments[0].tracking_expires_at;
         assert!(expire(&order, expires - chrono::Duration::seconds(1)).is_none());
         let (expired, event) = expire(&order, expires).unwrap();
-        assert!(expired.shipment.as_ref().unwrap().tracking_expired);
+        assert!(expired.shipments[0].tracking_expired);
         assert_eq!(event.code, "TRACKING_EXPIRED");
         assert!(expire(&expired, expires + chrono::Duration::days(1)).is_none());
     }
@@ -442,7 +493,7 @@ mod tests {
         let label_at = ct(2026, 11, 24, 10, 0);
         let unlabeled = {
             let mut o = labeled(label_at, "US");
-            o.shipment = None;
+            o.shipments.clear();
             o.completes_at = None;
             o
         };
@@ -453,7 +504,7 @@ mod tests {
         assert_eq!(Sweep::from_name("nightly"), None);
 
         let order = labeled(label_at, "US");
-        let shipment = order.shipment.clone().unwrap();
+        let shipment = order.shipments[0].clone();
         assert_eq!(
             Sweep::Completion.position_of(&order),
             Some(ct(2026, 11, 25, 6, 0))
@@ -474,26 +525,100 @@ mod tests {
 
         let scanned_at = ct(2026, 11, 25, 9, 0);
         let mut scanned = order.clone();
-        scanned.shipment.as_mut().unwrap().last_carrier_update_at = Some(scanned_at);
+        scanned.shipments[0].last_carrier_update_at = Some(scanned_at);
         assert_eq!(Sweep::AwaitingFirstScan.position_of(&scanned), None);
         assert_eq!(Sweep::StallWatch.position_of(&scanned), Some(scanned_at));
 
         let mut late = order.clone();
-        late.shipment.as_mut().unwrap().first_scan_late = true;
+        late.shipments[0].first_scan_late = true;
         assert_eq!(Sweep::AwaitingFirstScan.position_of(&late), None);
 
         let mut stalled = order.clone();
-        stalled.shipment.as_mut().unwrap().stalled = true;
+        stalled.shipments[0].stalled = true;
         assert_eq!(Sweep::StallWatch.position_of(&stalled), None);
 
         let mut delivered = order.clone();
-        delivered.shipment_status = crate::status::ShipmentStatus::Delivered;
+        delivered.shipments[0].status = crate::status::ShipmentStatus::Delivered;
         assert_eq!(Sweep::StallWatch.position_of(&delivered), None);
         assert!(Sweep::Expiry.position_of(&delivered).is_some());
 
         let mut expired = order;
-        expired.shipment.as_mut().unwrap().tracking_expired = true;
+        expired.shipments[0].tracking_expired = true;
         assert_eq!(Sweep::Expiry.position_of(&expired), None);
+    }
+
+    #[test]
+    fn package_sweeps_read_an_order_when_its_first_package_is_due_and_flag_each_package_once() {
+        let first_label = ct(2027, 1, 11, 10, 0);
+        let second_label = ct(2027, 1, 12, 10, 0);
+        let mut order = labeled(first_label, "US");
+        let label = crate::label::Label {
+            carrier: Carrier::Ups,
+            service: "ground".into(),
+            tracking_number: crate::carriers::TrackingNumber::parse(
+                Carrier::Ups,
+                "1ZWX0692YP40636269",
+            )
+            .unwrap(),
+            label_source: LabelSource::Jetpack,
+        };
+        order
+            .shipments
+            .push(label.shipment(order.next_shipment_id(), second_label));
+        assert_eq!(Sweep::StallWatch.position_of(&order), Some(first_label));
+        assert_eq!(
+            Sweep::AwaitingFirstScan.position_of(&order),
+            Some(calendar::first_scan_due(first_label))
+        );
+        assert_eq!(
+            Sweep::Expiry.position_of(&order),
+            Some(order.shipments[0].tracking_expires_at)
+        );
+        let mut voided = order.clone();
+        voided.shipments[0].voided_at = Some(first_label);
+        assert_eq!(Sweep::StallWatch.position_of(&voided), Some(second_label));
+
+        let empty = Timeline::default();
+        let policy = StallPolicy::default();
+        let now = ct(2027, 2, 1, 6, 0);
+        let (once, first_row) = stall(&order, &empty, &policy, "US", now).unwrap();
+        assert!(once.shipments[0].stalled && !once.shipments[1].stalled);
+        assert_eq!(
+            first_row.shipment_id.as_deref(),
+            Some(order.shipments[0].shipment_id.as_str())
+        );
+        assert_eq!(Sweep::StallWatch.position_of(&once), Some(second_label));
+        let (twice, second_row) = stall(&once, &empty, &policy, "US", now).unwrap();
+        assert!(twice.shipments[1].stalled);
+        assert_eq!(
+            second_row.shipment_id.as_deref(),
+            Some(order.shipments[1].shipment_id.as_str())
+        );
+        // The first package's row keeps the id it had when orders had one package; the
+        // others' name their package, so two silences of the same length never collide.
+        assert_eq!(
+            first_row.event_id,
+            format!("stalled-{}", first_label.timestamp_millis())
+        );
+        assert!(second_row
+            .event_id
+            .ends_with(&order.shipments[1].shipment_id));
+        assert!(second_row.description.contains("1ZWX0692YP40636269"));
+        assert!(stall(&twice, &empty, &policy, "US", now).is_none());
+        assert_eq!(Sweep::StallWatch.position_of(&twice), None);
+
+        let (late, _) = first_scan_overdue(&order, &empty, now).unwrap();
+        let (both_late, row) = first_scan_overdue(&late, &empty, now).unwrap();
+        assert!(both_late.shipments.iter().all(|s| s.first_scan_late));
+        assert_eq!(
+            row.shipment_id,
+            Some(order.shipments[1].shipment_id.clone())
+        );
+        let expiry = order.shipments[1].tracking_expires_at;
+        let (expired, _) = expire(&order, expiry).unwrap();
+        let (both_expired, _) = expire(&expired, expiry).unwrap();
+        assert!(both_expired.shipments.iter().all(|s| s.tracking_expired));
+        assert!(expire(&both_expired, expiry).is_none());
     }
 
     #[test]
@@ -518,7 +643,7 @@ mod tests {
         let order = labeled(label_at, "US");
         let empty = Timeline::default();
         let policy = StallPolicy::default();
-        let expires = order.shipment.as_ref().unwrap().tracking_expires_at;
+        let expires = order.shipments[0].tracking_expires_at;
         let code = |sweep: Sweep, now| {
             sweep
                 .decide(&order, &empty, &policy, "US", now)

@@ -272,39 +272,19 @@ impl OrderDraft {
     }
 }
 
-/// A shipment: the label operations attached, and what the carrier feed told us since.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Shipment {
-    pub carrier: crate::carriers::Carrier,
-    pub service: String,
-    pub tracking_number: String,
-    pub label_source: crate::claims::LabelSource,
-    pub label_created_at: chrono::DateTime<chrono::Utc>,
-    pub tracking_expires_at: chrono::DateTime<chrono::Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub handoff: Option<crate::timeline::Handoff>,
-    #[serde(default)]
-    pub stalled: bool,
-    /// When the stall was flagged: a carrier update after it clears the flag.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stalled_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// The latest carrier scan by occurrence; the stall clock runs from it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_carrier_update_at: Option<chrono::DateTime<chrono::Utc>>,
-    #[serde(default)]
-    pub tracking_expired: bool,
-    #[serde(default)]
-    pub first_scan_late: bool,
-}
+pub use crate::shipment::Shipment;
 
 /// An order as stored: what the merchant sent plus what happened since.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredOrder")]
 pub struct Order {
     pub order_id: String,
     pub merchant_id: String,
     #[serde(flatten)]
     pub details: NewOrder,
     pub status: crate::status::OrderStatus,
+    /// The least advanced package's status (the summary's), kept on the order so the
+    /// list can be filtered by it.
     pub shipment_status: crate::status::ShipmentStatus,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
@@ -312,11 +292,61 @@ pub struct Order {
     pub completes_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<chrono::DateTime<chrono::Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipment: Option<Shipment>,
+    /// Its packages in the order they were added, voided ones included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shipments: Vec<Shipment>,
     /// Fingerprint of the request that created the order: a retry with the same body
     /// is the same order, a different body under the same order number is a conflict.
     pub request_fingerprint: String,
+}
+
+/// An order as it may be stored: today's layout, or the one before packages, where an
+/// order had at most one `shipment` and its status was the order's `shipment_status`.
+#[derive(Deserialize)]
+struct StoredOrder {
+    order_id: String,
+    merchant_id: String,
+    #[serde(flatten)]
+    details: NewOrder,
+    status: crate::status::OrderStatus,
+    shipment_status: crate::status::ShipmentStatus,
+    created_at: chrono::DateTime<chrono::Utc>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+    #[serde(default)]
+    completes_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    completed_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    shipments: Vec<Shipment>,
+    #[serde(default)]
+    shipment: Option<Shipment>,
+    request_fingerprint: String,
+}
+
+impl From<StoredOrder> for Order {
+    fn from(stored: StoredOrder) -> Self {
+        let mut shipments = stored.shipments;
+        if shipments.is_empty() {
+            if let Some(mut only) = stored.shipment {
+                only.shipment_id = crate::shipment::shipment_id(&stored.order_id, 1);
+                only.status = stored.shipment_status;
+                shipments.push(only);
+            }
+        }
+        Self {
+            order_id: stored.order_id,
+            merchant_id: stored.merchant_id,
+            details: stored.details,
+            status: stored.status,
+            shipment_status: stored.shipment_status,
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
+            completes_at: stored.completes_at,
+            completed_at: stored.completed_at,
+            shipments,
+            request_fingerprint: stored.request_fingerprint,
+        }
+    }
 }
 
 impl NewOrder {
@@ -374,49 +404,6 @@ impl NewOrder {
 }
 
 impl Order {
-    /// The order as its timeline says it is now: shipment status, hand-off, late first
-    /// scan, last carrier update, stall flag. `None` when nothing changes, so a scan that
-    /// changes nothing (a late, older one) costs no order write.
-    pub fn refreshed_from(
-        &self,
-        timeline: &crate::timeline::Timeline,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Option<Order> {
-        let mut updated = self.clone();
-        updated.shipment_status = timeline.status();
-        if let Some(shipment) = updated.shipment.as_mut() {
-            let last_update = timeline.last_carrier_update().map(|e| e.occurred_at);
-            shipment.last_carrier_update_at = last_update;
-            if let Some(handoff) = timeline.latest_handoff() {
-                shipment.handoff = Some(handoff.clone());
-            }
-            if let Some(first) = timeline.first_carrier_update() {
-                shipment.first_scan_late = crate::calendar::is_first_scan_late(
-                    shipment.label_created_at,
-                    first.occurred_at,
-                );
-            }
-            // A stall is over once the carrier speaks again.
-            let last_heard = timeline
-                .events()
-                .iter()
-                .filter(|e| e.kind.is_carrier_update())
-                .map(|e| e.recorded_at)
-                .max();
-            if shipment.stalled
-                && matches!((last_heard, shipment.stalled_at), (Some(heard), Some(flagged)) if heard > flagged)
-            {
-                shipment.stalled = false;
-                shipment.stalled_at = None;
-            }
-        }
-        if updated == *self {
-            return None;
-        }
-        updated.updated_at = now;
-        Some(updated)
-    }
-
     pub fn new(merchant_id: &str, details: NewOrder, now: chrono::DateTime<chrono::Utc>) -> Self {
         Self {
             order_id: details.order_id(merchant_id),
@@ -429,7 +416,7 @@ impl Order {
             updated_at: now,
             completes_at: None,
             completed_at: None,
-            shipment: None,
+            shipments: Vec::new(),
         }
     }
 }
@@ -676,7 +663,7 @@ mod tests {
             .unwrap(),
             label_source: crate::claims::LabelSource::Jetpack,
         };
-        order.shipment = Some(label.shipment(at));
+        order.shipments = vec![label.shipment(order.next_shipment_id(), at)];
         order.shipment_status = crate::status::ShipmentStatus::AtDepot;
         order
     }
@@ -705,7 +692,7 @@ mod tests {
 
         // Flagged stalled after the scan was recorded: the same scan does not clear it.
         let mut stalled = refreshed.clone();
-        if let Some(s) = stalled.shipment.as_mut() {
+        if let Some(s) = stalled.shipments.first_mut() {
             s.stalled = true;
             s.stalled_at = Some(label_at + hour * 10);
         }
@@ -719,7 +706,7 @@ mod tests {
         let cleared = stalled
             .refreshed_from(&resumed, label_at + hour * 12)
             .expect("the carrier spoke again");
-        let shipment = cleared.shipment.unwrap();
+        let shipment = cleared.shipments[0].clone();
         assert!(!shipment.stalled && shipment.stalled_at.is_none());
     }
 

@@ -85,6 +85,27 @@ impl ShipmentStatus {
     }
 }
 
+impl ShipmentStatus {
+    /// How far along its journey a package in this status is, for "the least advanced
+    /// package" of an order. Statuses beside the ladder sit where the parcel is: an
+    /// exception is still on its way, a parcel at a pickup point as far as one out for
+    /// delivery, a return as finished as a delivery. At the same distance the one that
+    /// needs a person (exception, pickup, return) comes first, so an order summary
+    /// never hides it.
+    pub fn progress(self) -> (u8, bool) {
+        match self {
+            Self::Received => (0, false),
+            Self::AtDepot => (1, false),
+            Self::InTransit => (2, false),
+            Self::Exception => (2, true),
+            Self::OutForDelivery => (3, false),
+            Self::AvailableForPickup => (3, true),
+            Self::Delivered => (4, false),
+            Self::ReturnedToSender => (4, true),
+        }
+    }
+}
+
 impl std::fmt::Display for ShipmentStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

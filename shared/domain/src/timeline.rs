@@ -30,6 +30,11 @@ impl EventType {
     pub fn is_carrier_update(self) -> bool {
         matches!(self, Self::CarrierScan | Self::Handoff)
     }
+
+    /// Rows about the order as a whole; every other kind is about one package.
+    pub fn is_order_level(self) -> bool {
+        matches!(self, Self::OrderReceived | Self::OrderCompleted)
+    }
 }
 
 /// The scan codes of the carrier feed contract.
@@ -161,6 +166,10 @@ pub struct TimelineEvent {
     pub exception_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handoff: Option<Handoff>,
+    /// The package this row is about; `None` on order-level rows, and on package rows
+    /// stored before orders had several packages (those belong to its first package).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipment_id: Option<String>,
 }
 
 impl TimelineEvent {
@@ -357,6 +366,22 @@ impl Timeline {
     pub fn has(&self, kind: EventType) -> bool {
         self.events.iter().any(|e| e.kind == kind)
     }
+
+    /// One package's own rows, in the same order. Package rows without a package id
+    /// were written when an order had one package, so they are the first package's.
+    pub fn of_shipment(&self, shipment_id: &str, first_package: bool) -> Timeline {
+        Timeline {
+            events: self
+                .events
+                .iter()
+                .filter(|e| match e.shipment_id.as_deref() {
+                    Some(id) => id == shipment_id,
+                    None => first_package && !e.kind.is_order_level(),
+                })
+                .cloned()
+                .collect(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -371,6 +396,7 @@ pub(crate) mod tests {
 
     pub(crate) fn scan(code: ScanCode, occurred_at: DateTime<Utc>) -> TimelineEvent {
         TimelineEvent {
+            shipment_id: None,
             event_id: scan_event_id("ups", "1Z999AA10123456784", code, occurred_at, None),
             kind: if code == ScanCode::Handoff {
                 EventType::Handoff
@@ -393,6 +419,7 @@ pub(crate) mod tests {
 
     fn label(occurred_at: DateTime<Utc>) -> TimelineEvent {
         TimelineEvent {
+            shipment_id: None,
             event_id: "label".into(),
             kind: EventType::LabelCreated,
             status: Some(ShipmentStatus::AtDepot),

@@ -1,11 +1,14 @@
 //! The JSON shapes the API promises (DESIGN.md "Interfaces"), built from domain values.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Serialize;
 use tracking_domain::calendar;
 use tracking_domain::carriers::{tracking_url_for, Carrier};
 use tracking_domain::claims::{self, ClaimClock, ClaimPolicy, ClaimType, ShipmentFacts};
 use tracking_domain::order::{Address, Order, Shipment};
+use tracking_domain::shipment::PackageSummary;
 use tracking_domain::status::ShipmentStatus;
 use tracking_domain::timeline::{
     business_offset_minutes, EventType, Location, Timeline, TimelineEvent,
@@ -25,17 +28,42 @@ pub struct OrderSummary<'a> {
     pub order_number: &'a str,
     pub source: &'static str,
     pub status: &'static str,
+    /// The least advanced package's status.
     pub shipment_status: &'static str,
     pub created_at: DateTime<Utc>,
     pub completes_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// The first package's label, for clients written before orders had several.
     pub carrier: Option<&'static str>,
     pub tracking_number: Option<&'a str>,
     pub tracking_url: Option<String>,
+    /// Every live package, in the order they were added.
+    pub shipments: Vec<PackageBrief<'a>>,
+    pub packages: PackageSummary,
+}
+
+/// A package as the orders list shows it: its Shipment ID and tracking.
+#[derive(Debug, Serialize)]
+pub struct PackageBrief<'a> {
+    pub shipment_id: &'a str,
+    pub status: ShipmentStatus,
+    pub carrier: &'static str,
+    pub tracking_number: &'a str,
+    pub tracking_url: Option<String>,
+}
+
+fn package_brief(shipment: &Shipment) -> PackageBrief<'_> {
+    PackageBrief {
+        shipment_id: &shipment.shipment_id,
+        status: shipment.status,
+        carrier: shipment.carrier.code(),
+        tracking_number: &shipment.tracking_number,
+        tracking_url: tracking_url_for(shipment.carrier.code(), &shipment.tracking_number),
+    }
 }
 
 pub fn order_summary(order: &Order) -> OrderSummary<'_> {
-    let shipment = order.shipment.as_ref();
+    let first = order.live_shipments().next();
     OrderSummary {
         order_id: &order.order_id,
         order_number: &order.details.order_number,
@@ -45,9 +73,11 @@ pub fn order_summary(order: &Order) -> OrderSummary<'_> {
         created_at: order.created_at,
         completes_at: order.completes_at,
         completed_at: order.completed_at,
-        carrier: shipment.map(|s| s.carrier.code()),
-        tracking_number: shipment.map(|s| s.tracking_number.as_str()),
-        tracking_url: shipment.and_then(|s| tracking_url_for(s.carrier.code(), &s.tracking_number)),
+        carrier: first.map(|s| s.carrier.code()),
+        tracking_number: first.map(|s| s.tracking_number.as_str()),
+        tracking_url: first.and_then(|s| tracking_url_for(s.carrier.code(), &s.tracking_number)),
+        shipments: order.live_shipments().map(package_brief).collect(),
+        packages: order.package_summary(),
     }
 }
 
@@ -77,6 +107,9 @@ pub struct ClaimWindows {
 
 #[derive(Debug, Serialize)]
 pub struct ShipmentView {
+    pub shipment_id: String,
+    /// Operations voided this label before the carrier scanned it.
+    pub voided_at: Option<DateTime<Utc>>,
     pub status: &'static str,
     pub status_label: &'static str,
     pub carrier: &'static str,
@@ -116,7 +149,10 @@ pub struct TimelineRow<'a> {
     pub tracking_number: Option<&'a str>,
     pub exception_reason: Option<&'a str>,
     pub handoff: Option<&'a tracking_domain::timeline::Handoff>,
-    /// Set on the first carrier scan when it came after the end of the next business day.
+    /// The package the row is about; `None` on order-level rows.
+    pub shipment_id: Option<&'a str>,
+    /// Set on a package's first carrier scan when it came after the end of the next
+    /// business day after its label.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub late: bool,
 }
@@ -133,10 +169,17 @@ pub struct OrderDetails<'a> {
     pub completed_at: Option<DateTime<Utc>>,
     pub customer: &'a tracking_domain::order::Customer,
     pub ship_to: &'a Address,
+    /// The least advanced package's status; worded as the package's own while the
+    /// order has one package ("Pick Up Scan from Dock").
     pub shipment_status: &'static str,
     pub shipment_status_label: &'static str,
+    pub packages: PackageSummary,
     pub store_sync: StoreSync,
+    /// The first live package, for clients written before orders had several.
     pub shipment: Option<ShipmentView>,
+    /// The shipment breakdown: every package, voided ones included, in the order added.
+    pub shipments: Vec<ShipmentView>,
+    /// Every package's rows and the order's own, interleaved by time.
     pub timeline: Vec<TimelineRow<'a>>,
 }
 
@@ -144,6 +187,7 @@ pub struct OrderDetails<'a> {
 /// creating an order stays a single conditional write.
 fn received_event(order: &Order) -> TimelineEvent {
     TimelineEvent {
+        shipment_id: None,
         event_id: "order-received".into(),
         kind: EventType::OrderReceived,
         status: Some(ShipmentStatus::Received),
@@ -182,6 +226,7 @@ fn offset_text(minutes: i32) -> String {
     format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
+/// One package's view; `timeline` is the package's own rows.
 fn shipment_view(
     order: &Order,
     shipment: &Shipment,
@@ -220,6 +265,8 @@ fn shipment_view(
             None => context.now >= calendar::first_scan_due(shipment.label_created_at),
         };
     ShipmentView {
+        shipment_id: shipment.shipment_id.clone(),
+        voided_at: shipment.voided_at,
         status: timeline.status().as_str(),
         status_label: timeline.status_label(),
         carrier: shipment.carrier.code(),
@@ -251,37 +298,69 @@ pub fn order_details<'a>(
     timeline: &'a Timeline,
     context: &ViewContext<'_>,
 ) -> OrderDetails<'a> {
-    let first_scan_id = timeline.first_carrier_update().map(|e| e.event_id.as_str());
-    let label_at = order.shipment.as_ref().map(|s| s.label_created_at);
+    let packages: Vec<(&Shipment, Timeline)> = order
+        .shipments
+        .iter()
+        .map(|s| (s, order.rows_of(s, timeline)))
+        .collect();
+    // A row is worded and judged within its package: each package's first carrier scan
+    // reads "Pick Up Scan from Dock" and is the one that can be late.
+    let mut package_rows: HashMap<String, (&'static str, bool)> = HashMap::new();
+    for (shipment, rows) in &packages {
+        let first_scan = rows.first_carrier_update().map(|e| e.event_id.as_str());
+        for (index, event) in rows.events().iter().enumerate() {
+            let late = Some(event.event_id.as_str()) == first_scan
+                && calendar::is_first_scan_late(shipment.label_created_at, event.occurred_at);
+            package_rows.insert(event.event_id.clone(), (rows.event_label(index), late));
+        }
+    }
     let rows = timeline
         .events()
         .iter()
         .enumerate()
-        .map(|(index, event)| TimelineRow {
-            late: Some(event.event_id.as_str()) == first_scan_id
-                && label_at
-                    .is_some_and(|label| calendar::is_first_scan_late(label, event.occurred_at)),
-            kind: event.kind,
-            status: event.status,
-            status_label: timeline.event_label(index),
-            code: &event.code,
-            description: &event.description,
-            occurred_at: event.occurred_at,
-            local_time: event.local_time(),
-            utc_offset: offset_text(event.utc_offset_minutes),
-            recorded_at: event.recorded_at,
-            location: event.location.as_ref(),
-            location_display: event
-                .location
-                .as_ref()
-                .map(Location::display)
-                .filter(|s| !s.is_empty()),
-            carrier: event.carrier.as_deref(),
-            tracking_number: event.tracking_number.as_deref(),
-            exception_reason: event.exception_reason.as_deref(),
-            handoff: event.handoff.as_ref(),
+        .map(|(index, event)| {
+            let (status_label, late) = package_rows
+                .get(&event.event_id)
+                .copied()
+                .unwrap_or_else(|| (timeline.event_label(index), false));
+            TimelineRow {
+                late,
+                kind: event.kind,
+                status: event.status,
+                status_label,
+                code: &event.code,
+                description: &event.description,
+                occurred_at: event.occurred_at,
+                local_time: event.local_time(),
+                utc_offset: offset_text(event.utc_offset_minutes),
+                recorded_at: event.recorded_at,
+                location: event.location.as_ref(),
+                location_display: event
+                    .location
+                    .as_ref()
+                    .map(Location::display)
+                    .filter(|s| !s.is_empty()),
+                carrier: event.carrier.as_deref(),
+                tracking_number: event.tracking_number.as_deref(),
+                exception_reason: event.exception_reason.as_deref(),
+                handoff: event.handoff.as_ref(),
+                shipment_id: order.shipment_of(event).map(|s| s.shipment_id.as_str()),
+            }
         })
         .collect();
+    let summary = order.package_summary();
+    let live: Vec<&(&Shipment, Timeline)> = packages.iter().filter(|(s, _)| s.is_live()).collect();
+    let shipment_status_label = match live.as_slice() {
+        [(_, only)] => only.status_label(),
+        _ => summary.status.label(),
+    };
+    let views: Vec<ShipmentView> = packages
+        .iter()
+        .map(|(s, rows)| shipment_view(order, s, rows, context))
+        .collect();
+    let first_live = live
+        .first()
+        .map(|(s, rows)| shipment_view(order, s, rows, context));
     OrderDetails {
         order_id: &order.order_id,
         order_number: &order.details.order_number,
@@ -293,16 +372,15 @@ pub fn order_details<'a>(
         completed_at: order.completed_at,
         customer: &order.details.customer,
         ship_to: &order.details.ship_to,
-        shipment_status: timeline.status().as_str(),
-        shipment_status_label: timeline.status_label(),
+        shipment_status: summary.status.as_str(),
+        shipment_status_label,
+        packages: summary,
         store_sync: StoreSync {
             automatic: order.details.source.syncs_tracking_to_store(),
             message: order.details.source.tracking_sync_note(),
         },
-        shipment: order
-            .shipment
-            .as_ref()
-            .map(|s| shipment_view(order, s, timeline, context)),
+        shipment: first_live,
+        shipments: views,
         timeline: rows,
     }
 }

@@ -6,11 +6,11 @@
 //! | item             | pk                 | sk                   | indexed by |
 //! |------------------|--------------------|----------------------|------------|
 //! | claim            | `ORDER#{order_id}` | `CLAIM#{claim_id}`   | `claims_by_merchant`: `claims_pk` = `MERCHANT#{merchant_id}#CLAIMS`, `claims_sk` = `{created_at}#{claim_id}` |
-//! | open-claim guard | `ORDER#{order_id}` | `OPEN_CLAIM#{type}`  | -          |
+//! | open-claim guard | `ORDER#{order_id}` | `OPEN_CLAIM#{type}#{shipment_id}` | - |
 //! | claim-filed event| `ORDER#{order_id}` | `EVENT#{event_id}`   | -          |
 //!
-//! The guard exists exactly while a claim of its type is open on the shipment, which
-//! turns "one open claim per shipment and type" into a conditional put. A claim, its
+//! The guard exists exactly while a claim of its type is open on the package, which
+//! turns "one open claim per package and type" into a conditional put. A claim, its
 //! guard and its timeline event are written in one transaction so they cannot diverge.
 //!
 //! The event item is the notification outbox: besides the timeline row it carries a
@@ -104,8 +104,13 @@ fn claim_sk(claim_id: &str) -> String {
     format!("CLAIM#{claim_id}")
 }
 
-fn guard_sk(claim_type: ClaimType) -> String {
-    format!("OPEN_CLAIM#{}", claim_type.as_str())
+/// The open-claim guard of `claim`'s package and type. Claims filed before packages had
+/// ids keep the guard they were filed with, so closing one finds it.
+fn guard_sk(claim: &ClaimRecord) -> String {
+    match claim.shipment_id.as_deref() {
+        None => format!("OPEN_CLAIM#{}", claim.claim_type.as_str()),
+        Some(package) => format!("OPEN_CLAIM#{}#{package}", claim.claim_type.as_str()),
+    }
 }
 
 pub(crate) fn claims_partition(merchant_id: &str) -> String {
@@ -200,7 +205,7 @@ impl Claims for OrderStore {
         }
         let guard = OpenClaimGuard {
             pk: order_pk(&claim.order_id),
-            sk: guard_sk(claim.claim_type),
+            sk: guard_sk(claim),
             claim_id: &claim.claim_id,
             claim_type: claim.claim_type,
             created_at: claim.created_at,
@@ -286,7 +291,7 @@ impl Claims for OrderStore {
         let delete_guard = Delete::builder()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(order_pk(&claim.order_id)))
-            .key("sk", AttributeValue::S(guard_sk(claim.claim_type)))
+            .key("sk", AttributeValue::S(guard_sk(claim)))
             .condition_expression("claim_id = :id")
             .expression_attribute_values(":id", AttributeValue::S(claim.claim_id.clone()))
             .build()
@@ -433,6 +438,7 @@ mod tests {
             state: ClaimState::Open,
             description: "d".into(),
             carrier_reference: None,
+            shipment_id: None,
             carrier: "ups".into(),
             tracking_number: "1Z".into(),
             international: false,

@@ -100,6 +100,8 @@ pub enum Skip {
     NoExternalOrderId,
     /// A hand-off on an order with no label, or an event missing its numbers.
     IncompleteEvent,
+    /// The event's package was voided: its label is not the store's business any more.
+    ShipmentVoided,
 }
 
 impl Skip {
@@ -109,6 +111,7 @@ impl Skip {
             Self::SourceDoesNotSync => "order source does not sync tracking to a store",
             Self::NoExternalOrderId => "store order without an external order id",
             Self::IncompleteEvent => "event or order lacks the tracking to push",
+            Self::ShipmentVoided => "the event's package was voided",
         }
     }
 }
@@ -135,17 +138,22 @@ pub fn job_for_event(order: &Order, event: &TimelineEvent) -> Result<SyncJob, Sk
         .clone()
         .filter(|id| !id.trim().is_empty())
         .ok_or(Skip::NoExternalOrderId)?;
-    let shipment = order.shipment.as_ref();
-    let label = match (handoff, shipment) {
-        (_, Some(shipment)) => Tracking::new(shipment.carrier.code(), &shipment.tracking_number),
-        (None, None) => Tracking::new(
+    // The package the event is about; a label row names its own label, which matters
+    // once a package is relabeled: each label row pushes the label it records.
+    let shipment = order.shipment_of(event);
+    if shipment.is_some_and(|s| !s.is_live()) {
+        return Err(Skip::ShipmentVoided);
+    }
+    let label = match (event.kind, shipment) {
+        (EventType::LabelCreated, _) => Tracking::new(
             event.carrier.as_deref().ok_or(Skip::IncompleteEvent)?,
             event
                 .tracking_number
                 .as_deref()
                 .ok_or(Skip::IncompleteEvent)?,
         ),
-        _ => return Err(Skip::IncompleteEvent),
+        (_, Some(shipment)) => Tracking::new(shipment.carrier.code(), &shipment.tracking_number),
+        (_, None) => return Err(Skip::IncompleteEvent),
     };
     let tracking = match handoff {
         Some(handoff) => Tracking::new(&handoff.carrier, &handoff.tracking_number),
@@ -234,12 +242,13 @@ mod tests {
             tracking_number: crate::carriers::TrackingNumber::parse(Carrier::Ups, UPS).unwrap(),
             label_source: LabelSource::Jetpack,
         };
-        order.shipment = Some(label.shipment(at()));
+        order.shipments = vec![label.shipment(order.next_shipment_id(), at())];
         order
     }
 
     fn event(kind: EventType) -> TimelineEvent {
         TimelineEvent {
+            shipment_id: None,
             event_id: "evt-1".into(),
             kind,
             status: Some(ShipmentStatus::AtDepot),

@@ -60,20 +60,21 @@ async fn seed(stack: &TestStack, prefix: &str, count: u64, label_at: Option<Date
                         service: Some("ground".into()),
                         tracking_number: Some(ups_number(n + prefix.len() as u64 * 1_000_000)),
                         label_source: Some("jetpack".into()),
+                        shipment_id: None,
                     }
                     .parse()
-                    .expect("bench label is valid");
-                    let tracking_domain::label::LabelDecision::Attach(labeled, _) =
-                        tracking_domain::label::attach(&order, &label, at)
+                    .expect("bench label is valid")
+                    .label;
+                    let tracking_domain::label::LabelDecision::Attach(change) =
+                        tracking_domain::label::attach(&order, &label, None, at)
                     else {
                         panic!("a new bench order takes a label");
                     };
-                    order = *labeled;
-                    let target = tracking_aws::store::TrackingRef {
-                        order_id: order.order_id.clone(),
-                        merchant_id: order.merchant_id.clone(),
-                        label_created_at: Some(at),
-                    };
+                    let target = tracking_aws::store::TrackingRef::for_package(
+                        &change.order,
+                        change.shipment(),
+                    );
+                    order = change.order;
                     if let Err(error) = store
                         .claim_tracking("ups", label.tracking_number.as_str(), &target)
                         .await

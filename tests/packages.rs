@@ -209,8 +209,33 @@ async fn each_package_has_its_own_scans_status_and_row_on_one_timeline() {
         );
     }
 
+    // One package in exception makes an exception order, however far the other is.
+    scan(
+        &stack,
+        &queue,
+        SECOND,
+        "EXCEPTION",
+        label_time() + day * 2 + Duration::hours(5),
+    )
+    .await;
+    assert_eq!(
+        ids(&list(&stack, &[("shipment_status", "exception")]).await),
+        [order_id.as_str()]
+    );
+    assert!(list(&stack, &[("shipment_status", "in_transit")])
+        .await
+        .is_empty());
+    assert!(list(&stack, &[("shipment_status", "stalled")])
+        .await
+        .is_empty());
+    let order = details(&stack, &order_id, now).await;
+    assert_eq!(order["packages"]["exception"], true);
+
     // Delivered once every package is.
     scan(&stack, &queue, SECOND, "DELIVERED", label_time() + day * 3).await;
+    assert!(list(&stack, &[("shipment_status", "exception")])
+        .await
+        .is_empty());
     let order = details(&stack, &order_id, now + day).await;
     assert_eq!(order["shipment_status"], "delivered");
     assert_eq!(order["packages"]["delivered"], 2);

@@ -22,7 +22,8 @@ use tracking_aws::store::{CreateOutcome, ListError, ListQuery};
 use tracking_aws::{Config, OrderStore, SdkConfig};
 use tracking_domain::claims::ClaimPolicy;
 use tracking_domain::order::{FieldError, Order, OrderDraft};
-use tracking_domain::status::{OrderStatus, ShipmentStatus};
+use tracking_domain::shipment::ShipmentFilter;
+use tracking_domain::status::OrderStatus;
 use tracking_http::views::{self, ViewContext};
 use tracking_http::{
     field_errors, identity, json_body, json_response, path_param, query_param, ApiError, Identity,
@@ -330,12 +331,12 @@ impl<S: OrdersApiStore> OrdersApi<S> {
             .transpose()?;
         let shipment_status = query_param(request, "shipment_status")
             .map(|s| {
-                ShipmentStatus::parse(s.trim()).ok_or_else(|| {
+                ShipmentFilter::parse(&s).ok_or_else(|| {
                     ApiError::bad_request(
                         "invalid_shipment_status",
                         format!(
                             "shipment_status must be one of {}.",
-                            ShipmentStatus::ALL.map(|s| s.as_str()).join(", ")
+                            ShipmentFilter::names().join(", ")
                         ),
                     )
                 })

@@ -13,7 +13,8 @@ use tracking_domain::email::EmailAddress;
 use tracking_domain::label::{self, Label, LabelChange, LabelDecision};
 use tracking_domain::nightly::Sweep;
 use tracking_domain::order::{Order, OrderDraft, OrderSource};
-use tracking_domain::status::OrderStatus;
+use tracking_domain::shipment::ShipmentFilter;
+use tracking_domain::status::{OrderStatus, ShipmentStatus};
 use tracking_domain::subscriptions::Subscription;
 use tracking_domain::sync::{SyncKey, SyncStatus};
 use tracking_domain::timeline::{EventType, TimelineEvent};
@@ -546,16 +547,66 @@ pub async fn orders_are_listed_newest_first_a_page_at_a_time<S: Store>(store: &S
         all_pages(store, "m1", query(Some(OrderStatus::Processing))).await,
         ["L3", "L1"]
     );
-    let both = ListQuery {
-        shipment_status: Some(tracking_domain::status::ShipmentStatus::Received),
-        ..query(Some(OrderStatus::Completed))
+    let filtered = |status, filter: &str| ListQuery {
+        shipment_status: ShipmentFilter::parse(filter),
+        ..query(status)
     };
-    assert_eq!(all_pages(store, "m1", both).await, ["L4", "L2", "L0"]);
-    let by_shipment = ListQuery {
-        shipment_status: Some(tracking_domain::status::ShipmentStatus::Delivered),
-        ..query(None)
-    };
-    assert!(all_pages(store, "m1", by_shipment).await.is_empty());
+    assert_eq!(
+        all_pages(
+            store,
+            "m1",
+            filtered(Some(OrderStatus::Completed), "received")
+        )
+        .await,
+        ["L4", "L2", "L0"]
+    );
+    assert!(all_pages(store, "m1", filtered(None, "delivered"))
+        .await
+        .is_empty());
+
+    // One package delivered and one in exception: an exception order, not a delivered
+    // one. A stalled package flags its order too.
+    let mut mixed = order("m1", "L5", tuesday() + Duration::minutes(5));
+    for number in [UPS_A, UPS_B] {
+        let package = label_of(Carrier::Ups, number).shipment(mixed.next_shipment_id(), tuesday());
+        mixed.shipments.push(package);
+    }
+    mixed.shipments[0].status = ShipmentStatus::Delivered;
+    mixed.shipments[1].status = ShipmentStatus::Exception;
+    mixed.settle();
+    created(store, &mixed).await;
+    let mut silent = order("m1", "L6", tuesday() + Duration::minutes(6));
+    silent.shipments =
+        vec![label_of(Carrier::Ups, &ups_number(9)).shipment(silent.next_shipment_id(), tuesday())];
+    silent.shipments[0].stalled = true;
+    silent.settle();
+    created(store, &silent).await;
+    assert_eq!(
+        all_pages(store, "m1", filtered(None, "exception")).await,
+        ["L5"]
+    );
+    assert_eq!(
+        all_pages(store, "m1", filtered(None, "stalled")).await,
+        ["L6"]
+    );
+    assert!(all_pages(store, "m1", filtered(None, "late"))
+        .await
+        .is_empty());
+    assert!(all_pages(store, "m1", filtered(None, "delivered"))
+        .await
+        .is_empty());
+    assert_eq!(
+        all_pages(
+            store,
+            "m1",
+            filtered(Some(OrderStatus::Processing), "exception")
+        )
+        .await,
+        ["L5"]
+    );
+    assert!(all_pages(store, "m2", filtered(None, "exception"))
+        .await
+        .is_empty());
 }
 
 pub async fn list_cursors_are_bound_to_their_list<S: Store>(store: &S) {

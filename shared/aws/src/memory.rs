@@ -45,10 +45,10 @@ use crate::store::subscriptions::{
 use crate::store::sync::{sync_sk, truncate, SyncLease};
 use crate::store::webhooks::{self, Delivery};
 use crate::store::{
-    decode_page_key, encode_cursor, lookup_pk, merchant_pk, order_pk, shipment_status_pk,
-    status_pk, timestamp, tracking_pk, CreateOutcome, EventWrite, LabelOutcome, ListError,
-    ListQuery, OrderItem, OrderPage, OrderWithTimeline, StoreError, SweepCursor, SweepPage,
-    TrackingRef, VersionedOrder, ORDER_PAGE_KEY,
+    decode_page_key, encode_cursor, lookup_pk, order_list, order_pk, timestamp, tracking_pk,
+    CreateOutcome, EventWrite, LabelOutcome, ListError, ListQuery, OrderItem, OrderList, OrderPage,
+    OrderWithTimeline, StoreError, SweepCursor, SweepPage, TrackingRef, VersionedOrder,
+    ORDER_PAGE_KEY,
 };
 
 /// How many items one lookup Query reads, as the DynamoDB store asks.
@@ -296,15 +296,13 @@ impl Orders for MemoryStore {
         query: &ListQuery,
     ) -> Result<OrderPage, ListError> {
         let state = self.lock();
-        // The same partitions and cursors as the DynamoDB store's three list indexes.
-        let (partition_attr, partition) = match (query.status, query.shipment_status) {
-            (Some(status), _) => ("status_pk", status_pk(merchant_id, status)),
-            (None, Some(shipment)) => (
-                "shipment_status_pk",
-                shipment_status_pk(merchant_id, shipment),
-            ),
-            (None, None) => ("list_pk", merchant_pk(merchant_id)),
-        };
+        // The same partitions, filters and cursors as the DynamoDB store's list indexes.
+        let OrderList {
+            partition_attr,
+            partition,
+            filter,
+            ..
+        } = order_list(merchant_id, query);
         let start = match &query.cursor {
             Some(cursor) => {
                 let key = decode_page_key(cursor, &partition, &ORDER_PAGE_KEY)?;
@@ -317,11 +315,12 @@ impl Orders for MemoryStore {
             .values()
             .filter(|item| {
                 let in_partition = match partition_attr {
-                    "status_pk" => &item.status_pk,
-                    "shipment_status_pk" => &item.shipment_status_pk,
-                    _ => &item.list_pk,
+                    "status_pk" => Some(&item.status_pk),
+                    "shipment_status_pk" => Some(&item.shipment_status_pk),
+                    "attention_pk" => item.attention_pk.as_ref(),
+                    _ => Some(&item.list_pk),
                 };
-                *in_partition == partition
+                in_partition == Some(&partition)
             })
             .map(|item| {
                 (
@@ -331,12 +330,12 @@ impl Orders for MemoryStore {
             })
             .collect();
         let (orders, last) = page_desc(entries, start, query.limit).map_err(store_to_list)?;
-        let orders = match (query.status, query.shipment_status) {
-            (Some(_), Some(shipment)) => orders
+        let orders = match filter {
+            Some(filter) => orders
                 .into_iter()
-                .filter(|order| order.shipment_status == shipment)
+                .filter(|order| filter.matches(order))
                 .collect(),
-            _ => orders,
+            None => orders,
         };
         let next_cursor = last
             .map(|(list_sk, pk)| {

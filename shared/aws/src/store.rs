@@ -4,7 +4,7 @@
 //!
 //! | item            | pk                         | sk               | indexed by |
 //! |-----------------|----------------------------|------------------|------------|
-//! | order           | `ORDER#{order_id}`         | `ORDER`          | `by_merchant`, `by_status`, `by_shipment_status`, `lookup`, `due` (while due) |
+//! | order           | `ORDER#{order_id}`         | `ORDER`          | `by_merchant`, `by_status`, `by_shipment_status`, `by_attention` (while a package raises a flag), `lookup`, `due` (while due) |
 //! | timeline event  | `ORDER#{order_id}`         | `EVENT#{event_id}` | -        |
 //! | tracking claim  | `TRACKING#{carrier}#{no}`  | `TRACKING`       | `lookup`   |
 //! | webhook delivery | `WEBHOOK#...` (see [`webhooks`]) | `DELIVERY` | -          |
@@ -39,12 +39,14 @@ use serde::{Deserialize, Serialize};
 use tracking_domain::label::LabelChange;
 use tracking_domain::nightly::Sweep;
 use tracking_domain::order::Order;
+use tracking_domain::shipment::ShipmentFilter;
 use tracking_domain::status::{OrderStatus, ShipmentStatus};
 use tracking_domain::timeline::{Timeline, TimelineEvent};
 
 pub const INDEX_BY_MERCHANT: &str = "by_merchant";
 pub const INDEX_BY_STATUS: &str = "by_status";
 pub const INDEX_BY_SHIPMENT_STATUS: &str = "by_shipment_status";
+pub const INDEX_BY_ATTENTION: &str = "by_attention";
 pub const INDEX_LOOKUP: &str = "lookup";
 pub const INDEX_DUE: &str = "due";
 
@@ -98,6 +100,10 @@ pub(crate) fn status_pk(merchant_id: &str, status: OrderStatus) -> String {
     format!("MERCHANT#{merchant_id}#STATUS#{}", status.as_str())
 }
 
+pub(crate) fn attention_pk(merchant_id: &str) -> String {
+    format!("MERCHANT#{merchant_id}#ATTENTION")
+}
+
 pub(crate) fn shipment_status_pk(merchant_id: &str, status: ShipmentStatus) -> String {
     format!("MERCHANT#{merchant_id}#SHIPMENT#{}", status.as_str())
 }
@@ -124,6 +130,13 @@ pub(crate) struct OrderItem {
     pub(crate) list_sk: String,
     pub(crate) status_pk: String,
     pub(crate) shipment_status_pk: String,
+    /// Only while a package raises a flag (see [`tracking_domain::shipment::Attention`]):
+    /// the sparse list of the
+    /// orders a merchant should look at, filtered by `attention`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) attention_pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) attention: Vec<String>,
     pub(crate) lookup_pk: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     due_pk: Option<String>,
@@ -157,6 +170,11 @@ impl OrderItem {
         let first_scan_due_at = position(Sweep::AwaitingFirstScan);
         let watch_at = position(Sweep::StallWatch);
         let expiry_at = position(Sweep::Expiry);
+        let attention: Vec<String> = order
+            .attention()
+            .into_iter()
+            .map(|flag| flag.as_str().to_owned())
+            .collect();
         Self {
             pk: order_pk(&order.order_id),
             sk: "ORDER".to_owned(),
@@ -173,6 +191,8 @@ impl OrderItem {
             list_sk: format!("{}#{}", timestamp(order.created_at), order.order_id),
             status_pk: status_pk(&order.merchant_id, order.status),
             shipment_status_pk: shipment_status_pk(&order.merchant_id, order.shipment_status),
+            attention_pk: (!attention.is_empty()).then(|| attention_pk(&order.merchant_id)),
+            attention,
             lookup_pk: lookup_pk(&order.merchant_id, &order.details.order_number),
             order,
         }
@@ -314,7 +334,7 @@ pub enum LabelOutcome {
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
     pub status: Option<OrderStatus>,
-    pub shipment_status: Option<ShipmentStatus>,
+    pub shipment_status: Option<ShipmentFilter>,
     pub limit: i32,
     pub cursor: Option<String>,
 }
@@ -661,8 +681,47 @@ pub(crate) struct PageKey {
 }
 
 /// The order lists' keys (`by_merchant`, `by_status`, `by_shipment_status`).
+/// Which index a list query reads, which of its partitions, and what it filters a page
+/// by: the narrowest index the query allows, so a page costs one Query.
+pub(crate) struct OrderList {
+    pub(crate) index: &'static str,
+    pub(crate) partition_attr: &'static str,
+    pub(crate) partition: String,
+    pub(crate) filter: Option<ShipmentFilter>,
+}
+
+pub(crate) fn order_list(merchant_id: &str, query: &ListQuery) -> OrderList {
+    let list = |index, partition_attr, partition, filter| OrderList {
+        index,
+        partition_attr,
+        partition,
+        filter,
+    };
+    match (query.status, query.shipment_status) {
+        (Some(status), filter) => list(
+            INDEX_BY_STATUS,
+            "status_pk",
+            status_pk(merchant_id, status),
+            filter,
+        ),
+        (None, Some(ShipmentFilter::Status(status))) => list(
+            INDEX_BY_SHIPMENT_STATUS,
+            "shipment_status_pk",
+            shipment_status_pk(merchant_id, status),
+            None,
+        ),
+        (None, Some(attention @ ShipmentFilter::Attention(_))) => list(
+            INDEX_BY_ATTENTION,
+            "attention_pk",
+            attention_pk(merchant_id),
+            Some(attention),
+        ),
+        (None, None) => list(INDEX_BY_MERCHANT, "list_pk", merchant_pk(merchant_id), None),
+    }
+}
+
 pub(crate) const ORDER_PAGE_KEY: PageKey = PageKey {
-    partition_attrs: &["list_pk", "status_pk", "shipment_status_pk"],
+    partition_attrs: &["list_pk", "status_pk", "shipment_status_pk", "attention_pk"],
     sort_attr: "list_sk",
     item_sk: |sk| sk == "ORDER",
 };
@@ -771,38 +830,38 @@ impl Orders for OrderStore {
         merchant_id: &str,
         query: &ListQuery,
     ) -> Result<OrderPage, ListError> {
-        let (index, partition_attr, partition) = match (query.status, query.shipment_status) {
-            (Some(status), _) => (INDEX_BY_STATUS, "status_pk", status_pk(merchant_id, status)),
-            (None, Some(shipment)) => (
-                INDEX_BY_SHIPMENT_STATUS,
-                "shipment_status_pk",
-                shipment_status_pk(merchant_id, shipment),
-            ),
-            (None, None) => (INDEX_BY_MERCHANT, "list_pk", merchant_pk(merchant_id)),
-        };
+        let list = order_list(merchant_id, query);
         let start_key = match &query.cursor {
-            Some(cursor) => Some(decode_page_key(cursor, &partition, &ORDER_PAGE_KEY)?),
+            Some(cursor) => Some(decode_page_key(cursor, &list.partition, &ORDER_PAGE_KEY)?),
             None => None,
         };
         let mut request = self
             .client
             .query()
             .table_name(&self.table)
-            .index_name(index)
+            .index_name(list.index)
             .key_condition_expression("#p = :p")
-            .expression_attribute_names("#p", partition_attr)
-            .expression_attribute_values(":p", AttributeValue::S(partition.clone()))
+            .expression_attribute_names("#p", list.partition_attr)
+            .expression_attribute_values(":p", AttributeValue::S(list.partition.clone()))
             .scan_index_forward(false)
             .limit(query.limit)
             .set_exclusive_start_key(start_key);
-        if let (Some(_), Some(shipment)) = (query.status, query.shipment_status) {
-            request = request
-                .filter_expression("shipment_status = :ss")
-                .expression_attribute_values(":ss", AttributeValue::S(shipment.as_str().into()));
+        match list.filter {
+            Some(ShipmentFilter::Status(status)) => {
+                request = request
+                    .filter_expression("shipment_status = :ss")
+                    .expression_attribute_values(":ss", AttributeValue::S(status.as_str().into()));
+            }
+            Some(ShipmentFilter::Attention(flag)) => {
+                request = request
+                    .filter_expression("contains(attention, :flag)")
+                    .expression_attribute_values(":flag", AttributeValue::S(flag.as_str().into()));
+            }
+            None => {}
         }
         let output = request.send().await.context("query order list")?;
-        let (orders, next_cursor) =
-            page_of(output, &partition, |item: OrderItem| item.order).map_err(|e| anyhow!(e))?;
+        let (orders, next_cursor) = page_of(output, &list.partition, |item: OrderItem| item.order)
+            .map_err(|e| anyhow!(e))?;
         Ok(OrderPage {
             orders,
             next_cursor,

@@ -130,6 +130,73 @@ pub struct PackageSummary {
     pub exception: bool,
 }
 
+/// A flag any one package can raise on its order, whatever the others are doing: the
+/// orders a merchant needs to look at. `Late` is a first scan that did not come by the end
+/// of the business day after the label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Attention {
+    Exception,
+    Stalled,
+    Late,
+}
+
+impl Attention {
+    pub const ALL: [Attention; 3] = [Self::Exception, Self::Stalled, Self::Late];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Exception => "exception",
+            Self::Stalled => "stalled",
+            Self::Late => "late",
+        }
+    }
+
+    fn raised_by(self, shipment: &Shipment) -> bool {
+        match self {
+            Self::Exception => shipment.status == ShipmentStatus::Exception,
+            Self::Stalled => shipment.stalled,
+            Self::Late => shipment.first_scan_late,
+        }
+    }
+}
+
+/// What the orders list can be narrowed to by `shipment_status`: the order's summary
+/// status (its least advanced package), or a flag any of its packages raises. An order
+/// with one package in exception is an exception order, however far its others are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShipmentFilter {
+    Status(ShipmentStatus),
+    Attention(Attention),
+}
+
+impl ShipmentFilter {
+    /// Every accepted spelling, for the error that lists them.
+    pub fn names() -> Vec<&'static str> {
+        ShipmentStatus::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .filter(|name| Attention::ALL.iter().all(|a| a.as_str() != *name))
+            .chain(Attention::ALL.iter().map(|a| a.as_str()))
+            .collect()
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        let value = value.trim();
+        Attention::ALL
+            .into_iter()
+            .find(|a| a.as_str() == value)
+            .map(Self::Attention)
+            .or_else(|| ShipmentStatus::parse(value).map(Self::Status))
+    }
+
+    pub fn matches(self, order: &Order) -> bool {
+        match self {
+            Self::Status(status) => order.shipment_status == status,
+            Self::Attention(flag) => order.attention().contains(&flag),
+        }
+    }
+}
+
 impl PackageSummary {
     /// Delivered only when every package is.
     pub fn all_delivered(&self) -> bool {
@@ -197,6 +264,14 @@ impl Order {
             Some(shipment) => (Some(shipment), self.rows_of(shipment, timeline)),
             None => (None, timeline.clone()),
         }
+    }
+
+    /// The flags its live packages raise, each once, in a fixed order.
+    pub fn attention(&self) -> Vec<Attention> {
+        Attention::ALL
+            .into_iter()
+            .filter(|flag| self.live_shipments().any(|s| flag.raised_by(s)))
+            .collect()
     }
 
     pub fn package_summary(&self) -> PackageSummary {
@@ -422,6 +497,43 @@ mod tests {
         let flagged = order.package_summary();
         assert!(flagged.exception && flagged.stalled && flagged.first_scan_late);
         assert_eq!(flagged.delivered, 1);
+    }
+
+    #[test]
+    fn a_filter_is_a_summary_status_or_a_flag_any_live_package_raises() {
+        let mut order = two_packages();
+        assert_eq!(order.attention(), []);
+        order.shipments[1].status = ShipmentStatus::Exception;
+        order.shipments[1].first_scan_late = true;
+        order.shipments[0].stalled = true;
+        assert_eq!(
+            order.attention(),
+            [Attention::Exception, Attention::Stalled, Attention::Late]
+        );
+        order.shipments[0].status = ShipmentStatus::Delivered;
+        order.settle();
+        for name in ["exception", "stalled", "late"] {
+            let filter = ShipmentFilter::parse(name).unwrap();
+            assert!(matches!(filter, ShipmentFilter::Attention(_)), "{name}");
+            assert!(filter.matches(&order), "{name}");
+        }
+        assert!(ShipmentFilter::parse(" exception ")
+            .unwrap()
+            .matches(&order));
+        assert!(ShipmentFilter::parse("exception").is_some_and(|f| f.matches(&order)));
+        assert!(!ShipmentFilter::parse("delivered").unwrap().matches(&order));
+        assert!(ShipmentFilter::parse("exception").unwrap().matches(&order));
+        assert_eq!(ShipmentFilter::parse("shipped"), None);
+        // A voided package raises nothing.
+        order.shipments[1].voided_at = Some(at(26, 9));
+        order.shipments[0].voided_at = Some(at(26, 9));
+        assert_eq!(order.attention(), []);
+        let names = ShipmentFilter::names();
+        assert_eq!(names.iter().filter(|n| **n == "exception").count(), 1);
+        assert!(names.contains(&"stalled") && names.contains(&"at_depot"));
+        for name in names {
+            assert!(ShipmentFilter::parse(name).is_some(), "{name}");
+        }
     }
 
     #[test]

@@ -10,6 +10,8 @@ use tracking_domain::feed::Scan;
 
 use crate::*;
 
+const RELABEL_SHIPMENT: &str = include_str!("../events/label-upload/relabel-shipment.json");
+const VOID_SHIPMENT: &str = include_str!("../events/label-upload/void-shipment.json");
 const FIRST: &str = "1Z999AA10123456784";
 const SECOND: &str = "1ZWX0692YP40636269";
 
@@ -31,6 +33,7 @@ async fn labeled(stack: &TestStack, order_number: &str) -> String {
     order_id
 }
 
+/// The sample relabel (events/label-upload/relabel-shipment.json) for `shipment_id`.
 async fn relabel(
     stack: &TestStack,
     order_id: &str,
@@ -38,12 +41,29 @@ async fn relabel(
     number: &str,
     at: DateTime<Utc>,
 ) -> (u16, Value) {
-    let event = ApiEvent::from_json(UPLOAD_LABEL)
+    let mut body: Value = serde_json::from_str(
+        ApiEvent::from_json(RELABEL_SHIPMENT).0["body"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    body["shipment_id"] = json!(shipment_id);
+    body["tracking_number"] = json!(number);
+    let event = ApiEvent::from_json(RELABEL_SHIPMENT)
         .path_param("order_id", order_id)
-        .body_json(&json!({
-            "carrier": "ups", "service": "ground", "tracking_number": number,
-            "label_source": "jetpack", "shipment_id": shipment_id
-        }));
+        .body_json(&body);
+    read_response(stack.label_upload().handle(event.request(), at).await)
+}
+
+async fn void(
+    stack: &TestStack,
+    order_id: &str,
+    shipment_id: &str,
+    at: DateTime<Utc>,
+) -> (u16, Value) {
+    let event = ApiEvent::from_json(VOID_SHIPMENT)
+        .path_param("order_id", order_id)
+        .path_param("shipment_id", shipment_id);
     read_response(stack.label_upload().handle(event.request(), at).await)
 }
 
@@ -467,4 +487,69 @@ async fn an_order_stored_before_packages_reads_and_grows_as_a_one_package_order(
         .unwrap()
         .clone();
     assert_eq!(pickup["shipment_id"], shipments[0]["shipment_id"]);
+}
+
+#[tokio::test]
+async fn a_voided_only_label_leaves_the_order_processing_and_its_number_free() {
+    let stack = TestStack::new().await;
+    let queue = TestQueue::new("NightlyContinuationQueue").await;
+    let order_id = labeled(&stack, "1005").await;
+    let shipment_id = details(&stack, &order_id, label_time()).await["shipments"][0]["shipment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Voided at 23:00 CT, before its 06:00 completion.
+    let voided_at = Utc.with_ymd_and_hms(2026, 11, 26, 5, 0, 0).unwrap();
+    let (status, body) = void(&stack, &order_id, &shipment_id, voided_at).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["packages"], 0);
+    let items = stack.item_count().await;
+    let (status, again) = void(
+        &stack,
+        &order_id,
+        &shipment_id,
+        voided_at + Duration::hours(1),
+    )
+    .await;
+    assert_eq!((status, &again), (200, &body));
+    assert_eq!(
+        stack.item_count().await,
+        items,
+        "voiding twice writes nothing"
+    );
+
+    let report = stack
+        .nightly(&queue, &[])
+        .run(
+            &nightly_completion::RunInput::night(
+                Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap(),
+            ),
+            &nightly_completion::Budget::Unlimited,
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.completed, 0, "{report:?}");
+    let order = details(&stack, &order_id, voided_at + Duration::hours(2)).await;
+    assert_eq!(order["status"], "Processing");
+    assert_eq!(order["completes_at"], Value::Null);
+    assert_eq!(order["shipment"], Value::Null, "no live package");
+    assert_eq!(order["shipments"][0]["voided_at"], "2026-11-26T05:00:00Z");
+    let last = order["timeline"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["code"], "LABEL_VOIDED");
+    assert_eq!(last["shipment_id"], shipment_id.as_str());
+    assert!(stack
+        .store()
+        .order_for_tracking("ups", FIRST)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(
+        list(&stack, &[("q", FIRST)]).await.is_empty(),
+        "a freed number finds nothing"
+    );
 }

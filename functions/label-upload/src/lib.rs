@@ -16,7 +16,7 @@ use tracking_aws::{Config, OrderStore, SdkConfig};
 use tracking_domain::calendar;
 use tracking_domain::carriers::{tracking_url_for, Carrier, TrackingNumber};
 use tracking_domain::claims::LabelSource;
-use tracking_domain::label::{self, Label, LabelDecision, LabelRefusal};
+use tracking_domain::label::{self, Label, LabelDecision, LabelRefusal, VoidDecision};
 use tracking_domain::order::{FieldError, Order, Shipment};
 use tracking_domain::shipment::parse_shipment_id;
 use tracking_http::{
@@ -197,12 +197,24 @@ impl<S: Orders + TrackingNumbers> LabelUpload<S> {
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, ApiError> {
         let route = tracking_http::route_key(request);
-        if route != "POST /orders/{order_id}/label" {
-            return Err(ApiError::RouteNotFound(route));
-        }
+        let void = match route.as_str() {
+            "POST /orders/{order_id}/label" => false,
+            "POST /orders/{order_id}/shipments/{shipment_id}/void" => true,
+            _ => return Err(ApiError::RouteNotFound(route)),
+        };
         let caller = identity(request)?;
         require_operations(&caller)?;
         let order_id = path_param(request, "order_id")?;
+        if void {
+            let shipment_id = parse_shipment_id(Some(&path_param(request, "shipment_id")?))
+                .ok()
+                .flatten()
+                .ok_or_else(|| ApiError::NotFound {
+                    code: "shipment_not_found",
+                    message: "This order has no such package.".into(),
+                })?;
+            return self.void(&order_id, &shipment_id, now).await;
+        }
         let upload = json_body::<LabelRequest>(request)?
             .parse()
             .map_err(field_errors)?;
@@ -262,6 +274,44 @@ impl<S: Orders + TrackingNumbers> LabelUpload<S> {
         .await
     }
 
+    /// Voids a package's label; again is the same answer and writes nothing.
+    async fn void(
+        &self,
+        order_id: &str,
+        shipment_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, ApiError> {
+        tracing::info!(%order_id, %shipment_id, "voiding label");
+        until_won(|| async move {
+            let read = self.read(order_id).await?;
+            let change = match label::void(&read.order, shipment_id, now) {
+                VoidDecision::AlreadyVoided => {
+                    return Ok(Try::Done(void_response(&read.order, shipment_id)));
+                }
+                VoidDecision::Refused(LabelRefusal::AlreadyScanned { existing }) => {
+                    return Err(ApiError::conflict(
+                        "shipment_already_scanned",
+                        format!(
+                            "Package {shipment_id} ({} tracking {}) has been scanned by the carrier, so its label can no longer be voided.",
+                            existing.carrier.display_name(),
+                            existing.tracking_number
+                        ),
+                    ));
+                }
+                VoidDecision::Refused(_) => {
+                    return Err(ApiError::NotFound {
+                        code: "shipment_not_found",
+                        message: format!("This order has no package {shipment_id}."),
+                    });
+                }
+                VoidDecision::Void(change) => *change,
+            };
+            Ok(Try::of(self.store.void_label(&read, &change).await)?
+                .map(|()| void_response(&change.order, shipment_id)))
+        })
+        .await
+    }
+
     async fn read(&self, order_id: &str) -> Result<VersionedOrder, ApiError> {
         self.store
             .get_order(order_id)
@@ -269,6 +319,23 @@ impl<S: Orders + TrackingNumbers> LabelUpload<S> {
             .map_err(ApiError::from)?
             .ok_or(ApiError::OrderNotFound)
     }
+}
+
+fn void_response(order: &Order, shipment_id: &str) -> Response<Body> {
+    let voided_at = order.shipment(shipment_id).and_then(|s| s.voided_at);
+    json_response(
+        StatusCode::OK,
+        &serde_json::json!({
+            "order_id": order.order_id,
+            "order_number": order.details.order_number,
+            "status": order.status.as_str(),
+            "shipment_status": order.shipment_status.as_str(),
+            "completes_at": order.completes_at,
+            "shipment_id": shipment_id,
+            "voided_at": voided_at,
+            "packages": order.live_shipments().count(),
+        }),
+    )
 }
 
 /// The answer to a label the order cannot take, each with its own code.

@@ -256,3 +256,62 @@ async fn a_store_that_fails_answers_500_without_detail() {
     );
     assert!(!body.to_string().contains("injected"), "{body}");
 }
+
+const VOID_SHIPMENT: &str = include_str!("../../../events/label-upload/void-shipment.json");
+
+fn void(order_id: &str, shipment_id: &str) -> ApiEvent {
+    ApiEvent::from_json(VOID_SHIPMENT)
+        .path_param("order_id", order_id)
+        .path_param("shipment_id", shipment_id)
+}
+
+#[tokio::test]
+async fn a_void_frees_the_number_once_and_is_refused_after_a_scan() {
+    let (store, order_id) = store_with_order("1007").await;
+    let (_, first) = send(&store, upload(&order_id, ups_label(UPS))).await;
+    let id = first["shipment_id"].as_str().unwrap().to_owned();
+    for (shipment_id, status, code) in [
+        ("SHP-NOTOURS", 404, "shipment_not_found"),
+        ("../x", 404, "shipment_not_found"),
+    ] {
+        let (got, body) = send(&store, void(&order_id, shipment_id)).await;
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
+    }
+    let merchant = void(&order_id, &id).role("merchant");
+    assert_eq!(send(&store, merchant).await.0, 403);
+
+    let (status, voided) = send(&store, void(&order_id, &id)).await;
+    assert_eq!(status, 200, "{voided}");
+    assert_eq!(voided["packages"], 0);
+    assert_eq!(voided["completes_at"], Value::Null);
+    assert_eq!(voided["voided_at"], "2026-11-25T16:40:00Z");
+    assert_eq!(store.order_for_tracking("ups", UPS).await.unwrap(), None);
+    let items = store.item_count();
+    let (status, again) = send(&store, void(&order_id, &id)).await;
+    assert_eq!((status, &again), (200, &voided));
+    assert_eq!(store.item_count(), items, "voiding twice writes nothing");
+    // The freed number goes on a new package.
+    let (status, renewed) = send(&store, upload(&order_id, ups_label(UPS))).await;
+    assert_eq!(status, 201, "{renewed}");
+    assert_ne!(renewed["shipment_id"], first["shipment_id"]);
+
+    let read = store.get_order(&order_id).await.unwrap().unwrap();
+    let mut scanned = read.order.clone();
+    let live = scanned.shipments.iter_mut().find(|s| s.is_live()).unwrap();
+    live.last_carrier_update_at = Some(now());
+    let live_id = live.shipment_id.clone();
+    store
+        .put_order_at_version(&scanned, read.version)
+        .await
+        .unwrap();
+    let (status, body) = send(&store, void(&order_id, &live_id)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("shipment_already_scanned")),
+        "{body}"
+    );
+}

@@ -4,7 +4,7 @@
 //! this one did, in the order they occurred, so a duplicate, a scan that repeats the status
 //! and a scan overtaken by a later one are silent), every
 //! hand-off, the label (the status moves to "At Depot" and the first tracking link
-//! exists), completion, a stall, tracking expiry, a late first scan (the first sign a
+//! exists), a voided label (that link is dead), completion, a stall, tracking expiry, a late first scan (the first sign a
 //! parcel may not have left: the team can chase the carrier days before a stall), and a
 //! filed claim. Not mailed: scans that leave the status as it was, anything after a final
 //! status (nothing moves it), and the derived "order received" row.
@@ -28,6 +28,7 @@ pub enum Notice {
     },
     Handoff(Handoff),
     LabelCreated,
+    LabelVoided,
     Completed,
     Stalled,
     TrackingExpired,
@@ -40,6 +41,7 @@ pub fn notice_for(event: &TimelineEvent, timeline: &Timeline) -> Option<Notice> 
     match event.kind {
         EventType::OrderReceived => None,
         EventType::LabelCreated => Some(Notice::LabelCreated),
+        EventType::LabelVoided => Some(Notice::LabelVoided),
         EventType::OrderCompleted => Some(Notice::Completed),
         EventType::Stalled => Some(Notice::Stalled),
         EventType::TrackingExpired => Some(Notice::TrackingExpired),

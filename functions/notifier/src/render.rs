@@ -185,6 +185,16 @@ fn wording(notice: &Notice, order_number: &str, outbox: &OutboxEvent) -> (String
             "Packed and labeled".to_owned(),
             format!("Order {n} is packed and labeled, waiting for the carrier's pickup."),
         ),
+        Notice::LabelVoided => {
+            let number = outbox.event.tracking_number.as_deref().unwrap_or_default();
+            (
+                format!("Order {n}: label {number} voided"),
+                "Label voided".to_owned(),
+                format!(
+                    "The label with tracking {number} on order {n} was voided before the carrier scanned it; that tracking number no longer follows this order."
+                ),
+            )
+        }
         Notice::Completed => (
             format!("Order {n} is Completed"),
             "Order completed".to_owned(),
@@ -250,7 +260,8 @@ pub fn email_view(inputs: Inputs<'_>) -> EmailView {
     let timeline = &rows;
     let expired =
         shipment.is_some_and(|s| s.tracking_expired) || matches!(notice, Notice::TrackingExpired);
-    let tracking = shipment.map(|s| TrackingLink {
+    // A voided label's link follows nothing any more.
+    let tracking = shipment.filter(|s| s.is_live()).map(|s| TrackingLink {
         carrier: s.carrier.display_name().to_owned(),
         number: s.tracking_number.clone(),
         url: tracking_url_for(s.carrier.code(), &s.tracking_number),

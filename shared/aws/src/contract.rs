@@ -30,7 +30,7 @@ use crate::store::sync::SyncLease;
 use crate::store::webhooks::{self, Delivery};
 use crate::store::{
     CreateOutcome, EventWrite, LabelOutcome, ListError, ListQuery, StoreError, SweepCursor,
-    TrackingRef,
+    TrackingRef, VersionedOrder,
 };
 
 /// Every port, as one bound for the cases.
@@ -76,6 +76,7 @@ macro_rules! store_contract {
             an_order_change_and_its_event_land_together_or_not_at_all,
             a_label_claims_its_number_once_with_its_order_and_event,
             packages_hold_their_own_numbers_and_a_relabel_frees_the_old_one,
+            a_void_frees_the_number_with_its_order_and_event,
             hand_off_numbers_stay_with_the_order_that_claimed_them,
             orders_are_listed_newest_first_a_page_at_a_time,
             list_cursors_are_bound_to_their_list,
@@ -473,6 +474,57 @@ pub async fn packages_hold_their_own_numbers_and_a_relabel_frees_the_old_one<S: 
         target.label_created_at,
         Some(tuesday() + Duration::hours(3))
     );
+}
+
+pub async fn a_void_frees_the_number_with_its_order_and_event<S: Store>(store: &S) {
+    let a = order("m1", "1009", tuesday());
+    created(store, &a).await;
+    let read = store.get_order(&a.order_id).await.unwrap().unwrap();
+    let labeled = labeled(&read.order, UPS_A, tuesday());
+    store.attach_label(&read, &labeled).await.unwrap();
+    let read = store.get_order(&a.order_id).await.unwrap().unwrap();
+    let label::VoidDecision::Void(change) = label::void(
+        &read.order,
+        &labeled.shipment_id,
+        tuesday() + Duration::hours(1),
+    ) else {
+        panic!("an unscanned label can be voided");
+    };
+    // Decided on a stale read, it writes nothing.
+    let stale = VersionedOrder {
+        version: read.version - 1,
+        ..read.clone()
+    };
+    assert!(matches!(
+        store.void_label(&stale, &change).await,
+        Err(StoreError::Contention)
+    ));
+    assert!(store
+        .order_for_tracking("ups", UPS_A)
+        .await
+        .unwrap()
+        .is_some());
+    store.void_label(&read, &change).await.unwrap();
+    let after = store
+        .order_with_timeline(&a.order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.version, read.version + 1);
+    assert_eq!(after.order, change.order);
+    assert_eq!(after.timeline.events().len(), 2);
+    assert_eq!(store.order_for_tracking("ups", UPS_A).await.unwrap(), None);
+    assert!(store.search_orders("m1", UPS_A).await.unwrap().is_empty());
+    // Once is all: the same void again is a lost race (its event is there).
+    assert!(matches!(
+        store
+            .void_label(
+                &store.get_order(&a.order_id).await.unwrap().unwrap(),
+                &change
+            )
+            .await,
+        Err(StoreError::Contention)
+    ));
 }
 
 pub async fn hand_off_numbers_stay_with_the_order_that_claimed_them<S: Store>(store: &S) {

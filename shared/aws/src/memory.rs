@@ -22,7 +22,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use tracking_domain::claims::{ClaimRecord, ClaimState};
 use tracking_domain::email::EmailAddress;
-use tracking_domain::label::LabelChange;
+use tracking_domain::label::{LabelChange, VoidChange};
 use tracking_domain::nightly::Sweep;
 use tracking_domain::order::Order;
 use tracking_domain::subscriptions::Subscription;
@@ -524,6 +524,37 @@ impl TrackingNumbers for MemoryStore {
             OrderItem::new(updated.clone(), read.version + 1),
         );
         Ok(LabelOutcome::Attached(Box::new(updated.clone())))
+    }
+
+    async fn void_label(
+        &self,
+        read: &VersionedOrder,
+        change: &VoidChange,
+    ) -> Result<(), StoreError> {
+        let order = &change.order;
+        let mut state = self.touching(&order.order_id)?;
+        let key = tracking_pk(
+            change.released.carrier.code(),
+            &change.released.tracking_number,
+        );
+        let number_elsewhere = state
+            .tracking
+            .get(&key)
+            .is_some_and(|held| held.order_id != order.order_id);
+        if !state.at_version(&order.order_id, read.version)
+            || number_elsewhere
+            || state.has_event(&order.order_id, &change.event.event_id)
+        {
+            return Err(StoreError::Contention);
+        }
+        state.tracking.remove(&key);
+        state.released.insert(key, order.updated_at);
+        state.add_event(&order.order_id, change.event.clone());
+        state.orders.insert(
+            order.order_id.clone(),
+            OrderItem::new(order.clone(), read.version + 1),
+        );
+        Ok(())
     }
 }
 

@@ -14,7 +14,7 @@ use std::future::Future;
 use chrono::{DateTime, Duration, Utc};
 use tracking_domain::claims::{ClaimRecord, ClaimState};
 use tracking_domain::email::EmailAddress;
-use tracking_domain::label::LabelChange;
+use tracking_domain::label::{LabelChange, VoidChange};
 use tracking_domain::nightly::Sweep;
 use tracking_domain::order::Order;
 use tracking_domain::subscriptions::Subscription;
@@ -130,6 +130,15 @@ pub trait TrackingNumbers: Send + Sync {
         read: &VersionedOrder,
         change: &LabelChange,
     ) -> impl Future<Output = Result<LabelOutcome, StoreError>> + Send;
+
+    /// Writes the order with the package voided at the version read, adds the void's
+    /// event and releases the package's number, all or nothing; the order having moved
+    /// (or the event being there) is [`StoreError::Contention`].
+    fn void_label(
+        &self,
+        read: &VersionedOrder,
+        change: &VoidChange,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The nightly sweeps' lists ([`Sweep::position_of`]).

@@ -36,7 +36,7 @@ use aws_sdk_dynamodb::Client;
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
-use tracking_domain::label::LabelChange;
+use tracking_domain::label::{LabelChange, Released, VoidChange};
 use tracking_domain::nightly::Sweep;
 use tracking_domain::order::Order;
 use tracking_domain::shipment::ShipmentFilter;
@@ -1028,6 +1028,26 @@ impl Timelines for OrderStore {
     }
 }
 
+impl OrderStore {
+    /// The transaction item that gives a package's number up: free for another label,
+    /// remembered as released so that label keeps this parcel's scans off its own. It
+    /// holds only while the number is still this order's.
+    fn release(&self, order: &Order, released: &Released) -> Result<TransactWriteItem, StoreError> {
+        let release = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&ReleasedTrackingItem {
+                pk: tracking_pk(released.carrier.code(), &released.tracking_number),
+                sk: "TRACKING".into(),
+                released_at: order.updated_at,
+            })?))
+            .condition_expression("attribute_not_exists(pk) OR order_id = :order_id")
+            .expression_attribute_values(":order_id", AttributeValue::S(order.order_id.clone()))
+            .build()
+            .context("build tracking release")?;
+        Ok(TransactWriteItem::builder().put(release).build())
+    }
+}
+
 impl TrackingNumbers for OrderStore {
     /// Which order a carrier's tracking number belongs to: one GetItem. The carrier is a
     /// code so that final-mile carriers outside the catalogue resolve too.
@@ -1160,23 +1180,7 @@ impl TrackingNumbers for OrderStore {
             put(to_item(&event_item)?, "attribute_not_exists(pk)")?,
         ];
         if let Some(released) = &change.released {
-            // The number the relabel gave up is free for another label, remembered as
-            // released so that label keeps this parcel's scans off its own.
-            let release = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(to_item(&ReleasedTrackingItem {
-                    pk: tracking_pk(released.carrier.code(), &released.tracking_number),
-                    sk: "TRACKING".into(),
-                    released_at: updated.updated_at,
-                })?))
-                .condition_expression("attribute_not_exists(pk) OR order_id = :order_id")
-                .expression_attribute_values(
-                    ":order_id",
-                    AttributeValue::S(updated.order_id.clone()),
-                )
-                .build()
-                .context("build tracking release")?;
-            items.push(TransactWriteItem::builder().put(release).build());
+            items.push(self.release(updated, released)?);
         }
         let result = self
             .client
@@ -1214,6 +1218,55 @@ impl TrackingNumbers for OrderStore {
                 }
             }
             Err(e) => Err(anyhow!(e).context("attach label transaction").into()),
+        }
+    }
+
+    /// Voids a package in one transaction: the order at the version read, the void's
+    /// event, and the number released.
+    async fn void_label(
+        &self,
+        read: &VersionedOrder,
+        change: &VoidChange,
+    ) -> Result<(), StoreError> {
+        let order_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&OrderItem::new(
+                change.order.clone(),
+                read.version + 1,
+            ))?))
+            .condition_expression("version = :expected")
+            .expression_attribute_values(":expected", AttributeValue::N(read.version.to_string()))
+            .build()
+            .context("build order put")?;
+        let event_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&EventItem::new(
+                &change.order.order_id,
+                change.event.clone(),
+            ))?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .context("build event put")?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(order_put).build())
+            .transact_items(TransactWriteItem::builder().put(event_put).build())
+            .transact_items(self.release(&change.order, &change.released)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Every condition is "still as read": any of them failing is a lost race.
+            Err(SdkError::ServiceError(e))
+                if matches!(
+                    e.err(),
+                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(_)
+                ) =>
+            {
+                Err(StoreError::Contention)
+            }
+            Err(e) => Err(anyhow!(e).context("void label transaction").into()),
         }
     }
 }

@@ -141,7 +141,7 @@ fn relabel(order: &Order, label: &Label, shipment_id: &str, now: DateTime<Utc>) 
     if !existing.is_live() {
         return LabelDecision::Refused(LabelRefusal::ShipmentVoided);
     }
-    if existing.last_carrier_update_at.is_some() || !existing.status.is_pre_transit() {
+    if existing.has_carrier_scans() {
         return LabelDecision::Refused(LabelRefusal::AlreadyScanned {
             existing: existing.clone(),
         });
@@ -183,6 +183,84 @@ fn settled(
         shipment_id,
         released,
     }
+}
+
+/// A void to write: the order with the package voided, the row saying so, and the
+/// package's number, released for another label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoidChange {
+    pub order: Order,
+    pub event: TimelineEvent,
+    pub shipment_id: String,
+    pub released: Released,
+}
+
+/// What voiding a package's label does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VoidDecision {
+    /// Voided before: a retried request, nothing to write.
+    AlreadyVoided,
+    /// Only [`LabelRefusal::UnknownShipment`] and [`LabelRefusal::AlreadyScanned`].
+    Refused(LabelRefusal),
+    Void(Box<VoidChange>),
+}
+
+/// Decides a void of `shipment_id`'s label at `now`. A label the carrier has scanned is
+/// a parcel on its way: it cannot be voided here. The order forgets the package for
+/// everything but the record: its completion comes from its earliest live label, and
+/// an order whose only label is voided before its 06:00 CT stays Processing.
+pub fn void(order: &Order, shipment_id: &str, now: DateTime<Utc>) -> VoidDecision {
+    let Some(existing) = order.shipment(shipment_id) else {
+        return VoidDecision::Refused(LabelRefusal::UnknownShipment);
+    };
+    if !existing.is_live() {
+        return VoidDecision::AlreadyVoided;
+    }
+    if existing.has_carrier_scans() {
+        return VoidDecision::Refused(LabelRefusal::AlreadyScanned {
+            existing: existing.clone(),
+        });
+    }
+    let mut updated = order.clone();
+    for shipment in &mut updated.shipments {
+        if shipment.shipment_id == shipment_id {
+            shipment.voided_at = Some(now);
+        }
+    }
+    updated.settle();
+    updated.updated_at = now;
+    let event = TimelineEvent {
+        event_id: short_hash(&format!(
+            "void\u{0}{}\u{0}{}",
+            existing.shipment_id, existing.label_revision
+        )),
+        kind: EventType::LabelVoided,
+        status: None,
+        code: "LABEL_VOIDED".into(),
+        description: format!(
+            "Label voided: {} tracking {} was never scanned and no longer tracks this package",
+            existing.carrier.display_name(),
+            existing.tracking_number
+        ),
+        occurred_at: now,
+        utc_offset_minutes: business_offset_minutes(now),
+        recorded_at: now,
+        location: None,
+        carrier: Some(existing.carrier.code().to_owned()),
+        tracking_number: Some(existing.tracking_number.clone()),
+        exception_reason: None,
+        handoff: None,
+        shipment_id: Some(existing.shipment_id.clone()),
+    };
+    VoidDecision::Void(Box::new(VoidChange {
+        order: updated,
+        event,
+        shipment_id: shipment_id.to_owned(),
+        released: Released {
+            carrier: existing.carrier,
+            tracking_number: existing.tracking_number.clone(),
+        },
+    }))
 }
 
 /// The row recording a label. Named by package, revision and label, so a retried
@@ -392,6 +470,72 @@ mod tests {
             attach(&voided, &typo_fixed, Some(&id), at(25, 16)),
             LabelDecision::Refused(LabelRefusal::ShipmentVoided)
         );
+    }
+
+    #[test]
+    fn a_label_is_voided_once_before_its_first_scan_and_the_order_forgets_it() {
+        let first = attached(&order(), &ups("1Z999AA10123456784"), at(24, 23));
+        let second = attached(&first.order, &ups("1ZWX0692YP40636269"), at(25, 16));
+        let id = first.shipment_id.clone();
+        let VoidDecision::Void(voided) = void(&second.order, &id, at(25, 17)) else {
+            panic!("an unscanned label can be voided");
+        };
+        let package = voided.order.shipment(&id).unwrap();
+        assert_eq!(package.voided_at, Some(at(25, 17)));
+        assert_eq!(voided.order.live_shipments().count(), 1);
+        assert_eq!(
+            voided.order.completes_at,
+            Some(calendar::completion_time(at(25, 16))),
+            "from the earliest live label"
+        );
+        assert_eq!(voided.event.kind, EventType::LabelVoided);
+        assert_eq!(voided.event.code, "LABEL_VOIDED");
+        assert_eq!(voided.event.status, None);
+        assert_eq!(voided.event.shipment_id.as_deref(), Some(id.as_str()));
+        assert!(voided.event.description.contains("1Z999AA10123456784"));
+        assert_eq!(
+            voided.released,
+            Released {
+                carrier: Carrier::Ups,
+                tracking_number: "1Z999AA10123456784".into()
+            }
+        );
+        assert_eq!(
+            void(&voided.order, &id, at(25, 18)),
+            VoidDecision::AlreadyVoided
+        );
+        assert_eq!(
+            void(&voided.order, "SHP-NOPE", at(25, 18)),
+            VoidDecision::Refused(LabelRefusal::UnknownShipment)
+        );
+        // The only label voided before 06:00: no completion, still Processing.
+        let VoidDecision::Void(only) = void(&first.order, &id, at(25, 5)) else {
+            panic!("void");
+        };
+        assert_eq!(only.order.completes_at, None);
+        assert_eq!(only.order.status, crate::status::OrderStatus::Processing);
+        assert_eq!(only.order.shipment_status, ShipmentStatus::Received);
+        // Scanned, it stays.
+        let mut scanned = first.order.clone();
+        scanned.shipments[0].last_carrier_update_at = Some(at(25, 9));
+        assert!(matches!(
+            void(&scanned, &id, at(25, 10)),
+            VoidDecision::Refused(LabelRefusal::AlreadyScanned { .. })
+        ));
+        let mut moving = first.order.clone();
+        moving.shipments[0].status = ShipmentStatus::InTransit;
+        assert!(matches!(
+            void(&moving, &id, at(25, 10)),
+            VoidDecision::Refused(LabelRefusal::AlreadyScanned { .. })
+        ));
+        // A Completed order stays Completed.
+        let mut completed = first.order.clone();
+        completed.status = crate::status::OrderStatus::Completed;
+        let VoidDecision::Void(after) = void(&completed, &id, at(26, 10)) else {
+            panic!("void");
+        };
+        assert_eq!(after.order.status, crate::status::OrderStatus::Completed);
+        assert_eq!(after.order.completes_at, first.order.completes_at);
     }
 
     #[test]

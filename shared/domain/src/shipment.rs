@@ -64,6 +64,11 @@ impl Shipment {
         self.voided_at.is_none()
     }
 
+    /// Whether a carrier has scanned the package: from then on its label stays.
+    pub fn has_carrier_scans(&self) -> bool {
+        self.last_carrier_update_at.is_some() || !self.status.is_pre_transit()
+    }
+
     /// The instant the stall clock runs from: the last carrier update, or the label.
     pub fn last_update_or_label(&self) -> DateTime<Utc> {
         self.last_carrier_update_at.unwrap_or(self.label_created_at)

@@ -17,6 +17,8 @@ use crate::status::ShipmentStatus;
 pub enum EventType {
     OrderReceived,
     LabelCreated,
+    /// Operations voided a package's label before the carrier scanned it.
+    LabelVoided,
     CarrierScan,
     Handoff,
     OrderCompleted,

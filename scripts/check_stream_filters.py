@@ -88,6 +88,7 @@ def records() -> dict[str, dict]:
         "handoff scan": scan("HANDOFF", True, kind="handoff"),
         "in-transit scan with a hand-off": scan("IN_TRANSIT", True),
         "plain scan": scan("IN_TRANSIT", False),
+        "voided label": scan("LABEL_VOIDED", False, kind="label_voided"),
         "order item": order,
         "modified event": modify,
     }
@@ -100,6 +101,7 @@ EXPECTED = {
         "handoff scan": True,
         "in-transit scan with a hand-off": True,
         "plain scan": False,
+        "voided label": True,
         "order item": False,
         "modified event": False,
     },
@@ -108,6 +110,7 @@ EXPECTED = {
         "handoff scan": True,
         "in-transit scan with a hand-off": True,
         "plain scan": True,
+        "voided label": True,
         "order item": False,
         "modified event": False,
     },

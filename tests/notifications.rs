@@ -467,6 +467,7 @@ fn raw_scan(description: &str, city: &str, hour: u32) -> TimelineEvent {
     let at = Utc.with_ymd_and_hms(2026, 11, 26, hour, 0, 0).unwrap();
     TimelineEvent {
         shipment_id: None,
+        replaces: None,
         event_id: format!("raw-scan-{hour}"),
         kind: EventType::CarrierScan,
         status: Some(ShipmentStatus::InTransit),

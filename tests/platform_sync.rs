@@ -357,6 +357,7 @@ impl Harness {
                 platform,
                 carrier: carrier.into(),
                 tracking_number: number.into(),
+                withdraws: false,
             })
             .await
             .unwrap()
@@ -880,6 +881,7 @@ async fn a_sync_claim_holds_for_its_lease_and_a_sent_sync_is_never_claimed_again
         platform: OrderSource::Shopify,
         carrier: "ups".into(),
         tracking_number: UPS.into(),
+        withdraws: false,
     };
     let lease = Duration::seconds(platform_sync::SYNC_LEASE_SECONDS);
     let t0 = label_time();
@@ -1382,4 +1384,185 @@ async fn connected_sellers_orders_are_polled_in_once_each_with_their_own_credent
         "the next poll reads from its cursor, less the overlap: {}",
         reread.path
     );
+}
+
+// ---- Packages ------------------------------------------------------------------------
+
+const SECOND_UPS: &str = "1ZWX0692YP40636269";
+
+async fn package_ids(h: &Harness, order_id: &str) -> Vec<String> {
+    h.details(order_id).await["shipments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["shipment_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn void_package(h: &Harness, order_id: &str, shipment_id: &str) {
+    let event = ApiEvent::from_json(include_str!("../events/label-upload/void-shipment.json"))
+        .path_param("order_id", order_id)
+        .path_param("shipment_id", shipment_id);
+    let (status, body) = read_response(
+        h.stack
+            .label_upload()
+            .handle(event.request(), label_time() + Duration::hours(1))
+            .await,
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn a_second_package_joins_the_shopify_fulfillment_and_voids_take_each_back() {
+    let mut h = Harness::new().await;
+    let order_id = h.shopify_order().await;
+    h.label(&order_id).await;
+    h.stream_to_queue().await;
+    assert_eq!(h.deliver().await, 1);
+    let (status, body) = upload_label(
+        &h.stack,
+        &order_id,
+        "ups",
+        SECOND_UPS,
+        label_time() + Duration::minutes(30),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    h.stream_to_queue().await;
+    let jobs = h.queued().await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0]["package"]["number"], 2);
+    assert_eq!(h.deliver().await, 1);
+    let fulfillments = h.store.fulfillments();
+    assert_eq!(fulfillments.len(), 1, "one fulfillment lists both packages");
+    assert_eq!(fulfillments[0].1, [UPS, SECOND_UPS]);
+    // Delivered again, nothing changes.
+    assert_eq!(h.deliver().await, 0);
+
+    let packages = package_ids(&h, &order_id).await;
+    void_package(&h, &order_id, &packages[1]).await;
+    h.stream_to_queue().await;
+    assert_eq!(h.deliver().await, 1);
+    assert_eq!(
+        h.store.fulfillments()[0].1,
+        [UPS],
+        "the voided number is taken out"
+    );
+    void_package(&h, &order_id, &packages[0]).await;
+    h.stream_to_queue().await;
+    assert_eq!(h.deliver().await, 1);
+    assert!(
+        h.store.fulfillments().is_empty(),
+        "its only number voided: cancelled"
+    );
+    let operations: Vec<_> = h.store.requests().iter().map(Recorded::operation).collect();
+    assert_eq!(
+        operations.last().map(String::as_str),
+        Some("CancelFulfillment")
+    );
+    let withdrawn = h
+        .stack
+        .store()
+        .sync_record(&SyncKey {
+            order_id: order_id.clone(),
+            platform: OrderSource::Shopify,
+            carrier: "ups".into(),
+            tracking_number: UPS.into(),
+            withdraws: true,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(withdrawn.status, SyncStatus::Sent);
+}
+
+#[tokio::test]
+async fn a_relabel_replaces_the_number_shopify_has() {
+    let mut h = Harness::new().await;
+    let order_id = h.shopify_order().await;
+    h.label(&order_id).await;
+    h.stream_to_queue().await;
+    assert_eq!(h.deliver().await, 1);
+    let packages = package_ids(&h, &order_id).await;
+    let event = ApiEvent::from_json(include_str!("../events/label-upload/relabel-shipment.json"))
+        .path_param("order_id", &order_id)
+        .body_json(&json!({
+            "carrier": "ups", "service": "ground", "tracking_number": SECOND_UPS,
+            "label_source": "jetpack", "shipment_id": packages[0]
+        }));
+    let (status, body) = read_response(
+        h.stack
+            .label_upload()
+            .handle(event.request(), label_time() + Duration::hours(1))
+            .await,
+    );
+    assert_eq!(status, 201, "{body}");
+    h.stream_to_queue().await;
+    let jobs = h.queued().await;
+    assert_eq!(jobs[0]["replaces"]["tracking_number"], UPS);
+    assert_eq!(h.deliver().await, 1);
+    let fulfillments = h.store.fulfillments();
+    assert_eq!(fulfillments.len(), 1);
+    assert_eq!(fulfillments[0].1, [SECOND_UPS]);
+}
+
+#[tokio::test]
+async fn amazon_confirms_each_package_under_its_own_reference_and_cannot_take_one_back() {
+    let mut h = Harness::new().await;
+    let order_id = h.api_order("A-3001", "amazon", Some(AMAZON_ORDER)).await;
+    h.label(&order_id).await;
+    h.stream_to_queue().await;
+    assert_eq!(h.deliver().await, 1);
+    let (status, body) = upload_label(
+        &h.stack,
+        &order_id,
+        "ups",
+        SECOND_UPS,
+        label_time() + Duration::minutes(30),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    h.stream_to_queue().await;
+    assert_eq!(h.deliver().await, 1);
+    let confirm = format!("POST /orders/v0/orders/{AMAZON_ORDER}/shipmentConfirmation");
+    let references: Vec<(String, String)> = h
+        .store
+        .requests()
+        .iter()
+        .filter(|r| format!("{} {}", r.method, r.path) == confirm)
+        .map(|r| {
+            (
+                r.body["packageDetail"]["packageReferenceId"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                r.body["packageDetail"]["trackingNumber"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        references,
+        [
+            ("1".to_owned(), UPS.to_owned()),
+            ("2".to_owned(), SECOND_UPS.to_owned())
+        ]
+    );
+
+    let packages = package_ids(&h, &order_id).await;
+    void_package(&h, &order_id, &packages[1]).await;
+    h.stream_to_queue().await;
+    let before = h.store.requests().len();
+    h.deliver().await;
+    assert_eq!(
+        h.store.requests().len(),
+        before,
+        "nothing is sent to Amazon"
+    );
+    let dead = h.queue.peek(&h.queue.dead_letter_url).await;
+    assert_eq!(dead.len(), 1);
+    let reason = dead[0].1.as_deref().unwrap_or_default();
+    assert!(reason.contains("Seller Central"), "{reason}");
 }

@@ -242,6 +242,7 @@ pub fn claim_filed_event(claim: &ClaimRecord, carrier_name: &str) -> TimelineEve
         .unwrap_or_default();
     TimelineEvent {
         shipment_id: claim.shipment_id.clone(),
+        replaces: None,
         event_id: claim.event_id.clone(),
         kind: EventType::ClaimFiled,
         status: None,

@@ -173,6 +173,7 @@ mod tests {
     ) -> TimelineEvent {
         TimelineEvent {
             shipment_id: None,
+            replaces: None,
             event_id: id.into(),
             kind,
             status,

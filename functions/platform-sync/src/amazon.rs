@@ -2,10 +2,18 @@
 //! (`POST /orders/v0/orders/{orderId}/shipmentConfirmation`).
 //!
 //! The confirmation must name the order's items, which we do not keep, so they are read
-//! first with `GET /orders/v0/orders/{orderId}/orderItems`. Every confirmation of an order
-//! uses the same package reference id: a second confirmation with the same id edits the
-//! package rather than adding one, which is what a hand-off (new carrier and number) needs,
-//! and what keeps a repeated push after a crash from shipping a phantom second package.
+//! first with `GET /orders/v0/orders/{orderId}/orderItems`. Each package is confirmed
+//! under its own package reference id, its place in the order (1, 2, ...): Amazon takes
+//! one confirmation per package id, and a second confirmation with the same id edits the
+//! package rather than adding one, which is what a hand-off or a relabel (new carrier and
+//! number) needs, and what keeps a repeated push after a crash from shipping a phantom
+//! package. We do not know which items went in which package, so every package names the
+//! order's items.
+//!
+//! A voided label cannot be taken back: the Orders API has no call that withdraws a
+//! shipment confirmation (Seller Central edits it by hand). A void of a package Amazon
+//! was told about is refused with that sentence and dead-lettered, where an operator sees
+//! it; a void of a package Amazon never heard of needs nothing.
 //!
 //! Requests carry an LWA access token in `x-amz-access-token`, from an
 //! [`AccessTokenProvider`]: `crate::lwa` refreshes it from the seller's refresh token, or
@@ -20,12 +28,9 @@ use tracking_domain::connections::AmazonSeller;
 
 use crate::push::{successful_body, transport_error, PushError, Secret};
 use crate::Pushed;
-use tracking_domain::sync::job::{SyncJob, Tracking};
+use tracking_domain::sync::job::{SyncJob, SyncKind, Tracking};
 
 pub const DEFAULT_API_BASE: &str = "https://sellingpartnerapi-na.amazon.com";
-
-/// One package per order (one label per order), always under this id; see the module docs.
-pub const PACKAGE_REFERENCE_ID: &str = "1";
 
 /// Pages of order items read before giving up; an order with more is not a parcel we ship.
 const MAX_ITEM_PAGES: usize = 10;
@@ -138,7 +143,7 @@ pub fn confirmation(
     ConfirmShipment {
         marketplace_id: marketplace_id.to_owned(),
         package_detail: PackageDetail {
-            package_reference_id: PACKAGE_REFERENCE_ID.to_owned(),
+            package_reference_id: job.package_number().to_string(),
             carrier_code,
             carrier_name,
             shipping_method: Some(job.service.clone()).filter(|s| !s.trim().is_empty()),
@@ -244,6 +249,15 @@ impl<T: AccessTokenProvider> AmazonClient<T> {
     }
 
     async fn confirm(&self, job: &SyncJob) -> Result<Pushed, PushError> {
+        if job.kind == SyncKind::Void {
+            return Err(PushError::rejected(format!(
+                "Amazon's Orders API cannot withdraw a shipment confirmation: remove {} tracking {} (package {}) from Amazon order {} in Seller Central",
+                job.tracking.carrier_name(),
+                job.tracking.tracking_number,
+                job.package_number(),
+                job.external_order_id
+            )));
+        }
         let seller = self.seller_of(&job.merchant_id)?;
         let order_id = checked_order_id(&job.external_order_id)?;
         let token = self.tokens.access_token(&job.merchant_id).await?;
@@ -265,7 +279,8 @@ impl<T: AccessTokenProvider> AmazonClient<T> {
             .map_err(|e| transport_error("Amazon", e))?;
         successful_body("Amazon", response).await?;
         Ok(Pushed::sent(Some(format!(
-            "{order_id}/package/{PACKAGE_REFERENCE_ID}"
+            "{order_id}/package/{}",
+            job.package_number()
         ))))
     }
 
@@ -325,6 +340,8 @@ mod tests {
             service: "ground".into(),
             shipped_at: Utc.with_ymd_and_hms(2026, 11, 24, 16, 0, 0).unwrap(),
             event_id: "evt".into(),
+            package: None,
+            replaces: None,
         }
     }
 

@@ -44,7 +44,7 @@ use tracking_aws::store::CreateOutcome;
 use tracking_aws::{Config, OrderStore, SdkConfig};
 use tracking_domain::connections::AmazonSeller;
 use tracking_domain::order::{Order, OrderSource};
-use tracking_domain::sync::SyncStatus;
+use tracking_domain::sync::{SyncKey, SyncStatus};
 
 use crate::amazon::{AccessTokenProvider, AmazonClient};
 use crate::amazon_orders::PollRequest;
@@ -516,6 +516,41 @@ impl<T: AccessTokenProvider, S: Orders + SyncRecords + PollCursors, Q: SyncQueue
                         record.lease_until
                     );
                 }
+            }
+            // A label and the void that takes it back may be worked on in either order:
+            // each looks at the other's record, so the store ends without a voided number.
+            let other = SyncKey {
+                withdraws: !key.withdraws,
+                ..key.clone()
+            };
+            let other_sent = || async {
+                Ok::<_, anyhow::Error>(
+                    self.store
+                        .sync_record(&other)
+                        .await?
+                        .map(|record| record.status),
+                )
+            };
+            match job.kind {
+                SyncKind::Void => match other_sent().await? {
+                    Some(SyncStatus::Sent) => {}
+                    Some(_) => {
+                        let reason = "the label's own push has not finished; the withdrawal waits for it";
+                        self.store.mark_sync_failed(&key, reason, now).await?;
+                        anyhow::bail!(reason);
+                    }
+                    None => {
+                        tracing::info!("the store was never told this label: nothing to take back");
+                        self.store.mark_sync_sent(&key, None, now).await?;
+                        return Ok(JobOutcome::Sent(Pushed::already_there(None)));
+                    }
+                },
+                SyncKind::Label if other_sent().await? == Some(SyncStatus::Sent) => {
+                    tracing::info!("the label was voided before it reached the store: not pushing it");
+                    self.store.mark_sync_sent(&key, None, now).await?;
+                    return Ok(JobOutcome::Sent(Pushed::already_there(None)));
+                }
+                _ => {}
             }
             let pushed = match job.platform {
                 OrderSource::Shopify => self.shopify.push(job).await,

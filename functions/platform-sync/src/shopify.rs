@@ -5,6 +5,15 @@
 //! Shopify emails the customer. A hand-off moves that fulfillment's tracking to the
 //! final-mile number with `fulfillmentTrackingInfoUpdate`.
 //!
+//! Packages: the first package's label fulfils the order's line items, so a later package
+//! has nothing left to fulfil. Its number joins the fulfillment of the same carrier (one
+//! fulfillment lists several numbers, one carrier name for all of them), as Shopify
+//! documents for shipments of several packages; a later package of another carrier is
+//! refused with that reason. A relabel replaces the old number where it is listed; a void
+//! takes it out, cancelling the fulfillment when it was its only number (Shopify then
+//! offers the line items for fulfilment again). A hand-off replaces its package's number
+//! and takes the final-mile carrier's name only when the fulfillment lists no other.
+//!
 //! The lookup also answers "is it already there?": a fulfillment carrying our number means
 //! an earlier attempt reached Shopify but died before recording it, so nothing is sent
 //! again. That closes the one gap the sync record cannot (a crash after the store
@@ -36,7 +45,10 @@ const FULFILLABLE: [&str; 2] = ["OPEN", "IN_PROGRESS"];
 pub const FULFILLMENT_STATE_QUERY: &str = "query FulfillmentState($id: ID!) { \
 order(id: $id) { id \
 fulfillmentOrders(first: 20) { nodes { id status } } \
-fulfillments(first: 20) { id trackingInfo(first: 10) { number } } } }";
+fulfillments(first: 20) { id trackingInfo(first: 10) { company number url } } } }";
+
+pub const FULFILLMENT_CANCEL_MUTATION: &str = "mutation CancelFulfillment($id: ID!) { \
+fulfillmentCancel(id: $id) { fulfillment { id status } userErrors { field message } } }";
 
 pub const FULFILLMENT_CREATE_MUTATION: &str =
     "mutation CreateFulfillment($fulfillment: FulfillmentInput!) { \
@@ -117,9 +129,13 @@ struct FulfillmentNode {
     tracking_info: Vec<TrackingInfoNode>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct TrackingInfoNode {
+    #[serde(default)]
+    company: Option<String>,
     number: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -132,6 +148,12 @@ struct CreateData {
 #[serde(rename_all = "camelCase")]
 struct UpdateData {
     fulfillment_tracking_info_update: Option<MutationPayload>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CancelData {
+    fulfillment_cancel: Option<MutationPayload>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -208,12 +230,53 @@ fn same_number(a: &str, b: &str) -> bool {
 
 impl OrderState {
     fn fulfillment_with(&self, number: &str) -> Option<&FulfillmentNode> {
+        self.fulfillments.iter().find(|f| f.lists(number))
+    }
+
+    /// The fulfillment a later package of this carrier joins.
+    fn fulfillment_of_company(&self, company: &str) -> Option<&FulfillmentNode> {
         self.fulfillments.iter().find(|f| {
             f.tracking_info
-                .iter()
-                .any(|t| t.number.as_deref().is_some_and(|n| same_number(n, number)))
+                .first()
+                .and_then(|t| t.company.as_deref())
+                .is_some_and(|c| c.eq_ignore_ascii_case(company))
         })
     }
+}
+
+impl FulfillmentNode {
+    fn lists(&self, number: &str) -> bool {
+        self.tracking_info
+            .iter()
+            .any(|t| t.number.as_deref().is_some_and(|n| same_number(n, number)))
+    }
+
+    fn company(&self) -> Option<&str> {
+        self.tracking_info
+            .first()
+            .and_then(|t| t.company.as_deref())
+    }
+}
+
+/// The whole tracking a fulfillment is to list, as `fulfillmentTrackingInfoUpdate`
+/// replaces it: one company, every number with its link.
+fn tracking_list(company: String, entries: &[(String, Option<String>)]) -> serde_json::Value {
+    match entries {
+        [(number, url)] => json!({ "company": company, "number": number, "url": url }),
+        _ => json!({
+            "company": company,
+            "numbers": entries.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            "urls": entries.iter().map(|(_, u)| u.clone().unwrap_or_default()).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+fn listed(fulfillment: &FulfillmentNode) -> Vec<(String, Option<String>)> {
+    fulfillment
+        .tracking_info
+        .iter()
+        .filter_map(|t| Some((t.number.clone()?, t.url.clone())))
+        .collect()
 }
 
 fn user_errors(operation: &str, payload: Option<MutationPayload>) -> Result<String, PushError> {
@@ -304,64 +367,145 @@ impl ShopifyClient {
             .ok_or_else(|| {
                 PushError::rejected(format!("Shopify shop {shop} has no order {gid}"))
             })?;
+        if job.kind == SyncKind::Void {
+            return self.withdraw(&call, &state, job).await;
+        }
         if let Some(existing) = state.fulfillment_with(&job.tracking.tracking_number) {
             tracing::info!(fulfillment_id = %existing.id, "Shopify already has this tracking");
             return Ok(Pushed::already_there(Some(existing.id.clone())));
         }
-        let tracking = TrackingInput::from_tracking(&job.tracking);
-        match job.kind {
-            SyncKind::Label => {
-                let open: Vec<_> = state
-                    .fulfillment_orders
-                    .nodes
-                    .iter()
-                    .filter(|fo| FULFILLABLE.contains(&fo.status.as_str()))
-                    .map(|fo| json!({ "fulfillmentOrderId": fo.id }))
-                    .collect();
-                if open.is_empty() {
-                    return Err(PushError::rejected(format!(
-                        "order {gid} has no open fulfillment orders in Shopify (fulfilled, cancelled or on hold there)"
-                    )));
-                }
-                let variables = json!({
-                    "fulfillment": {
-                        "lineItemsByFulfillmentOrder": open,
-                        "trackingInfo": tracking,
-                        "notifyCustomer": self.config.notify_customer,
-                    }
-                });
-                let data = call
-                    .graphql::<CreateData>(FULFILLMENT_CREATE_MUTATION, variables)
-                    .await?;
-                let id = user_errors("fulfillmentCreate", data.fulfillment_create)?;
-                Ok(Pushed::sent(Some(id)))
+        // A relabel's old number, or a hand-off's label: replaced where it is listed.
+        let replaced = match job.kind {
+            SyncKind::Handoff => Some(&job.label),
+            _ => job.replaces.as_ref(),
+        };
+        if let Some(old) = replaced {
+            if let Some(fulfillment) = state.fulfillment_with(&old.tracking_number) {
+                return self.replace(&call, fulfillment, old, &job.tracking).await;
             }
-            SyncKind::Handoff => {
-                let fulfillment = state
-                    .fulfillment_with(&job.label.tracking_number)
-                    .ok_or_else(|| {
-                        // The label's own sync may still be on its way; its job runs first
-                        // or is retried, and this one is retried after it.
-                        PushError::retryable(format!(
-                            "Shopify has no fulfillment with the label's tracking {} yet",
-                            job.label.tracking_number
-                        ))
-                    })?;
-                let variables = json!({
-                    "fulfillmentId": fulfillment.id,
-                    "trackingInfoInput": tracking,
-                    "notifyCustomer": self.config.notify_customer,
-                });
-                let data = call
-                    .graphql::<UpdateData>(TRACKING_UPDATE_MUTATION, variables)
-                    .await?;
-                let id = user_errors(
-                    "fulfillmentTrackingInfoUpdate",
-                    data.fulfillment_tracking_info_update,
-                )?;
-                Ok(Pushed::sent(Some(id)))
+            if job.kind == SyncKind::Handoff {
+                // The label's own sync may still be on its way; its job runs first or is
+                // retried, and this one is retried after it.
+                return Err(PushError::retryable(format!(
+                    "Shopify has no fulfillment with the label's tracking {} yet",
+                    job.label.tracking_number
+                )));
             }
         }
+        let open: Vec<_> = state
+            .fulfillment_orders
+            .nodes
+            .iter()
+            .filter(|fo| FULFILLABLE.contains(&fo.status.as_str()))
+            .map(|fo| json!({ "fulfillmentOrderId": fo.id }))
+            .collect();
+        if open.is_empty() {
+            let company = company_name(&job.tracking);
+            let Some(fulfillment) = state.fulfillment_of_company(&company) else {
+                return Err(PushError::rejected(format!(
+                    "order {gid} has no open fulfillment orders in Shopify and no {company} fulfillment to add package tracking {} to (fulfilled with another carrier, cancelled or on hold there)",
+                    job.tracking.tracking_number
+                )));
+            };
+            let mut entries = listed(fulfillment);
+            entries.push((
+                job.tracking.tracking_number.clone(),
+                job.tracking.tracking_url.clone(),
+            ));
+            return self
+                .update(&call, &fulfillment.id, tracking_list(company, &entries))
+                .await;
+        }
+        let variables = json!({
+            "fulfillment": {
+                "lineItemsByFulfillmentOrder": open,
+                "trackingInfo": TrackingInput::from_tracking(&job.tracking),
+                "notifyCustomer": self.config.notify_customer,
+            }
+        });
+        let data = call
+            .graphql::<CreateData>(FULFILLMENT_CREATE_MUTATION, variables)
+            .await?;
+        let id = user_errors("fulfillmentCreate", data.fulfillment_create)?;
+        Ok(Pushed::sent(Some(id)))
+    }
+
+    /// `old` becomes `new` where `fulfillment` lists it. The final-mile carrier's name
+    /// replaces the fulfillment's only when it lists nothing else.
+    async fn replace(
+        &self,
+        call: &Call<'_>,
+        fulfillment: &FulfillmentNode,
+        old: &Tracking,
+        new: &Tracking,
+    ) -> Result<Pushed, PushError> {
+        let entries: Vec<_> = listed(fulfillment)
+            .into_iter()
+            .map(|(number, url)| {
+                if same_number(&number, &old.tracking_number) {
+                    (new.tracking_number.clone(), new.tracking_url.clone())
+                } else {
+                    (number, url)
+                }
+            })
+            .collect();
+        let company = match (entries.len(), fulfillment.company()) {
+            (n, Some(company)) if n > 1 => company.to_owned(),
+            _ => company_name(new),
+        };
+        self.update(call, &fulfillment.id, tracking_list(company, &entries))
+            .await
+    }
+
+    /// A voided package's number leaves the store: out of its fulfillment's list, or,
+    /// when it was the only one, the fulfillment cancelled.
+    async fn withdraw(
+        &self,
+        call: &Call<'_>,
+        state: &OrderState,
+        job: &SyncJob,
+    ) -> Result<Pushed, PushError> {
+        let Some(fulfillment) = state.fulfillment_with(&job.tracking.tracking_number) else {
+            tracing::info!("Shopify does not list the voided tracking: nothing to take back");
+            return Ok(Pushed::already_there(None));
+        };
+        let rest: Vec<_> = listed(fulfillment)
+            .into_iter()
+            .filter(|(number, _)| !same_number(number, &job.tracking.tracking_number))
+            .collect();
+        if rest.is_empty() {
+            let data = call
+                .graphql::<CancelData>(FULFILLMENT_CANCEL_MUTATION, json!({ "id": fulfillment.id }))
+                .await?;
+            let id = user_errors("fulfillmentCancel", data.fulfillment_cancel)?;
+            return Ok(Pushed::sent(Some(id)));
+        }
+        let company = fulfillment
+            .company()
+            .map_or_else(|| company_name(&job.label), str::to_owned);
+        self.update(call, &fulfillment.id, tracking_list(company, &rest))
+            .await
+    }
+
+    async fn update(
+        &self,
+        call: &Call<'_>,
+        fulfillment_id: &str,
+        tracking: serde_json::Value,
+    ) -> Result<Pushed, PushError> {
+        let variables = json!({
+            "fulfillmentId": fulfillment_id,
+            "trackingInfoInput": tracking,
+            "notifyCustomer": self.config.notify_customer,
+        });
+        let data = call
+            .graphql::<UpdateData>(TRACKING_UPDATE_MUTATION, variables)
+            .await?;
+        let id = user_errors(
+            "fulfillmentTrackingInfoUpdate",
+            data.fulfillment_tracking_info_update,
+        )?;
+        Ok(Pushed::sent(Some(id)))
     }
 }
 

@@ -203,6 +203,7 @@ fn labeled_with(order: &Order, label: &Label, at: DateTime<Utc>) -> LabelChange 
 fn note(event_id: &str, at: DateTime<Utc>) -> TimelineEvent {
     TimelineEvent {
         shipment_id: None,
+        replaces: None,
         event_id: event_id.to_owned(),
         kind: EventType::OrderReceived,
         status: None,
@@ -1179,6 +1180,7 @@ pub async fn sync_records_are_leased_until_sent<S: Store>(store: &S) {
         platform: OrderSource::Shopify,
         carrier: "ups".into(),
         tracking_number: UPS_A.into(),
+        withdraws: false,
     };
     let lease = Duration::minutes(15);
     let now = tuesday();
@@ -1242,9 +1244,15 @@ pub async fn sync_records_are_leased_until_sent<S: Store>(store: &S) {
     }
     let other = SyncKey {
         tracking_number: UPS_B.into(),
-        ..key
+        ..key.clone()
     };
     assert!(store.sync_record(&other).await.unwrap().is_none());
+    // Taking a number back is a record of its own beside the push that gave it.
+    let withdrawal = SyncKey {
+        withdraws: true,
+        ..key.clone()
+    };
+    assert!(store.sync_record(&withdrawal).await.unwrap().is_none());
     assert!(store.mark_sync_sent(&other, None, now).await.is_err());
 }
 

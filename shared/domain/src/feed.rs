@@ -283,6 +283,7 @@ impl Scan {
     pub fn to_event(&self, now: DateTime<Utc>) -> TimelineEvent {
         TimelineEvent {
             shipment_id: None,
+            replaces: None,
             event_id: scan_event_id(
                 self.carrier.as_str(),
                 &self.tracking_number,

@@ -9,7 +9,7 @@ use crate::carriers::{Carrier, TrackingNumber};
 use crate::claims::LabelSource;
 use crate::order::{Order, Shipment};
 use crate::status::ShipmentStatus;
-use crate::timeline::{business_offset_minutes, short_hash, EventType, TimelineEvent};
+use crate::timeline::{business_offset_minutes, short_hash, EventType, LabelNumber, TimelineEvent};
 
 /// A label that passed every check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,6 +251,7 @@ pub fn void(order: &Order, shipment_id: &str, now: DateTime<Utc>) -> VoidDecisio
         exception_reason: None,
         handoff: None,
         shipment_id: Some(existing.shipment_id.clone()),
+        replaces: None,
     };
     VoidDecision::Void(Box::new(VoidChange {
         order: updated,
@@ -312,6 +313,10 @@ fn label_event(
         exception_reason: None,
         handoff: None,
         shipment_id: Some(shipment.shipment_id.clone()),
+        replaces: replaces.map(|old| LabelNumber {
+            carrier: old.carrier.code().to_owned(),
+            tracking_number: old.tracking_number.clone(),
+        }),
     }
 }
 
@@ -434,6 +439,14 @@ mod tests {
         assert_eq!(shipment.label_created_at, at(25, 16));
         assert_eq!(relabeled.event.code, "LABEL_REPLACED");
         assert!(relabeled.event.description.contains("1Z999AA10123456784"));
+        assert_eq!(
+            relabeled.event.replaces,
+            Some(LabelNumber {
+                carrier: "ups".into(),
+                tracking_number: "1Z999AA10123456784".into()
+            })
+        );
+        assert_eq!(first.event.replaces, None);
         assert_ne!(relabeled.event.event_id, first.event.event_id);
         assert_eq!(
             relabeled.released,

@@ -45,6 +45,7 @@ fn milestone(
 ) -> TimelineEvent {
     TimelineEvent {
         shipment_id: None,
+        replaces: None,
         event_id,
         kind,
         status: None,

@@ -172,6 +172,17 @@ pub struct TimelineEvent {
     /// stored before orders had several packages (those belong to its first package).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipment_id: Option<String>,
+    /// On a relabel, the label it replaced, so a store that had the old number can be
+    /// told the new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<LabelNumber>,
+}
+
+/// A label's carrier and tracking number, as a row names one it replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelNumber {
+    pub carrier: String,
+    pub tracking_number: String,
 }
 
 impl TimelineEvent {
@@ -399,6 +410,7 @@ pub(crate) mod tests {
     pub(crate) fn scan(code: ScanCode, occurred_at: DateTime<Utc>) -> TimelineEvent {
         TimelineEvent {
             shipment_id: None,
+            replaces: None,
             event_id: scan_event_id("ups", "1Z999AA10123456784", code, occurred_at, None),
             kind: if code == ScanCode::Handoff {
                 EventType::Handoff
@@ -422,6 +434,7 @@ pub(crate) mod tests {
     fn label(occurred_at: DateTime<Utc>) -> TimelineEvent {
         TimelineEvent {
             shipment_id: None,
+            replaces: None,
             event_id: "label".into(),
             kind: EventType::LabelCreated,
             status: Some(ShipmentStatus::AtDepot),

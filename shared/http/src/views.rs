@@ -188,6 +188,7 @@ pub struct OrderDetails<'a> {
 fn received_event(order: &Order) -> TimelineEvent {
     TimelineEvent {
         shipment_id: None,
+        replaces: None,
         event_id: "order-received".into(),
         kind: EventType::OrderReceived,
         status: Some(ShipmentStatus::Received),

@@ -45,7 +45,9 @@ impl Recorded {
 #[derive(Debug, Clone)]
 struct Fulfillment {
     id: String,
-    numbers: Vec<String>,
+    company: String,
+    /// (number, link), as Shopify lists a fulfillment's tracking.
+    numbers: Vec<(String, String)>,
 }
 
 #[derive(Default)]
@@ -59,6 +61,8 @@ struct State {
     /// Answer the next mutation with this user error.
     refuse_next: Option<String>,
     fulfillments: Vec<Fulfillment>,
+    /// Fulfillment ids are never reused, cancelled or not.
+    next_fulfillment: usize,
     /// Amazon orders waiting to ship, per seller (by the seller's access token).
     amazon_orders: BTreeMap<String, Vec<Value>>,
 }
@@ -143,7 +147,12 @@ impl FakeStore {
             .unwrap()
             .fulfillments
             .iter()
-            .map(|f| (f.id.clone(), f.numbers.clone()))
+            .map(|f| {
+                (
+                    f.id.clone(),
+                    f.numbers.iter().map(|(n, _)| n.clone()).collect(),
+                )
+            })
             .collect()
     }
 }
@@ -257,11 +266,19 @@ fn shopify(state: &mut State, request: &Recorded) -> (u16, Value) {
     let variables = &request.body["variables"];
     match request.operation().as_str() {
         "FulfillmentState" => {
+            // A fulfillment takes every line item; cancelling it offers them again.
             let fulfilled = !state.fulfillments.is_empty();
             let fulfillments: Vec<Value> = state
                 .fulfillments
                 .iter()
-                .map(|f| json!({"id": f.id, "trackingInfo": f.numbers.iter().map(|n| json!({"number": n})).collect::<Vec<_>>()}))
+                .map(|f| {
+                    let info: Vec<Value> = f
+                        .numbers
+                        .iter()
+                        .map(|(n, u)| json!({"company": f.company, "number": n, "url": u}))
+                        .collect();
+                    json!({"id": f.id, "trackingInfo": info})
+                })
                 .collect();
             (
                 200,
@@ -282,17 +299,23 @@ fn shopify(state: &mut State, request: &Recorded) -> (u16, Value) {
                         "userErrors": [{"field": ["fulfillment"], "message": message}]}}}),
                 );
             }
+            if !state.fulfillments.is_empty() {
+                return (
+                    200,
+                    json!({"data": {"fulfillmentCreate": {"fulfillment": null,
+                        "userErrors": [{"field": ["fulfillment"], "message": "Fulfillment order is closed."}]}}}),
+                );
+            }
             let id = format!(
                 "gid://shopify/Fulfillment/{}",
-                7701 + state.fulfillments.len()
+                7701 + state.next_fulfillment
             );
-            let number = variables["fulfillment"]["trackingInfo"]["number"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
+            state.next_fulfillment += 1;
+            let info = &variables["fulfillment"]["trackingInfo"];
             state.fulfillments.push(Fulfillment {
                 id: id.clone(),
-                numbers: vec![number],
+                company: info["company"].as_str().unwrap_or_default().to_owned(),
+                numbers: tracking_numbers(info),
             });
             (
                 200,
@@ -301,13 +324,12 @@ fn shopify(state: &mut State, request: &Recorded) -> (u16, Value) {
         }
         "UpdateTracking" => {
             let id = variables["fulfillmentId"].as_str().unwrap_or_default();
-            let number = variables["trackingInfoInput"]["number"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
+            let info = &variables["trackingInfoInput"];
             match state.fulfillments.iter_mut().find(|f| f.id == id) {
                 Some(fulfillment) => {
-                    fulfillment.numbers = vec![number];
+                    // The update replaces the whole tracking of the fulfillment.
+                    fulfillment.company = info["company"].as_str().unwrap_or_default().to_owned();
+                    fulfillment.numbers = tracking_numbers(info);
                     (
                         200,
                         json!({"data": {"fulfillmentTrackingInfoUpdate": {"fulfillment": {"id": id}, "userErrors": []}}}),
@@ -320,10 +342,40 @@ fn shopify(state: &mut State, request: &Recorded) -> (u16, Value) {
                 ),
             }
         }
+        "CancelFulfillment" => {
+            let id = variables["id"].as_str().unwrap_or_default().to_owned();
+            let before = state.fulfillments.len();
+            state.fulfillments.retain(|f| f.id != id);
+            if state.fulfillments.len() == before {
+                return (
+                    200,
+                    json!({"data": {"fulfillmentCancel": {"fulfillment": null,
+                        "userErrors": [{"field": ["id"], "message": "Fulfillment does not exist."}]}}}),
+                );
+            }
+            (
+                200,
+                json!({"data": {"fulfillmentCancel": {"fulfillment": {"id": id, "status": "CANCELLED"}, "userErrors": []}}}),
+            )
+        }
         other => (
             200,
             json!({"errors": [{"message": format!("unknown operation {other}")}]}),
         ),
+    }
+}
+
+/// A `FulfillmentTrackingInput`'s numbers with their links: `number` and `url`, or the
+/// `numbers` and `urls` lists.
+fn tracking_numbers(info: &Value) -> Vec<(String, String)> {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    match info["numbers"].as_array() {
+        Some(numbers) => numbers
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (text(n), text(&info["urls"][i])))
+            .collect(),
+        None => vec![(text(&info["number"]), text(&info["url"]))],
     }
 }
 

@@ -39,10 +39,11 @@ const MAX_ERROR_LEN: usize = 500;
 
 pub(crate) fn sync_sk(key: &SyncKey) -> String {
     format!(
-        "SYNC#{}#{}#{}",
+        "SYNC#{}#{}#{}{}",
         key.platform.as_str(),
         key.carrier,
-        key.tracking_number
+        key.tracking_number,
+        if key.withdraws { "#WITHDRAW" } else { "" }
     )
 }
 
@@ -267,8 +268,17 @@ mod tests {
             platform: OrderSource::Shopify,
             carrier: "ups".into(),
             tracking_number: "1Z999AA10123456784".into(),
+            withdraws: false,
         };
         assert_eq!(sync_sk(&key), "SYNC#shopify#ups#1Z999AA10123456784");
+        let withdrawal = SyncKey {
+            withdraws: true,
+            ..key.clone()
+        };
+        assert_eq!(
+            sync_sk(&withdrawal),
+            "SYNC#shopify#ups#1Z999AA10123456784#WITHDRAW"
+        );
         assert_eq!(
             sync_key(&key).get("pk"),
             Some(&AttributeValue::S("ORDER#ord_1".into()))

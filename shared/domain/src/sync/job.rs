@@ -20,6 +20,8 @@ pub enum SyncKind {
     Label,
     /// A final-mile carrier took over: the store's tracking moves to its number.
     Handoff,
+    /// The package's label was voided: the store forgets its tracking.
+    Void,
 }
 
 /// A carrier's tracking number, with the public link when the carrier has one.
@@ -75,6 +77,21 @@ pub struct SyncJob {
     pub shipped_at: DateTime<Utc>,
     /// The timeline event that asked for this push.
     pub event_id: String,
+    /// The package pushed for. Jobs queued before packages had ids carry none: the
+    /// order's first package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<PackageRef>,
+    /// On a relabel: the label the store may hold, to be replaced by this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<Tracking>,
+}
+
+/// A package as a store sees it: our id, and its place among the order's packages
+/// (from 1), which is Amazon's package reference for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageRef {
+    pub shipment_id: String,
+    pub number: u32,
 }
 
 impl SyncJob {
@@ -85,7 +102,13 @@ impl SyncJob {
             platform: self.platform,
             carrier: self.tracking.carrier.clone(),
             tracking_number: self.tracking.tracking_number.clone(),
+            withdraws: self.kind == SyncKind::Void,
         }
+    }
+
+    /// Amazon's reference for the package: its place in the order.
+    pub fn package_number(&self) -> u32 {
+        self.package.as_ref().map_or(1, |p| p.number)
     }
 }
 
@@ -120,7 +143,8 @@ impl Skip {
 /// Whether an event can tell a store something: a label, or any scan reporting a
 /// hand-off (see `TimelineEvent::reported_handoff`).
 pub fn is_tracking_event(event: &TimelineEvent) -> bool {
-    event.kind == EventType::LabelCreated || event.reported_handoff().is_some()
+    matches!(event.kind, EventType::LabelCreated | EventType::LabelVoided)
+        || event.reported_handoff().is_some()
 }
 
 pub fn job_for_event(order: &Order, event: &TimelineEvent) -> Result<SyncJob, Skip> {
@@ -141,11 +165,11 @@ pub fn job_for_event(order: &Order, event: &TimelineEvent) -> Result<SyncJob, Sk
     // The package the event is about; a label row names its own label, which matters
     // once a package is relabeled: each label row pushes the label it records.
     let shipment = order.shipment_of(event);
-    if shipment.is_some_and(|s| !s.is_live()) {
+    if event.kind != EventType::LabelVoided && shipment.is_some_and(|s| !s.is_live()) {
         return Err(Skip::ShipmentVoided);
     }
     let label = match (event.kind, shipment) {
-        (EventType::LabelCreated, _) => Tracking::new(
+        (EventType::LabelCreated | EventType::LabelVoided, _) => Tracking::new(
             event.carrier.as_deref().ok_or(Skip::IncompleteEvent)?,
             event
                 .tracking_number
@@ -159,12 +183,22 @@ pub fn job_for_event(order: &Order, event: &TimelineEvent) -> Result<SyncJob, Sk
         Some(handoff) => Tracking::new(&handoff.carrier, &handoff.tracking_number),
         None => label.clone(),
     };
+    let package = shipment.and_then(|s| {
+        let place = order
+            .shipments
+            .iter()
+            .position(|p| p.shipment_id == s.shipment_id)?;
+        Some(PackageRef {
+            shipment_id: s.shipment_id.clone(),
+            number: u32::try_from(place + 1).ok()?,
+        })
+    });
     Ok(SyncJob {
         version: JOB_VERSION,
-        kind: if handoff.is_some() {
-            SyncKind::Handoff
-        } else {
-            SyncKind::Label
+        kind: match (event.kind, handoff) {
+            (EventType::LabelVoided, _) => SyncKind::Void,
+            (_, Some(_)) => SyncKind::Handoff,
+            _ => SyncKind::Label,
         },
         order_id: order.order_id.clone(),
         merchant_id: order.merchant_id.clone(),
@@ -176,6 +210,11 @@ pub fn job_for_event(order: &Order, event: &TimelineEvent) -> Result<SyncJob, Sk
         service: shipment.map(|s| s.service.clone()).unwrap_or_default(),
         shipped_at: shipment.map_or(event.occurred_at, |s| s.label_created_at),
         event_id: event.event_id.clone(),
+        package,
+        replaces: event
+            .replaces
+            .as_ref()
+            .map(|old| Tracking::new(&old.carrier, &old.tracking_number)),
     })
 }
 
@@ -249,6 +288,7 @@ mod tests {
     fn event(kind: EventType) -> TimelineEvent {
         TimelineEvent {
             shipment_id: None,
+            replaces: None,
             event_id: "evt-1".into(),
             kind,
             status: Some(ShipmentStatus::AtDepot),

@@ -40,6 +40,9 @@ pub struct SyncKey {
     pub platform: OrderSource,
     pub carrier: String,
     pub tracking_number: String,
+    /// Taking the number back (a voided label), a push of its own beside the one that
+    /// gave it.
+    pub withdraws: bool,
 }
 
 /// A sync record as stored.

@@ -15,6 +15,7 @@ use crate::*;
 pub const FILE_CLAIM: &str = include_str!("../events/claims-intake/file-claim.json");
 pub const LIST_ORDER_CLAIMS: &str = include_str!("../events/claims-intake/list-order-claims.json");
 pub const LIST_CLAIMS: &str = include_str!("../events/claims-intake/list-claims.json");
+pub const MOVE_CLAIM: &str = include_str!("../events/claims-intake/move-claim.json");
 
 /// The merchant the sample events are signed for.
 const MERCHANT: &str = "merchant-acme";
@@ -131,6 +132,31 @@ impl Fixture {
         ApiEvent::from_json(FILE_CLAIM)
             .path_param("order_id", order_id)
             .body_json(body)
+    }
+
+    /// Operations move a claim on (events/claims-intake/move-claim.json).
+    async fn step(
+        &self,
+        order_id: &str,
+        claim_id: &str,
+        body: &Value,
+        now: DateTime<Utc>,
+    ) -> (u16, Value) {
+        let event = ApiEvent::from_json(MOVE_CLAIM)
+            .path_param("order_id", order_id)
+            .path_param("claim_id", claim_id)
+            .body_json(body);
+        self.send(event, now).await
+    }
+
+    /// Submitted, then denied: decided.
+    async fn decide_claim(&self, order_id: &str, claim_id: &str, now: DateTime<Utc>) {
+        let submit = json!({"to": "submitted", "carrier_case_reference": "UPS-CASE-1"});
+        let (status, body) = self.step(order_id, claim_id, &submit, now).await;
+        assert_eq!(status, 200, "{body}");
+        let deny = json!({"to": "denied", "reason": "The carrier found no loss."});
+        let (status, body) = self.step(order_id, claim_id, &deny, now).await;
+        assert_eq!(status, 200, "{body}");
     }
 
     async fn file(&self, order_id: &str, body: &Value, now: DateTime<Utc>) -> (u16, Value) {
@@ -384,7 +410,7 @@ async fn lost_in_transit_is_accepted_in_its_domestic_window_and_shows_on_the_tim
         "one read of the order's partition, one transaction"
     );
     assert_eq!(filed["type"], "lost_in_transit");
-    assert_eq!(filed["state"], "open");
+    assert_eq!(filed["state"], "filed");
     assert_eq!(filed["order_id"], order_id.as_str());
     assert_eq!(filed["order_number"], "1001");
     assert_eq!(filed["description"], "No scan since pickup.");
@@ -865,20 +891,15 @@ async fn merchant_claims_are_newest_first_filtered_by_state_and_paged_by_cursor(
         [other["claim_id"].as_str().unwrap()]
     );
 
-    // The carrier refuses the middle claim: it leaves the open list.
-    let store = f.stack.store();
+    // The carrier refuses the middle claim: it leaves the list of filed claims.
     let order_id = tracking_domain::order::order_id(MERCHANT, "1002");
-    let middle = store
-        .order_with_claims(&order_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .claims
-        .remove(0);
-    assert!(store
-        .resolve_claim(&middle, ClaimState::Denied, day(20))
-        .await
-        .unwrap());
+    f.decide_claim(&order_id, &filed[1], day(20)).await;
+    let (_, open) = f.list(MERCHANT, &[("state", "filed")]).await;
+    assert_eq!(
+        ids(open["claims"].as_array().unwrap()),
+        [&filed[2], &filed[0]]
+    );
+    // Claims stored before the lifecycle say "open": that name still filters them.
     let (_, open) = f.list(MERCHANT, &[("state", "open")]).await;
     assert_eq!(
         ids(open["claims"].as_array().unwrap()),
@@ -910,24 +931,27 @@ async fn resolved_claim_frees_its_shipment_for_a_new_claim_of_the_type() {
         .file(&order_id, &claim("damaged", "Box crushed.", None), day(5))
         .await;
     assert_eq!(status, 201, "{first}");
-    let store = f.stack.store();
-    let record = store
-        .order_with_claims(&order_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .claims
-        .remove(0);
-    assert!(store
-        .resolve_claim(&record, ClaimState::Withdrawn, day(6))
-        .await
-        .unwrap());
-    assert!(
-        !store
-            .resolve_claim(&record, ClaimState::Denied, day(7))
-            .await
-            .unwrap(),
-        "a resolved claim is not resolved again"
+    let claim_id = first["claim_id"].as_str().unwrap();
+    // Submitted, it is still open: another damaged claim would repeat it.
+    let submit = json!({"to": "submitted", "carrier_case_reference": "UPS-CASE-1"});
+    let (status, _) = f.step(&order_id, claim_id, &submit, day(6)).await;
+    assert_eq!(status, 200);
+    f.refused(
+        &order_id,
+        &claim("damaged", "Box crushed, photos attached.", None),
+        day(6),
+        "duplicate_claim",
+    )
+    .await;
+    let deny = json!({"to": "denied", "reason": "No damage on the carrier's photos."});
+    let (status, _) = f.step(&order_id, claim_id, &deny, day(7)).await;
+    assert_eq!(status, 200);
+    let approve = json!({"to": "approved", "amount": "10", "currency": "USD"});
+    let (status, body) = f.step(&order_id, claim_id, &approve, day(7)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("claim_transition_out_of_order")),
+        "a decided claim is not decided again"
     );
     let (status, second) = f
         .file(
@@ -943,7 +967,7 @@ async fn resolved_claim_frees_its_shipment_for_a_new_claim_of_the_type() {
         .iter()
         .map(|c| c["state"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(states, ["open", "withdrawn"]);
+    assert_eq!(states, ["filed", "denied"]);
 }
 
 #[tokio::test]
@@ -972,6 +996,7 @@ async fn claim_decided_on_an_order_that_moved_since_is_not_written() {
         updated_at: day(20),
         request_fingerprint: "f".into(),
         event_id: claims_intake::claim_filed_event_id("clm_stale"),
+        history: Vec::new(),
     };
     let items = f.stack.item_count().await;
     let event = claims_intake::claim_filed_event(&record, "DHL Express");
@@ -986,4 +1011,99 @@ async fn claim_decided_on_an_order_that_moved_since_is_not_written() {
         "delivered_no_misdelivery",
     )
     .await;
+}
+
+#[tokio::test]
+async fn operations_move_a_claim_forward_once_and_the_merchant_sees_each_step() {
+    let f = Fixture::new().await;
+    let order_id = f.delivered("1001", "US").await;
+    let (status, filed) = f
+        .file(&order_id, &claim("damaged", "Box crushed.", None), day(5))
+        .await;
+    assert_eq!(status, 201, "{filed}");
+    let claim_id = filed["claim_id"].as_str().unwrap();
+
+    // Merchants cannot move claims; a bad body or an unknown claim writes nothing.
+    let items = f.stack.item_count().await;
+    let submit = json!({"to": "submitted", "carrier_case_reference": "UPS-CASE-77"});
+    let as_merchant = ApiEvent::from_json(MOVE_CLAIM)
+        .role("merchant")
+        .merchant(MERCHANT)
+        .path_param("order_id", &order_id)
+        .path_param("claim_id", claim_id)
+        .body_json(&submit);
+    assert_eq!(f.send(as_merchant, day(6)).await.0, 403);
+    for (body, status, code) in [
+        (
+            json!({"to": "approved", "amount": "12.50", "currency": "USD"}),
+            409,
+            "claim_transition_out_of_order",
+        ),
+        (json!({"to": "submitted"}), 422, "validation_failed"),
+        (
+            json!({"to": "approved", "amount": "-3", "currency": "dollars"}),
+            422,
+            "validation_failed",
+        ),
+        (json!({"to": "closed"}), 422, "validation_failed"),
+    ] {
+        let (got, response) = f.step(&order_id, claim_id, &body, day(6)).await;
+        assert_eq!(
+            (got, response["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{response}"
+        );
+    }
+    let (status, missing) = f.step(&order_id, "clm_nope", &submit, day(6)).await;
+    assert_eq!(
+        (status, missing["error"]["code"].as_str()),
+        (404, Some("claim_not_found"))
+    );
+    assert_eq!(f.stack.item_count().await, items);
+
+    let (status, submitted) = f.step(&order_id, claim_id, &submit, day(6)).await;
+    assert_eq!(status, 200, "{submitted}");
+    assert_eq!(submitted["state"], "submitted");
+    let items = f.stack.item_count().await;
+    let (status, again) = f.step(&order_id, claim_id, &submit, day(7)).await;
+    assert_eq!((status, &again), (200, &submitted), "the same step again");
+    assert_eq!(f.stack.item_count().await, items, "and nothing written");
+    let approve = json!({"to": "approved", "amount": "42.5", "currency": "usd"});
+    let (status, approved) = f.step(&order_id, claim_id, &approve, day(9)).await;
+    assert_eq!(status, 200, "{approved}");
+    assert_eq!(approved["state"], "approved");
+    let history: Vec<(&str, Option<&str>)> = approved["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["state"].as_str().unwrap(), s["amount"].as_str()))
+        .collect();
+    assert_eq!(history, [("submitted", None), ("approved", Some("42.50"))]);
+    assert_eq!(
+        approved["history"][0]["carrier_case_reference"],
+        "UPS-CASE-77"
+    );
+    assert_eq!(approved["history"][1]["currency"], "USD");
+    let deny = json!({"to": "denied", "reason": "Changed our mind."});
+    let (status, body) = f.step(&order_id, claim_id, &deny, day(10)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("claim_transition_out_of_order"))
+    );
+
+    // The merchant sees the same in the claim and in the order details, with a row per step.
+    let listed = f.order_claims(&order_id).await;
+    assert_eq!(listed[0]["state"], "approved");
+    assert_eq!(listed[0]["history"], approved["history"]);
+    let details = f.details(&order_id, day(10)).await;
+    assert_eq!(details["claims"][0]["state"], "approved");
+    assert_eq!(details["claims"][0]["history"], approved["history"]);
+    let steps: Vec<&str> = details["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .filter(|c| c.starts_with("CLAIM_"))
+        .collect();
+    assert_eq!(steps, ["CLAIM_FILED", "CLAIM_SUBMITTED", "CLAIM_APPROVED"]);
 }

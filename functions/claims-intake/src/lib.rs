@@ -26,18 +26,18 @@ use tracking_aws::store::claims::{ClaimPage, ClaimQuery, OrderClaims};
 use tracking_aws::store::optimistic::{until_won, Try};
 use tracking_aws::store::{ListError, StoreError};
 use tracking_aws::{Config, OrderStore, SdkConfig};
-use tracking_domain::carriers::tracking_url_for;
 use tracking_domain::claims::{
-    decide, ClaimPolicy, ClaimRecord, ClaimState, ClaimType, Refusal, RefusalCode, ShipmentFacts,
+    self, decide, ClaimPolicy, ClaimRecord, ClaimState, ClaimType, MoveDecision, Refusal,
+    RefusalCode, ShipmentFacts,
 };
 use tracking_domain::order::{is_international, Order, Shipment};
 use tracking_domain::timeline::{business_offset_minutes, short_hash, EventType, TimelineEvent};
 use tracking_http::{
-    field_errors, identity, json_body, json_response, path_param, query_param, ApiError, Identity,
-    Role,
+    field_errors, identity, json_body, json_response, path_param, query_param, require_operations,
+    ApiError, Identity, Role,
 };
 
-use request::{claim_id, ClaimRequest, IdempotencyKey, Submission};
+use request::{claim_id, ClaimRequest, IdempotencyKey, Submission, TransitionRequest};
 
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 
@@ -122,47 +122,7 @@ impl Failure {
     }
 }
 
-/// A claim as the API shows it.
-#[derive(Debug, Serialize)]
-pub struct ClaimView<'a> {
-    pub claim_id: &'a str,
-    pub order_id: &'a str,
-    pub order_number: &'a str,
-    #[serde(rename = "type")]
-    pub claim_type: ClaimType,
-    pub state: ClaimState,
-    pub description: &'a str,
-    pub carrier_reference: Option<&'a str>,
-    /// The package claimed for; `null` on claims filed before packages had ids.
-    pub shipment_id: Option<&'a str>,
-    pub carrier: &'a str,
-    pub carrier_name: String,
-    pub tracking_number: &'a str,
-    pub tracking_url: Option<String>,
-    pub international: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-pub fn claim_view(claim: &ClaimRecord) -> ClaimView<'_> {
-    ClaimView {
-        claim_id: &claim.claim_id,
-        order_id: &claim.order_id,
-        order_number: &claim.order_number,
-        claim_type: claim.claim_type,
-        state: claim.state,
-        description: &claim.description,
-        carrier_reference: claim.carrier_reference.as_deref(),
-        shipment_id: claim.shipment_id.as_deref(),
-        carrier: &claim.carrier,
-        carrier_name: tracking_http::views::carrier_name(&claim.carrier),
-        tracking_number: &claim.tracking_number,
-        tracking_url: tracking_url_for(&claim.carrier, &claim.tracking_number),
-        international: claim.international,
-        created_at: claim.created_at,
-        updated_at: claim.updated_at,
-    }
-}
+pub use tracking_http::views::{claim_view, ClaimView};
 
 /// A merchant sees only its own orders; operations staff see every merchant's, as in
 /// the orders API, so they can file on a merchant's behalf.
@@ -318,8 +278,58 @@ impl<S: Claims> ClaimsIntake<S> {
             "POST /orders/{order_id}/claims" => self.file_claim(&caller, request, now).await,
             "GET /orders/{order_id}/claims" => Ok(self.order_claims(&caller, request).await?),
             "GET /claims" => Ok(self.merchant_claims(&caller, request).await?),
+            "POST /orders/{order_id}/claims/{claim_id}/transitions" => {
+                Ok(self.move_claim(&caller, request, now).await?)
+            }
             other => Err(ApiError::RouteNotFound(other.to_owned()).into()),
         }
+    }
+
+    /// Operations move a claim one step on; the same step again answers the same.
+    async fn move_claim(
+        &self,
+        caller: &Identity,
+        request: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, ApiError> {
+        require_operations(caller)?;
+        let order_id = path_param(request, "order_id")?;
+        let claim_id = path_param(request, "claim_id")?;
+        let step = json_body::<TransitionRequest>(request)?
+            .parse()
+            .map_err(field_errors)?;
+        let (order_id, claim_id, step) = (&order_id, &claim_id, &step);
+        let span =
+            tracing::info_span!("claim step", %order_id, %claim_id, to = step.target().as_str());
+        until_won(|| async move {
+            let found = self.read_order(caller, order_id).await?;
+            let claim = found
+                .claims
+                .iter()
+                .find(|c| c.claim_id == *claim_id)
+                .ok_or_else(|| ApiError::NotFound {
+                    code: "claim_not_found",
+                    message: format!("This order has no claim {claim_id}."),
+                })?;
+            match claims::transition(claim, step, now) {
+                MoveDecision::AlreadyDone => {
+                    Ok(Try::Done(json_response(StatusCode::OK, &claim_view(claim))))
+                }
+                MoveDecision::Refused(refusal) => {
+                    Err(ApiError::conflict(refusal.code(), refusal.message()))
+                }
+                MoveDecision::Move { claim, from, event } => {
+                    let moved = Try::of(self.store.move_claim(&claim, from, *event).await)
+                        .map_err(ApiError::from)?;
+                    Ok(moved.map(|()| {
+                        tracing::info!(state = claim.state.as_str(), "claim moved");
+                        json_response(StatusCode::OK, &claim_view(&claim))
+                    }))
+                }
+            }
+        })
+        .instrument(span)
+        .await
     }
 
     async fn read_order(&self, caller: &Identity, order_id: &str) -> Result<OrderClaims, ApiError> {
@@ -402,9 +412,11 @@ impl<S: Claims> ClaimsIntake<S> {
         let claim_type = submission.claim_type;
         let order = &found.order;
         let shipment = claimed_package(order, submission)?;
-        if let Some(open) = found.claims.iter().find(|c| {
-            c.claim_type == claim_type && c.state == ClaimState::Open && c.is_on(order, shipment)
-        }) {
+        if let Some(open) = found
+            .claims
+            .iter()
+            .find(|c| c.claim_type == claim_type && c.state.is_open() && c.is_on(order, shipment))
+        {
             return Err(Failure::Refused {
                 refusal: Refusal::duplicate(claim_type),
                 claim_type,
@@ -429,6 +441,7 @@ impl<S: Claims> ClaimsIntake<S> {
         .map_err(|refusal| Failure::refused(refusal, claim_type))?;
         Ok(ClaimRecord {
             event_id: claim_filed_event_id(&claim_id),
+            history: Vec::new(),
             claim_id,
             order_id: order.order_id.clone(),
             merchant_id: order.merchant_id.clone(),
@@ -531,6 +544,7 @@ mod tests {
             updated_at: at,
             request_fingerprint: "f".into(),
             event_id: claim_filed_event_id("clm_1"),
+            history: Vec::new(),
         }
     }
 
@@ -577,7 +591,7 @@ mod tests {
         let view = serde_json::to_value(claim_view(&claim)).unwrap();
         assert!(view.get("request_fingerprint").is_none());
         assert_eq!(view["type"], "misdelivery");
-        assert_eq!(view["state"], "open");
+        assert_eq!(view["state"], "filed");
         assert_eq!(view["carrier_name"], "UPS");
         assert!(view["tracking_url"]
             .as_str()

@@ -6,7 +6,7 @@
 //! not refused, but those fields are never read.
 
 use serde::Deserialize;
-use tracking_domain::claims::{ClaimEvidence, ClaimType};
+use tracking_domain::claims::{parse_amount, parse_currency, ClaimEvidence, ClaimMove, ClaimType};
 use tracking_domain::order::FieldError;
 use tracking_domain::shipment::parse_shipment_id;
 use tracking_domain::timeline::short_hash;
@@ -301,5 +301,88 @@ mod tests {
         assert!(IdempotencyKey::parse("clé".as_bytes()).is_err());
         assert!(IdempotencyKey::parse("k".repeat(256).as_bytes()).is_err());
         assert!(IdempotencyKey::parse("k".repeat(255).as_bytes()).is_ok());
+    }
+}
+
+/// A move of a claim, as operations send it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TransitionRequest {
+    pub to: Option<String>,
+    pub carrier_case_reference: Option<String>,
+    pub amount: Option<String>,
+    pub currency: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl TransitionRequest {
+    /// Each target state with exactly what it needs: a case reference to submit, an
+    /// amount and currency to approve, a reason to deny.
+    pub fn parse(self) -> Result<ClaimMove, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let text =
+            |errors: &mut Vec<FieldError>, field: &str, value: Option<&str>, limit: usize| {
+                match value.map(str::trim).filter(|v| !v.is_empty()) {
+                    None => {
+                        errors.push(FieldError::new(field, "is required for this step"));
+                        None
+                    }
+                    Some(v) if v.chars().count() > limit || v.chars().any(char::is_control) => {
+                        errors.push(FieldError::new(
+                            field,
+                            format!("must be at most {limit} printable characters on one line"),
+                        ));
+                        None
+                    }
+                    Some(v) => Some(v.to_owned()),
+                }
+            };
+        let step = match self.to.as_deref().map(str::trim) {
+            Some("submitted") => text(
+                &mut errors,
+                "carrier_case_reference",
+                self.carrier_case_reference.as_deref(),
+                MAX_CARRIER_REFERENCE_CHARS,
+            )
+            .map(|carrier_case_reference| ClaimMove::Submit {
+                carrier_case_reference,
+            }),
+            Some("approved") => {
+                let amount = self.amount.as_deref().and_then(parse_amount);
+                if amount.is_none() {
+                    errors.push(FieldError::new(
+                        "amount",
+                        "is required: a positive amount with at most two decimals, as text (\"42.50\")",
+                    ));
+                }
+                let currency = self.currency.as_deref().and_then(parse_currency);
+                if currency.is_none() {
+                    errors.push(FieldError::new(
+                        "currency",
+                        "is required: a three-letter ISO 4217 code (USD)",
+                    ));
+                }
+                amount
+                    .zip(currency)
+                    .map(|(amount, currency)| ClaimMove::Approve { amount, currency })
+            }
+            Some("denied") => text(
+                &mut errors,
+                "reason",
+                self.reason.as_deref(),
+                MAX_DESCRIPTION_CHARS,
+            )
+            .map(|reason| ClaimMove::Deny { reason }),
+            _ => {
+                errors.push(FieldError::new(
+                    "to",
+                    "must be submitted, approved or denied",
+                ));
+                None
+            }
+        };
+        match step {
+            Some(step) if errors.is_empty() => Ok(step),
+            _ => Err(errors),
+        }
     }
 }

@@ -84,7 +84,7 @@ async fn a_damage_claim_is_filed_with_its_timeline_row_and_a_retry_finds_it() {
     let order_id = delivered(&store, "1001").await;
     let (status, first) = send(&store, claim(&order_id, "damaged", "Box crushed."), day(5)).await;
     assert_eq!(status, 201, "{first}");
-    assert_eq!(first["state"], "open");
+    assert_eq!(first["state"], "filed");
     let read = store.order_with_claims(&order_id).await.unwrap().unwrap();
     assert_eq!(read.claims.len(), 1);
     assert!(read

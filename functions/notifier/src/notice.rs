@@ -5,8 +5,8 @@
 //! and a scan overtaken by a later one are silent), every
 //! hand-off, the label (the status moves to "At Depot" and the first tracking link
 //! exists), a voided label (that link is dead), completion, a stall, tracking expiry, a late first scan (the first sign a
-//! parcel may not have left: the team can chase the carrier days before a stall), and a
-//! filed claim. Not mailed: scans that leave the status as it was, anything after a final
+//! parcel may not have left: the team can chase the carrier days before a stall), a
+//! filed claim and each step of it (submitted, approved, denied). Not mailed: scans that leave the status as it was, anything after a final
 //! status (nothing moves it), and the derived "order received" row.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,6 +34,7 @@ pub enum Notice {
     TrackingExpired,
     FirstScanLate,
     ClaimFiled,
+    ClaimUpdated,
 }
 
 /// The notice for `event`, judged against the order's timeline (which must contain it).
@@ -47,6 +48,7 @@ pub fn notice_for(event: &TimelineEvent, timeline: &Timeline) -> Option<Notice> 
         EventType::TrackingExpired => Some(Notice::TrackingExpired),
         EventType::FirstScanLate => Some(Notice::FirstScanLate),
         EventType::ClaimFiled => Some(Notice::ClaimFiled),
+        EventType::ClaimUpdated => Some(Notice::ClaimUpdated),
         EventType::Handoff => event.handoff.clone().map(Notice::Handoff),
         EventType::CarrierScan => {
             let events = timeline.events();

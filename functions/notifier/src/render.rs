@@ -185,6 +185,23 @@ fn wording(notice: &Notice, order_number: &str, outbox: &OutboxEvent) -> (String
             "Packed and labeled".to_owned(),
             format!("Order {n} is packed and labeled, waiting for the carrier's pickup."),
         ),
+        Notice::ClaimUpdated => {
+            let kind = outbox
+                .claim
+                .as_ref()
+                .map_or("A", |c| claim_kind(c.claim_type));
+            let step = outbox
+                .event
+                .code
+                .strip_prefix("CLAIM_")
+                .unwrap_or("UPDATED")
+                .to_ascii_lowercase();
+            (
+                format!("Order {n}: {} claim {step}", kind.to_lowercase()),
+                format!("{kind} claim {step}"),
+                format!("{}.", outbox.event.description),
+            )
+        }
         Notice::LabelVoided => {
             let number = outbox.event.tracking_number.as_deref().unwrap_or_default();
             (

@@ -16,7 +16,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use tracing::Instrument;
 use tracking_aws::config::{required, Env};
-use tracking_aws::ports::{Orders, Subscriptions, Timelines};
+use tracking_aws::ports::{Claims, Orders, Subscriptions, Timelines};
 use tracking_aws::secrets::SecretsManager;
 use tracking_aws::store::{CreateOutcome, ListError, ListQuery};
 use tracking_aws::{Config, OrderStore, SdkConfig};
@@ -47,9 +47,9 @@ pub struct OrdersApi<S = OrderStore> {
 }
 
 /// What the handler asks of its store.
-pub trait OrdersApiStore: Orders + Timelines + Subscriptions {}
+pub trait OrdersApiStore: Orders + Timelines + Claims + Subscriptions {}
 
-impl<S: Orders + Timelines + Subscriptions> OrdersApiStore for S {}
+impl<S: Orders + Timelines + Claims + Subscriptions> OrdersApiStore for S {}
 
 impl OrdersApi {
     /// The function as deployed, from its environment (template.yaml sets it): `main.rs`,
@@ -374,9 +374,10 @@ impl<S: OrdersApiStore> OrdersApi<S> {
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, ApiError> {
         let order_id = path_param(request, "order_id")?;
+        // The order, its timeline and its claims: one Query of its partition.
         let found = self
             .store
-            .order_with_timeline(&order_id)
+            .order_with_claims(&order_id)
             .await
             .map_err(ApiError::from)?;
         let Some(found) = found.filter(|f| visible_to(caller, &f.order)) else {
@@ -390,7 +391,7 @@ impl<S: OrdersApiStore> OrdersApi<S> {
         };
         Ok(json_response(
             StatusCode::OK,
-            &views::order_details(&found.order, &timeline, &context),
+            &views::order_details(&found.order, &timeline, &found.claims, &context),
         ))
     }
 }

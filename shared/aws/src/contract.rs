@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tracking_domain::carriers::{Carrier, TrackingNumber};
-use tracking_domain::claims::{ClaimRecord, ClaimState, ClaimType, LabelSource};
+use tracking_domain::claims::{self, ClaimMove, ClaimRecord, ClaimState, ClaimType, LabelSource};
 use tracking_domain::email::EmailAddress;
 use tracking_domain::label::{self, Label, LabelChange, LabelDecision};
 use tracking_domain::nightly::Sweep;
@@ -878,7 +878,39 @@ fn claim(o: &Order, claim_id: &str, claim_type: ClaimType, at: DateTime<Utc>) ->
         updated_at: at,
         request_fingerprint: format!("fp-{claim_id}"),
         event_id: format!("claim-{claim_id}"),
+        history: Vec::new(),
     }
+}
+
+/// `claim` moved one step on by `step` at `at`, written; the claim as moved.
+async fn moved<S: Store>(
+    store: &S,
+    claim: &ClaimRecord,
+    step: &ClaimMove,
+    at: DateTime<Utc>,
+) -> ClaimRecord {
+    let claims::MoveDecision::Move {
+        claim: next,
+        from,
+        event,
+    } = claims::transition(claim, step, at)
+    else {
+        panic!("{step:?} is the next step of {:?}", claim.state);
+    };
+    store.move_claim(&next, from, *event).await.unwrap();
+    *next
+}
+
+/// `claim` submitted and then denied: decided, its package free for another of its type.
+async fn decided<S: Store>(store: &S, claim: &ClaimRecord, at: DateTime<Utc>) -> ClaimRecord {
+    let submit = ClaimMove::Submit {
+        carrier_case_reference: format!("CASE-{}", claim.claim_id),
+    };
+    let submitted = moved(store, claim, &submit, at).await;
+    let deny = ClaimMove::Deny {
+        reason: "not lost".into(),
+    };
+    moved(store, &submitted, &deny, at).await
 }
 
 pub async fn claims_are_filed_once_per_type_while_open<S: Store>(store: &S) {
@@ -921,20 +953,44 @@ pub async fn claims_are_filed_once_per_type_while_open<S: Store>(store: &S) {
         .file_claim(2, &other_package, note(&other_package.event_id, tuesday()))
         .await
         .unwrap();
-    assert!(store
-        .resolve_claim(&other_package, ClaimState::Denied, tuesday())
-        .await
-        .unwrap());
-    // Resolved, the type is free again; a claim is resolved once.
+    decided(store, &other_package, tuesday()).await;
+    // Submitted, it is still open: the type stays taken.
     let resolved_at = tuesday() + Duration::days(3);
-    assert!(store
-        .resolve_claim(&first, ClaimState::Denied, resolved_at)
+    let submitted = moved(
+        store,
+        &first,
+        &ClaimMove::Submit {
+            carrier_case_reference: "CASE-1".into(),
+        },
+        resolved_at,
+    )
+    .await;
+    assert!(matches!(
+        store
+            .file_claim(2, &second, note(&second.event_id, resolved_at))
+            .await,
+        Err(StoreError::Contention)
+    ));
+    // Decided, the type is free again; a step is taken once, from where it was read.
+    let deny = ClaimMove::Deny {
+        reason: "no loss found".into(),
+    };
+    let claims::MoveDecision::Move {
+        claim: denied,
+        from,
+        event,
+    } = claims::transition(&submitted, &deny, resolved_at)
+    else {
+        panic!("a submitted claim can be denied");
+    };
+    store
+        .move_claim(&denied, from, (*event).clone())
         .await
-        .unwrap());
-    assert!(!store
-        .resolve_claim(&first, ClaimState::Approved, resolved_at)
-        .await
-        .unwrap());
+        .unwrap();
+    assert!(matches!(
+        store.move_claim(&denied, from, *event).await,
+        Err(StoreError::Contention)
+    ));
     store
         .file_claim(2, &second, note(&second.event_id, resolved_at))
         .await
@@ -980,14 +1036,7 @@ pub async fn claims_are_listed_newest_first_by_state<S: Store>(store: &S) {
             .unwrap();
         claims.push(c);
     }
-    assert!(store
-        .resolve_claim(
-            &claims[2],
-            ClaimState::Withdrawn,
-            tuesday() + Duration::days(1)
-        )
-        .await
-        .unwrap());
+    decided(store, &claims[2], tuesday() + Duration::days(1)).await;
     let other = order("m2", "KL9", tuesday());
     created(store, &other).await;
     let theirs = claim(&other, "clm_9", ClaimType::Damaged, tuesday());
@@ -1017,6 +1066,8 @@ pub async fn claims_are_listed_newest_first_by_state<S: Store>(store: &S) {
     assert_eq!(all, ["clm_3", "clm_2", "clm_1", "clm_0"]);
     let (open, _) = pages(Some(ClaimState::Open)).await;
     assert_eq!(open, ["clm_3", "clm_1", "clm_0"]);
+    let (denied, _) = pages(Some(ClaimState::Denied)).await;
+    assert_eq!(denied, ["clm_2"]);
     let first = store
         .list_claims(
             "m1",

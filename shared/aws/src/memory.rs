@@ -734,39 +734,38 @@ impl Claims for MemoryStore {
         Ok(())
     }
 
-    async fn resolve_claim(
+    async fn move_claim(
         &self,
-        claim: &ClaimRecord,
-        resolution: ClaimState,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        if resolution == ClaimState::Open {
-            return Err(anyhow!("a claim is resolved to a state other than open").into());
-        }
-        let mut state = self.touching(&claim.order_id)?;
-        let guard = (
-            claim.order_id.clone(),
-            claim.claim_type.as_str(),
-            claim.shipment_id.clone(),
-        );
-        let open = state
+        moved: &ClaimRecord,
+        from: ClaimState,
+        event: TimelineEvent,
+    ) -> Result<(), StoreError> {
+        let mut state = self.touching(&moved.order_id)?;
+        let still_in_from = state
             .claims
-            .get(&claim.order_id)
-            .and_then(|claims| claims.get(&claim.claim_id))
-            .is_some_and(|stored| stored.state == ClaimState::Open);
-        if !open || state.open_claims.get(&guard) != Some(&claim.claim_id) {
-            return Ok(false);
+            .get(&moved.order_id)
+            .and_then(|claims| claims.get(&moved.claim_id))
+            .is_some_and(|stored| stored.state == from);
+        if !still_in_from || state.has_event(&moved.order_id, &event.event_id) {
+            return Err(StoreError::Contention);
         }
-        state.open_claims.remove(&guard);
-        if let Some(stored) = state
+        if !moved.state.is_open() {
+            let guard = (
+                moved.order_id.clone(),
+                moved.claim_type.as_str(),
+                moved.shipment_id.clone(),
+            );
+            if state.open_claims.get(&guard) == Some(&moved.claim_id) {
+                state.open_claims.remove(&guard);
+            }
+        }
+        state.add_event(&moved.order_id, event);
+        state
             .claims
-            .get_mut(&claim.order_id)
-            .and_then(|claims| claims.get_mut(&claim.claim_id))
-        {
-            stored.state = resolution;
-            stored.updated_at = now;
-        }
-        Ok(true)
+            .entry(moved.order_id.clone())
+            .or_default()
+            .insert(moved.claim_id.clone(), moved.clone());
+        Ok(())
     }
 
     async fn list_claims(

@@ -206,13 +206,15 @@ pub trait Claims: Send + Sync {
         event: TimelineEvent,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Moves an open claim to `state`; `false` if it is no longer open.
-    fn resolve_claim(
+    /// Writes `moved` (a claim one step on) if it is still in `from`, with the step's
+    /// event, freeing its package's open-claim guard once decided. A claim that moved
+    /// since it was read is [`StoreError::Contention`].
+    fn move_claim(
         &self,
-        claim: &ClaimRecord,
-        state: ClaimState,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+        moved: &ClaimRecord,
+        from: ClaimState,
+        event: TimelineEvent,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// One page of a merchant's claims, newest first, filtered by state.
     fn list_claims(

@@ -394,13 +394,18 @@ pub fn clock(
     }
 }
 
-/// Where a claim stands with the carrier. Intake only ever creates `Open` claims; the
-/// other states belong to the resolution step (`resolve_claim` in the store).
+/// Where a claim stands with the carrier: `filed` (by the merchant), `submitted` (operations
+/// opened a case with the carrier), then the carrier's `approved` or `denied`. Only
+/// operations move a claim, and only forward (see [`transition`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClaimState {
-    /// Filed and waiting for the carrier's decision.
+    /// Filed and waiting for operations to open the carrier case. Stored as `open`
+    /// before claims had a lifecycle, and read under that name too.
+    #[serde(rename = "filed", alias = "open")]
     Open,
+    /// Operations opened a case with the carrier.
+    Submitted,
     /// The carrier accepted the claim.
     Approved,
     /// The carrier refused the claim.
@@ -410,23 +415,245 @@ pub enum ClaimState {
 }
 
 impl ClaimState {
-    pub const ALL: [ClaimState; 4] = [Self::Open, Self::Approved, Self::Denied, Self::Withdrawn];
+    pub const ALL: [ClaimState; 5] = [
+        Self::Open,
+        Self::Submitted,
+        Self::Approved,
+        Self::Denied,
+        Self::Withdrawn,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Open => "open",
+            Self::Open => "filed",
+            Self::Submitted => "submitted",
             Self::Approved => "approved",
             Self::Denied => "denied",
             Self::Withdrawn => "withdrawn",
         }
     }
 
+    /// Every spelling a stored claim may carry for this state.
+    pub fn stored_names(self) -> &'static [&'static str] {
+        match self {
+            Self::Open => &["filed", "open"],
+            Self::Submitted => &["submitted"],
+            Self::Approved => &["approved"],
+            Self::Denied => &["denied"],
+            Self::Withdrawn => &["withdrawn"],
+        }
+    }
+
     pub fn parse(value: &str) -> Option<Self> {
         let value = value.trim();
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str().eq_ignore_ascii_case(value))
+        Self::ALL.into_iter().find(|s| {
+            s.stored_names()
+                .iter()
+                .any(|name| name.eq_ignore_ascii_case(value))
+        })
     }
+
+    /// Still waiting on someone: a new claim of its type on its package would repeat it.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Open | Self::Submitted)
+    }
+}
+
+/// A step of a claim's life, as its history keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimStep {
+    pub state: ClaimState,
+    pub at: DateTime<Utc>,
+    /// The carrier's case number, on `submitted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier_case_reference: Option<String>,
+    /// What the carrier pays, on `approved`: a decimal with two places ("42.50").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+    /// ISO 4217, on `approved`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// Why the carrier refused, on `denied`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A move operations ask for, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimMove {
+    Submit { carrier_case_reference: String },
+    Approve { amount: String, currency: String },
+    Deny { reason: String },
+}
+
+impl ClaimMove {
+    pub fn target(&self) -> ClaimState {
+        match self {
+            Self::Submit { .. } => ClaimState::Submitted,
+            Self::Approve { .. } => ClaimState::Approved,
+            Self::Deny { .. } => ClaimState::Denied,
+        }
+    }
+
+    fn step(&self, at: DateTime<Utc>) -> ClaimStep {
+        let mut step = ClaimStep {
+            state: self.target(),
+            at,
+            carrier_case_reference: None,
+            amount: None,
+            currency: None,
+            reason: None,
+        };
+        match self {
+            Self::Submit {
+                carrier_case_reference,
+            } => step.carrier_case_reference = Some(carrier_case_reference.clone()),
+            Self::Approve { amount, currency } => {
+                step.amount = Some(amount.clone());
+                step.currency = Some(currency.clone());
+            }
+            Self::Deny { reason } => step.reason = Some(reason.clone()),
+        }
+        step
+    }
+}
+
+/// Why a move is refused; each has a stable code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MoveRefusal {
+    /// The move is not the next step from where the claim stands.
+    OutOfOrder { from: ClaimState, to: ClaimState },
+    /// The claim took this step already, with other details.
+    ConflictsWithHistory { to: ClaimState },
+}
+
+impl MoveRefusal {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::OutOfOrder { .. } => "claim_transition_out_of_order",
+            Self::ConflictsWithHistory { .. } => "claim_transition_conflict",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Self::OutOfOrder { from, to } => format!(
+                "A {} claim cannot become {}: claims go filed, then submitted, then approved or denied.",
+                from.as_str(),
+                to.as_str()
+            ),
+            Self::ConflictsWithHistory { to } => format!(
+                "This claim was already {} with other details; a step is taken once.",
+                to.as_str()
+            ),
+        }
+    }
+}
+
+/// What a move does to a claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MoveDecision {
+    /// The claim took this very step already: a retry, nothing to write.
+    AlreadyDone,
+    Refused(MoveRefusal),
+    /// The claim after the step, the state it was read in, and the timeline row.
+    Move {
+        claim: Box<ClaimRecord>,
+        from: ClaimState,
+        event: Box<crate::timeline::TimelineEvent>,
+    },
+}
+
+/// Decides `step` on `claim` at `now`: forward only, each step once.
+pub fn transition(claim: &ClaimRecord, step: &ClaimMove, now: DateTime<Utc>) -> MoveDecision {
+    let to = step.target();
+    if let Some(taken) = claim.history.iter().find(|s| s.state == to) {
+        let asked = step.step(taken.at);
+        return if *taken == asked {
+            MoveDecision::AlreadyDone
+        } else {
+            MoveDecision::Refused(MoveRefusal::ConflictsWithHistory { to })
+        };
+    }
+    let allowed = matches!(
+        (claim.state, to),
+        (ClaimState::Open, ClaimState::Submitted)
+            | (
+                ClaimState::Submitted,
+                ClaimState::Approved | ClaimState::Denied
+            )
+    );
+    if !allowed {
+        return MoveDecision::Refused(MoveRefusal::OutOfOrder {
+            from: claim.state,
+            to,
+        });
+    }
+    let mut moved = claim.clone();
+    moved.state = to;
+    moved.updated_at = now;
+    moved.history.push(step.step(now));
+    let detail = match step {
+        ClaimMove::Submit {
+            carrier_case_reference,
+        } => format!(
+            "submitted to {}, case {carrier_case_reference}",
+            claim.carrier
+        ),
+        ClaimMove::Approve { amount, currency } => {
+            format!("approved by {}: {amount} {currency}", claim.carrier)
+        }
+        ClaimMove::Deny { reason } => format!("denied by {}: {reason}", claim.carrier),
+    };
+    let event = crate::timeline::TimelineEvent {
+        event_id: crate::timeline::short_hash(&format!(
+            "claim-step\u{0}{}\u{0}{}",
+            claim.claim_id,
+            to.as_str()
+        )),
+        kind: crate::timeline::EventType::ClaimUpdated,
+        status: None,
+        code: format!("CLAIM_{}", to.as_str().to_ascii_uppercase()),
+        description: format!("Claim {} {detail}", claim.claim_id),
+        occurred_at: now,
+        utc_offset_minutes: crate::timeline::business_offset_minutes(now),
+        recorded_at: now,
+        location: None,
+        carrier: Some(claim.carrier.clone()),
+        tracking_number: Some(claim.tracking_number.clone()),
+        exception_reason: None,
+        handoff: None,
+        shipment_id: claim.shipment_id.clone(),
+        replaces: None,
+    };
+    MoveDecision::Move {
+        claim: Box::new(moved),
+        from: claim.state,
+        event: Box::new(event),
+    }
+}
+
+/// "42.5" -> "42.50": a positive amount with at most two decimals and nine digits before.
+pub fn parse_amount(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    let (whole, cents) = raw.split_once('.').unwrap_or((raw, ""));
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if whole.is_empty() || whole.len() > 9 || !digits(whole) || cents.len() > 2 || !digits(cents) {
+        return None;
+    }
+    if raw.ends_with('.') {
+        return None;
+    }
+    let whole: u64 = whole.parse().ok()?;
+    let cents: u64 = format!("{cents:0<2}").parse().ok()?;
+    (whole > 0 || cents > 0).then(|| format!("{whole}.{cents:02}"))
+}
+
+/// Three ASCII letters, upper-cased ("usd" -> "USD").
+pub fn parse_currency(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    (raw.len() == 3 && raw.chars().all(|c| c.is_ascii_alphabetic()))
+        .then(|| raw.to_ascii_uppercase())
 }
 
 /// A claim as stored: what was decided and the evidence it was filed with.
@@ -457,6 +684,9 @@ pub struct ClaimRecord {
     pub request_fingerprint: String,
     /// The `claim_filed` timeline row written with the claim.
     pub event_id: String,
+    /// Every step after filing, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<ClaimStep>,
 }
 
 #[cfg(test)]
@@ -779,7 +1009,173 @@ mod tests {
             );
         }
         let names: Vec<_> = ClaimState::ALL.iter().map(|s| s.as_str()).collect();
-        assert_eq!(names, ["open", "approved", "denied", "withdrawn"]);
+        assert_eq!(
+            names,
+            ["filed", "submitted", "approved", "denied", "withdrawn"]
+        );
         assert_eq!(ClaimState::parse("closed"), None);
+        // Claims stored before the lifecycle said "open".
+        assert_eq!(ClaimState::parse("open"), Some(ClaimState::Open));
+        let legacy: ClaimState = serde_json::from_str("\"open\"").unwrap();
+        assert_eq!(legacy, ClaimState::Open);
+        assert_eq!(serde_json::to_string(&legacy).unwrap(), "\"filed\"");
+        let open: Vec<_> = ClaimState::ALL
+            .into_iter()
+            .filter(|s| s.is_open())
+            .collect();
+        assert_eq!(open, [ClaimState::Open, ClaimState::Submitted]);
+    }
+
+    fn filed_claim() -> ClaimRecord {
+        let at = Utc.with_ymd_and_hms(2026, 12, 1, 15, 0, 0).unwrap();
+        ClaimRecord {
+            claim_id: "clm_1".into(),
+            order_id: "ord_1".into(),
+            merchant_id: "m".into(),
+            order_number: "1001".into(),
+            claim_type: ClaimType::LostInTransit,
+            state: ClaimState::Open,
+            description: "Never arrived.".into(),
+            carrier_reference: None,
+            shipment_id: Some("SHP-1".into()),
+            carrier: "ups".into(),
+            tracking_number: "1Z999AA10123456784".into(),
+            international: false,
+            created_at: at,
+            updated_at: at,
+            request_fingerprint: "f".into(),
+            event_id: "e".into(),
+            history: Vec::new(),
+        }
+    }
+
+    fn moved(claim: &ClaimRecord, step: &ClaimMove, at: DateTime<Utc>) -> ClaimRecord {
+        match transition(claim, step, at) {
+            MoveDecision::Move {
+                claim: next,
+                from,
+                event,
+            } => {
+                assert_eq!(from, claim.state);
+                assert_eq!(event.kind, crate::timeline::EventType::ClaimUpdated);
+                assert_eq!(event.shipment_id, claim.shipment_id);
+                *next
+            }
+            other => panic!("{step:?} from {:?}: {other:?}", claim.state),
+        }
+    }
+
+    #[test]
+    fn a_claim_goes_filed_submitted_then_approved_or_denied_each_step_once() {
+        let filed = filed_claim();
+        let day = |d| Utc.with_ymd_and_hms(2026, 12, d, 15, 0, 0).unwrap();
+        let submit = ClaimMove::Submit {
+            carrier_case_reference: "CASE-9".into(),
+        };
+        let approve = ClaimMove::Approve {
+            amount: "42.50".into(),
+            currency: "USD".into(),
+        };
+        let deny = ClaimMove::Deny {
+            reason: "delivered".into(),
+        };
+        // Nothing is decided before the carrier has the case.
+        for early in [&approve, &deny] {
+            assert!(matches!(
+                transition(&filed, early, day(2)),
+                MoveDecision::Refused(MoveRefusal::OutOfOrder {
+                    from: ClaimState::Open,
+                    ..
+                })
+            ));
+        }
+        let submitted = moved(&filed, &submit, day(2));
+        assert_eq!(submitted.state, ClaimState::Submitted);
+        assert_eq!(submitted.updated_at, day(2));
+        assert_eq!(submitted.history.len(), 1);
+        assert_eq!(
+            submitted.history[0].carrier_case_reference.as_deref(),
+            Some("CASE-9")
+        );
+        // The same step again is done; another reference for it conflicts.
+        assert_eq!(
+            transition(&submitted, &submit, day(3)),
+            MoveDecision::AlreadyDone
+        );
+        let other_case = ClaimMove::Submit {
+            carrier_case_reference: "CASE-10".into(),
+        };
+        let refusal = match transition(&submitted, &other_case, day(3)) {
+            MoveDecision::Refused(refusal) => refusal,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(refusal.code(), "claim_transition_conflict");
+        assert!(refusal.message().contains("submitted"));
+        let approved = moved(&submitted, &approve, day(4));
+        assert_eq!(approved.state, ClaimState::Approved);
+        assert!(!approved.state.is_open());
+        assert_eq!(approved.history[1].amount.as_deref(), Some("42.50"));
+        assert_eq!(approved.history[1].currency.as_deref(), Some("USD"));
+        assert_eq!(
+            transition(&approved, &approve, day(5)),
+            MoveDecision::AlreadyDone
+        );
+        // Only forward: a decided claim takes no other decision, nor goes back.
+        for late in [&deny, &other_case] {
+            let MoveDecision::Refused(refusal) = transition(&approved, late, day(5)) else {
+                panic!("{late:?} after approval");
+            };
+            assert!(
+                matches!(
+                    refusal.code(),
+                    "claim_transition_out_of_order" | "claim_transition_conflict"
+                ),
+                "{refusal:?}"
+            );
+        }
+        let denied = moved(&submitted, &deny, day(4));
+        assert_eq!(denied.history[1].reason.as_deref(), Some("delivered"));
+        let event = match transition(&submitted, &deny, day(4)) {
+            MoveDecision::Move { event, .. } => event,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(event.code, "CLAIM_DENIED");
+        assert!(event.description.contains("delivered"));
+        let again = match transition(&submitted, &deny, day(6)) {
+            MoveDecision::Move { event, .. } => event,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(event.event_id, again.event_id, "one row per claim and step");
+        let mut withdrawn = filed_claim();
+        withdrawn.state = ClaimState::Withdrawn;
+        assert!(matches!(
+            transition(&withdrawn, &submit, day(2)),
+            MoveDecision::Refused(MoveRefusal::OutOfOrder { .. })
+        ));
+    }
+
+    #[test]
+    fn amounts_and_currencies_are_read_strictly() {
+        for (raw, expected) in [
+            ("42.5", Some("42.50")),
+            ("42", Some("42.00")),
+            (" 0.01 ", Some("0.01")),
+            ("999999999.99", Some("999999999.99")),
+            ("0", None),
+            ("0.00", None),
+            ("-1", None),
+            ("1.234", None),
+            ("1.", None),
+            (".5", None),
+            ("1e3", None),
+            ("1000000000", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_amount(raw).as_deref(), expected, "{raw:?}");
+        }
+        assert_eq!(parse_currency(" usd ").as_deref(), Some("USD"));
+        for bad in ["US", "USDD", "U5D", ""] {
+            assert_eq!(parse_currency(bad), None, "{bad:?}");
+        }
     }
 }

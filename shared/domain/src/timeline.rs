@@ -26,6 +26,8 @@ pub enum EventType {
     Stalled,
     TrackingExpired,
     ClaimFiled,
+    /// Operations moved a claim on: submitted, approved or denied.
+    ClaimUpdated,
 }
 
 impl EventType {

@@ -6,7 +6,9 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::Serialize;
 use tracking_domain::calendar;
 use tracking_domain::carriers::{tracking_url_for, Carrier};
-use tracking_domain::claims::{self, ClaimClock, ClaimPolicy, ClaimType, ShipmentFacts};
+use tracking_domain::claims::{
+    self, ClaimClock, ClaimPolicy, ClaimRecord, ClaimState, ClaimStep, ClaimType, ShipmentFacts,
+};
 use tracking_domain::order::{Address, Order, Shipment};
 use tracking_domain::shipment::PackageSummary;
 use tracking_domain::status::ShipmentStatus;
@@ -181,6 +183,8 @@ pub struct OrderDetails<'a> {
     pub shipments: Vec<ShipmentView>,
     /// Every package's rows and the order's own, interleaved by time.
     pub timeline: Vec<TimelineRow<'a>>,
+    /// The order's claims, newest first, each with its state and history.
+    pub claims: Vec<ClaimView<'a>>,
 }
 
 /// The "received" row is derived from the order itself rather than stored, so that
@@ -297,6 +301,7 @@ fn shipment_view(
 pub fn order_details<'a>(
     order: &'a Order,
     timeline: &'a Timeline,
+    claims: &'a [ClaimRecord],
     context: &ViewContext<'_>,
 ) -> OrderDetails<'a> {
     let packages: Vec<(&Shipment, Timeline)> = order
@@ -383,6 +388,52 @@ pub fn order_details<'a>(
         shipment: first_live,
         shipments: views,
         timeline: rows,
+        claims: claims.iter().map(claim_view).collect(),
+    }
+}
+
+/// A claim as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct ClaimView<'a> {
+    pub claim_id: &'a str,
+    pub order_id: &'a str,
+    pub order_number: &'a str,
+    #[serde(rename = "type")]
+    pub claim_type: ClaimType,
+    pub state: ClaimState,
+    pub description: &'a str,
+    pub carrier_reference: Option<&'a str>,
+    /// The package claimed for; `null` on claims filed before packages had ids.
+    pub shipment_id: Option<&'a str>,
+    pub carrier: &'a str,
+    pub carrier_name: String,
+    pub tracking_number: &'a str,
+    pub tracking_url: Option<String>,
+    pub international: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Every step since filing, oldest first.
+    pub history: &'a [ClaimStep],
+}
+
+pub fn claim_view(claim: &ClaimRecord) -> ClaimView<'_> {
+    ClaimView {
+        claim_id: &claim.claim_id,
+        order_id: &claim.order_id,
+        order_number: &claim.order_number,
+        claim_type: claim.claim_type,
+        state: claim.state,
+        description: &claim.description,
+        carrier_reference: claim.carrier_reference.as_deref(),
+        shipment_id: claim.shipment_id.as_deref(),
+        carrier: &claim.carrier,
+        carrier_name: carrier_name(&claim.carrier),
+        tracking_number: &claim.tracking_number,
+        tracking_url: tracking_url_for(&claim.carrier, &claim.tracking_number),
+        international: claim.international,
+        created_at: claim.created_at,
+        updated_at: claim.updated_at,
+        history: &claim.history,
     }
 }
 

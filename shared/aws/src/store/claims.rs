@@ -23,9 +23,7 @@ use std::collections::HashMap;
 use anyhow::{anyhow, Context};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tracking_domain::claims::{ClaimRecord, ClaimState, ClaimType};
@@ -98,6 +96,45 @@ pub(crate) fn claim_from_item(
     item: HashMap<String, AttributeValue>,
 ) -> Result<ClaimRecord, StoreError> {
     Ok(from_item::<ClaimItem>(item)?.claim)
+}
+
+/// A condition that `#state` is any stored spelling of `state` (claims filed before the
+/// lifecycle say `open`), with its values.
+fn state_in(state: ClaimState, prefix: &str) -> (String, HashMap<String, AttributeValue>) {
+    let values: HashMap<String, AttributeValue> = state
+        .stored_names()
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            (
+                format!("{prefix}{i}"),
+                AttributeValue::S((*name).to_owned()),
+            )
+        })
+        .collect();
+    let mut names: Vec<&String> = values.keys().collect();
+    names.sort();
+    let condition = names
+        .iter()
+        .map(|n| format!("#state = {n}"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    (format!("({condition})"), values)
+}
+
+/// A claim's timeline row as stored: the row, plus what the notifier mails about it.
+fn claim_event_item(claim: &ClaimRecord, event: TimelineEvent) -> ClaimEventItem<'_> {
+    ClaimEventItem {
+        event: EventItem::new(&claim.order_id, event),
+        claim: ClaimNotice {
+            claim_id: &claim.claim_id,
+            claim_type: claim.claim_type,
+            merchant_id: &claim.merchant_id,
+            order_number: &claim.order_number,
+            description: &claim.description,
+            carrier_reference: claim.carrier_reference.as_deref(),
+        },
+    }
 }
 
 fn claim_sk(claim_id: &str) -> String {
@@ -210,17 +247,7 @@ impl Claims for OrderStore {
             claim_type: claim.claim_type,
             created_at: claim.created_at,
         };
-        let event_item = ClaimEventItem {
-            event: EventItem::new(&claim.order_id, event),
-            claim: ClaimNotice {
-                claim_id: &claim.claim_id,
-                claim_type: claim.claim_type,
-                merchant_id: &claim.merchant_id,
-                order_number: &claim.order_number,
-                description: &claim.description,
-                carrier_reference: claim.carrier_reference.as_deref(),
-            },
-        };
+        let event_item = claim_event_item(claim, event);
         let put_new = |item| -> Result<TransactWriteItem, StoreError> {
             let put = Put::builder()
                 .table_name(&self.table)
@@ -258,66 +285,64 @@ impl Claims for OrderStore {
         }
     }
 
-    /// Moves an open claim to a final state and frees its shipment for a new claim of
-    /// the type, in one transaction. Returns false when the claim was not open (already
-    /// resolved, or never filed). For the resolution step, which has no route yet.
-    async fn resolve_claim(
+    /// Moves a claim one step on: the claim as moved, on the condition that it is still
+    /// in `from`, with the step's timeline row (the notification outbox), and, once the
+    /// claim is decided, its open-claim guard removed so its package may be claimed for
+    /// again. A claim that moved since it was read is [`StoreError::Contention`].
+    async fn move_claim(
         &self,
-        claim: &ClaimRecord,
-        state: ClaimState,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        if state == ClaimState::Open {
-            return Err(anyhow!("a claim is resolved to a state other than open").into());
-        }
-        let update = Update::builder()
+        moved: &ClaimRecord,
+        from: ClaimState,
+        event: TimelineEvent,
+    ) -> Result<(), StoreError> {
+        let (condition, values) = state_in(from, ":from");
+        let claim_put = Put::builder()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(order_pk(&claim.order_id)))
-            .key("sk", AttributeValue::S(claim_sk(&claim.claim_id)))
-            .update_expression("SET #state = :state, updated_at = :now")
-            .condition_expression("#state = :open")
+            .set_item(Some(to_item(&ClaimItem::new(moved.clone()))?))
+            .condition_expression(condition)
             .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":state", AttributeValue::S(state.as_str().into()))
-            .expression_attribute_values(
-                ":open",
-                AttributeValue::S(ClaimState::Open.as_str().into()),
-            )
-            .expression_attribute_values(
-                ":now",
-                serde_dynamo::to_attribute_value(now).context("serialize resolution time")?,
-            )
+            .set_expression_attribute_values(Some(values))
             .build()
-            .context("build claim update")?;
-        let delete_guard = Delete::builder()
+            .context("build claim put")?;
+        let event_put = Put::builder()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(order_pk(&claim.order_id)))
-            .key("sk", AttributeValue::S(guard_sk(claim)))
-            .condition_expression("claim_id = :id")
-            .expression_attribute_values(":id", AttributeValue::S(claim.claim_id.clone()))
+            .set_item(Some(to_item(&claim_event_item(moved, event))?))
+            .condition_expression("attribute_not_exists(pk)")
             .build()
-            .context("build guard delete")?;
+            .context("build claim event put")?;
+        let mut items = vec![
+            TransactWriteItem::builder().put(claim_put).build(),
+            TransactWriteItem::builder().put(event_put).build(),
+        ];
+        if !moved.state.is_open() {
+            let delete_guard = Delete::builder()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(order_pk(&moved.order_id)))
+                .key("sk", AttributeValue::S(guard_sk(moved)))
+                .condition_expression("attribute_not_exists(pk) OR claim_id = :id")
+                .expression_attribute_values(":id", AttributeValue::S(moved.claim_id.clone()))
+                .build()
+                .context("build guard delete")?;
+            items.push(TransactWriteItem::builder().delete(delete_guard).build());
+        }
         let result = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().delete(delete_guard).build())
+            .set_transact_items(Some(items))
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) => match e.into_err() {
-                TransactWriteItemsError::TransactionCanceledException(cancelled)
-                    if cancelled
-                        .cancellation_reasons()
-                        .iter()
-                        .any(|r| r.code() == Some("ConditionalCheckFailed")) =>
-                {
-                    Ok(false)
-                }
-                other if is_lost_race(&other) => Err(StoreError::Contention),
-                other => Err(anyhow!(other).context("resolve claim transaction").into()),
-            },
-            Err(e) => Err(anyhow!(e).context("resolve claim transaction").into()),
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if is_lost_race(e.err()) => Err(StoreError::Contention),
+            Err(SdkError::ServiceError(e))
+                if matches!(
+                    e.err(),
+                    TransactWriteItemsError::TransactionCanceledException(_)
+                ) =>
+            {
+                Err(StoreError::Contention)
+            }
+            Err(e) => Err(anyhow!(e).context("move claim transaction").into()),
         }
     }
 
@@ -345,10 +370,14 @@ impl Claims for OrderStore {
             .limit(query.limit)
             .set_exclusive_start_key(start_key);
         if let Some(state) = query.state {
+            let (names, values) = state_in(state, ":state");
             request = request
-                .filter_expression("#state = :state")
-                .expression_attribute_names("#state", "state")
-                .expression_attribute_values(":state", AttributeValue::S(state.as_str().into()));
+                .filter_expression(names)
+                .expression_attribute_names("#state", "state");
+            // Added one by one: the partition's `:p` is already in the map.
+            for (name, value) in values {
+                request = request.expression_attribute_values(name, value);
+            }
         }
         let output = request.send().await.context("query claims index")?;
         let (claims, next_cursor) =
@@ -446,6 +475,7 @@ mod tests {
             updated_at: created_at,
             request_fingerprint: "f".into(),
             event_id: "e".into(),
+            history: Vec::new(),
         };
         let early = ClaimItem::new(record("clm_b", at(9)));
         let late = ClaimItem::new(record("clm_a", at(10)));

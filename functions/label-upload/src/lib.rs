@@ -9,7 +9,7 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 use tracking_aws::config::Env;
-use tracking_aws::ports::{Orders, TrackingNumbers};
+use tracking_aws::ports::{Orders, Timelines, TrackingNumbers};
 use tracking_aws::store::optimistic::{until_won, Try};
 use tracking_aws::store::{LabelOutcome, StoreError, VersionedOrder};
 use tracking_aws::{Config, OrderStore, SdkConfig};
@@ -167,14 +167,14 @@ impl LabelUpload {
     }
 }
 
-impl<S: Orders + TrackingNumbers> LabelUpload<S> {
+impl<S: Orders + Timelines + TrackingNumbers> LabelUpload<S> {
     pub fn new(store: S) -> Self {
         Self { store }
     }
 
     /// The same handler over another store: the integration tests build the function as
     /// deployed and swap in a store that counts its requests.
-    pub fn with_store<T: Orders + TrackingNumbers>(self, store: T) -> LabelUpload<T> {
+    pub fn with_store<T: Orders + Timelines + TrackingNumbers>(self, store: T) -> LabelUpload<T> {
         LabelUpload { store }
     }
 
@@ -312,12 +312,24 @@ impl<S: Orders + TrackingNumbers> LabelUpload<S> {
         .await
     }
 
+    /// The order with its timeline folded in (one Query), so a carrier scan whose order
+    /// refresh is still to come already counts: a scanned package is never relabeled or
+    /// voided. The version is the one read, so the write still checks it.
     async fn read(&self, order_id: &str) -> Result<VersionedOrder, ApiError> {
-        self.store
-            .get_order(order_id)
+        let read = self
+            .store
+            .order_with_timeline(order_id)
             .await
             .map_err(ApiError::from)?
-            .ok_or(ApiError::OrderNotFound)
+            .ok_or(ApiError::OrderNotFound)?;
+        let order = read
+            .order
+            .refreshed_from(&read.timeline, read.order.updated_at)
+            .unwrap_or(read.order);
+        Ok(VersionedOrder {
+            order,
+            version: read.version,
+        })
     }
 }
 

@@ -519,34 +519,35 @@ impl<T: AccessTokenProvider, S: Orders + SyncRecords + PollCursors, Q: SyncQueue
             }
             // A label and the void that takes it back may be worked on in either order:
             // each looks at the other's record, so the store ends without a voided number.
-            let other = SyncKey {
+            // A label pushed before packages had ids is recorded without its package.
+            let counterpart = |label: Option<String>| SyncKey {
                 withdraws: !key.withdraws,
+                label,
                 ..key.clone()
             };
-            let other_sent = || async {
-                Ok::<_, anyhow::Error>(
-                    self.store
-                        .sync_record(&other)
-                        .await?
-                        .map(|record| record.status),
-                )
-            };
+            let mut others = vec![counterpart(key.label.clone())];
+            if job.kind == SyncKind::Void && key.label.is_some() {
+                others.push(counterpart(None));
+            }
+            let mut other_states = Vec::new();
+            for other in &others {
+                other_states.push(self.store.sync_record(other).await?.map(|r| r.status));
+            }
+            let other_sent = other_states.contains(&Some(SyncStatus::Sent));
             match job.kind {
-                SyncKind::Void => match other_sent().await? {
-                    Some(SyncStatus::Sent) => {}
-                    Some(_) => {
-                        let reason = "the label's own push has not finished; the withdrawal waits for it";
-                        self.store.mark_sync_failed(&key, reason, now).await?;
-                        anyhow::bail!(reason);
-                    }
-                    None => {
-                        tracing::info!("the store was never told this label: nothing to take back");
-                        self.store.mark_sync_sent(&key, None, now).await?;
-                        return Ok(JobOutcome::Sent(Pushed::already_there(None)));
-                    }
-                },
-                SyncKind::Label if other_sent().await? == Some(SyncStatus::Sent) => {
-                    tracing::info!("the label was voided before it reached the store: not pushing it");
+                SyncKind::Void if other_sent => {}
+                SyncKind::Void if other_states.iter().any(Option::is_some) => {
+                    let reason = "the label's own push has not finished; the withdrawal waits for it";
+                    self.store.mark_sync_failed(&key, reason, now).await?;
+                    anyhow::bail!(reason);
+                }
+                SyncKind::Void => {
+                    tracing::info!("the store was never told this label: nothing to take back");
+                    self.store.mark_sync_sent(&key, None, now).await?;
+                    return Ok(JobOutcome::Sent(Pushed::already_there(None)));
+                }
+                SyncKind::Label if other_sent => {
+                    tracing::info!("the label was voided or replaced before it reached the store: not pushing it");
                     self.store.mark_sync_sent(&key, None, now).await?;
                     return Ok(JobOutcome::Sent(Pushed::already_there(None)));
                 }
@@ -565,6 +566,16 @@ impl<T: AccessTokenProvider, S: Orders + SyncRecords + PollCursors, Q: SyncQueue
                     self.store
                         .mark_sync_sent(&key, pushed.remote_ref.as_deref(), now)
                         .await?;
+                    // A relabel's push took the old number's place: a late push of the
+                    // old label finds it taken back and stays away.
+                    if let Some(replaced) = job.replaced_key() {
+                        let lease = Duration::seconds(SYNC_LEASE_SECONDS);
+                        if let SyncLease::Acquired(_) =
+                            self.store.lease_sync(&replaced, now, lease).await?
+                        {
+                            self.store.mark_sync_sent(&replaced, None, now).await?;
+                        }
+                    }
                     tracing::info!(remote_ref = ?pushed.remote_ref, already_there = pushed.already_there, "tracking synced");
                     Ok(JobOutcome::Sent(pushed))
                 }

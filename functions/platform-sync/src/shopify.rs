@@ -45,7 +45,7 @@ const FULFILLABLE: [&str; 2] = ["OPEN", "IN_PROGRESS"];
 pub const FULFILLMENT_STATE_QUERY: &str = "query FulfillmentState($id: ID!) { \
 order(id: $id) { id \
 fulfillmentOrders(first: 20) { nodes { id status } } \
-fulfillments(first: 20) { id trackingInfo(first: 10) { company number url } } } }";
+fulfillments(first: 20) { id status trackingInfo(first: 10) { company number url } } } }";
 
 pub const FULFILLMENT_CANCEL_MUTATION: &str = "mutation CancelFulfillment($id: ID!) { \
 fulfillmentCancel(id: $id) { fulfillment { id status } userErrors { field message } } }";
@@ -125,6 +125,9 @@ struct FulfillmentOrderNode {
 #[serde(rename_all = "camelCase")]
 struct FulfillmentNode {
     id: String,
+    /// `CANCELLED` ones stay on the order in Shopify, listing what they listed.
+    #[serde(default)]
+    status: Option<String>,
     #[serde(default)]
     tracking_info: Vec<TrackingInfoNode>,
 }
@@ -229,13 +232,26 @@ fn same_number(a: &str, b: &str) -> bool {
 }
 
 impl OrderState {
+    fn has_open_orders(&self) -> bool {
+        self.fulfillment_orders
+            .nodes
+            .iter()
+            .any(|fo| FULFILLABLE.contains(&fo.status.as_str()))
+    }
+
+    fn live_fulfillments(&self) -> impl Iterator<Item = &FulfillmentNode> {
+        self.fulfillments
+            .iter()
+            .filter(|f| f.status.as_deref() != Some("CANCELLED"))
+    }
+
     fn fulfillment_with(&self, number: &str) -> Option<&FulfillmentNode> {
-        self.fulfillments.iter().find(|f| f.lists(number))
+        self.live_fulfillments().find(|f| f.lists(number))
     }
 
     /// The fulfillment a later package of this carrier joins.
     fn fulfillment_of_company(&self, company: &str) -> Option<&FulfillmentNode> {
-        self.fulfillments.iter().find(|f| {
+        self.live_fulfillments().find(|f| {
             f.tracking_info
                 .first()
                 .and_then(|t| t.company.as_deref())
@@ -354,19 +370,15 @@ impl ShopifyClient {
             ))
         })?;
         let endpoint = self.config.api_base.replace(SHOP_PLACEHOLDER, shop);
+        let gid = order_gid(&job.external_order_id)?;
         let call = Call {
             http: &self.http,
             endpoint: &endpoint,
             token,
+            shop,
+            gid: &gid,
         };
-        let gid = order_gid(&job.external_order_id)?;
-        let state = call
-            .graphql::<OrderData>(FULFILLMENT_STATE_QUERY, json!({ "id": gid }))
-            .await?
-            .order
-            .ok_or_else(|| {
-                PushError::rejected(format!("Shopify shop {shop} has no order {gid}"))
-            })?;
+        let state = call.order_state().await?;
         if job.kind == SyncKind::Void {
             return self.withdraw(&call, &state, job).await;
         }
@@ -413,7 +425,13 @@ impl ShopifyClient {
                 job.tracking.tracking_url.clone(),
             ));
             return self
-                .update(&call, &fulfillment.id, tracking_list(company, &entries))
+                .update(
+                    &call,
+                    &fulfillment.id,
+                    tracking_list(company, &entries),
+                    &job.tracking.tracking_number,
+                    None,
+                )
                 .await;
         }
         let variables = json!({
@@ -426,8 +444,17 @@ impl ShopifyClient {
         let data = call
             .graphql::<CreateData>(FULFILLMENT_CREATE_MUTATION, variables)
             .await?;
-        let id = user_errors("fulfillmentCreate", data.fulfillment_create)?;
-        Ok(Pushed::sent(Some(id)))
+        match user_errors("fulfillmentCreate", data.fulfillment_create) {
+            Ok(id) => Ok(Pushed::sent(Some(id))),
+            // Another package's push fulfilled the order between our read and our create:
+            // the retry adds this package to that fulfillment.
+            Err(PushError::Rejected(reason)) if !call.order_state().await?.has_open_orders() => {
+                Err(PushError::retryable(format!(
+                    "{reason} (another package fulfilled the order first; joining it on the retry)"
+                )))
+            }
+            Err(other) => Err(other),
+        }
     }
 
     /// `old` becomes `new` where `fulfillment` lists it. The final-mile carrier's name
@@ -453,8 +480,14 @@ impl ShopifyClient {
             (n, Some(company)) if n > 1 => company.to_owned(),
             _ => company_name(new),
         };
-        self.update(call, &fulfillment.id, tracking_list(company, &entries))
-            .await
+        self.update(
+            call,
+            &fulfillment.id,
+            tracking_list(company, &entries),
+            &new.tracking_number,
+            Some(&old.tracking_number),
+        )
+        .await
     }
 
     /// A voided package's number leaves the store: out of its fulfillment's list, or,
@@ -483,15 +516,27 @@ impl ShopifyClient {
         let company = fulfillment
             .company()
             .map_or_else(|| company_name(&job.label), str::to_owned);
-        self.update(call, &fulfillment.id, tracking_list(company, &rest))
-            .await
+        self.update(
+            call,
+            &fulfillment.id,
+            tracking_list(company, &rest),
+            "",
+            Some(&job.tracking.tracking_number),
+        )
+        .await
     }
 
+    /// Replaces a fulfillment's whole tracking list, then reads the order back: Shopify
+    /// has no conditional update, so two packages' pushes racing on one list would leave
+    /// one number out. `listed` must be there and `gone` must not; otherwise the push is
+    /// retried, reading the list afresh.
     async fn update(
         &self,
         call: &Call<'_>,
         fulfillment_id: &str,
         tracking: serde_json::Value,
+        listed: &str,
+        gone: Option<&str>,
     ) -> Result<Pushed, PushError> {
         let variables = json!({
             "fulfillmentId": fulfillment_id,
@@ -505,6 +550,18 @@ impl ShopifyClient {
             "fulfillmentTrackingInfoUpdate",
             data.fulfillment_tracking_info_update,
         )?;
+        let after = call.order_state().await?;
+        let holds = after
+            .live_fulfillments()
+            .find(|f| f.id == fulfillment_id)
+            .is_some_and(|f| {
+                (listed.is_empty() || f.lists(listed)) && gone.is_none_or(|n| !f.lists(n))
+            });
+        if !holds {
+            return Err(PushError::retryable(format!(
+                "Shopify fulfillment {fulfillment_id} changed while we updated it (another package's push); reading it again"
+            )));
+        }
         Ok(Pushed::sent(Some(id)))
     }
 }
@@ -513,9 +570,25 @@ struct Call<'a> {
     http: &'a reqwest::Client,
     endpoint: &'a str,
     token: &'a Secret,
+    shop: &'a str,
+    /// The order's gid.
+    gid: &'a str,
 }
 
 impl Call<'_> {
+    /// The order's fulfillment orders and fulfillments, as Shopify has them now.
+    async fn order_state(&self) -> Result<OrderState, PushError> {
+        self.graphql::<OrderData>(FULFILLMENT_STATE_QUERY, json!({ "id": self.gid }))
+            .await?
+            .order
+            .ok_or_else(|| {
+                PushError::rejected(format!(
+                    "Shopify shop {} has no order {}",
+                    self.shop, self.gid
+                ))
+            })
+    }
+
     async fn graphql<T: DeserializeOwned>(
         &self,
         query: &str,

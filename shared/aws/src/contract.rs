@@ -1232,6 +1232,7 @@ pub async fn sync_records_are_leased_until_sent<S: Store>(store: &S) {
         carrier: "ups".into(),
         tracking_number: UPS_A.into(),
         withdraws: false,
+        label: None,
     };
     let lease = Duration::minutes(15);
     let now = tuesday();

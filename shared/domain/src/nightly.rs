@@ -110,13 +110,19 @@ fn with_package(
     updated
 }
 
-/// A package row's id: `base` for the order's first package, as it was named when
-/// orders had one package (so a replayed night finds the row it wrote then), and
-/// `base` plus the package id for the others.
+/// A package row's id: `base` for the order's first package on its first label, as it
+/// was named when orders had one package (so a replayed night finds the row it wrote
+/// then); `base` plus the package id for the others, and plus the label's revision once
+/// relabeled, so a new label's late first scan or expiry is a row (and an email) of its own.
 fn package_event_id(order: &Order, shipment: &Shipment, base: String) -> String {
-    match order.shipments.first() {
-        Some(first) if first.shipment_id == shipment.shipment_id => base,
-        _ => format!("{base}-{}", shipment.shipment_id),
+    let first = order
+        .shipments
+        .first()
+        .is_some_and(|first| first.shipment_id == shipment.shipment_id);
+    match (first, shipment.label_revision) {
+        (true, 0) => base,
+        (false, 0) => format!("{base}-{}", shipment.shipment_id),
+        (_, revision) => format!("{base}-{}-r{revision}", shipment.shipment_id),
     }
 }
 
@@ -607,6 +613,14 @@ mod tests {
         assert!(second_row.description.contains("1ZWX0692YP40636269"));
         assert!(stall(&twice, &empty, &policy, "US", now).is_none());
         assert_eq!(Sweep::StallWatch.position_of(&twice), None);
+        // A relabeled package's rows are the new label's own.
+        let mut relabeled = order.clone();
+        relabeled.shipments[0].label_revision = 1;
+        let (_, row) = first_scan_overdue(&relabeled, &empty, now).unwrap();
+        assert_eq!(
+            row.event_id,
+            format!("first-scan-late-{}-r1", order.shipments[0].shipment_id)
+        );
 
         let (late, _) = first_scan_overdue(&order, &empty, now).unwrap();
         let (both_late, row) = first_scan_overdue(&late, &empty, now).unwrap();

@@ -137,20 +137,19 @@ pub struct PackageSummary {
 
 /// A flag any one package can raise on its order, whatever the others are doing: the
 /// orders a merchant needs to look at. `Late` is a first scan that did not come by the end
-/// of the business day after the label.
+/// of the business day after the label. (A package in exception makes the order's
+/// shipment status `exception`, so that one is a status filter.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Attention {
-    Exception,
     Stalled,
     Late,
 }
 
 impl Attention {
-    pub const ALL: [Attention; 3] = [Self::Exception, Self::Stalled, Self::Late];
+    pub const ALL: [Attention; 2] = [Self::Stalled, Self::Late];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Exception => "exception",
             Self::Stalled => "stalled",
             Self::Late => "late",
         }
@@ -158,16 +157,14 @@ impl Attention {
 
     fn raised_by(self, shipment: &Shipment) -> bool {
         match self {
-            Self::Exception => shipment.status == ShipmentStatus::Exception,
             Self::Stalled => shipment.stalled,
             Self::Late => shipment.first_scan_late,
         }
     }
 }
 
-/// What the orders list can be narrowed to by `shipment_status`: the order's summary
-/// status (its least advanced package), or a flag any of its packages raises. An order
-/// with one package in exception is an exception order, however far its others are.
+/// What the orders list can be narrowed to by `shipment_status`: the order's shipment
+/// status (see [`PackageSummary::order_status`]), or a flag any of its packages raises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShipmentFilter {
     Status(ShipmentStatus),
@@ -203,6 +200,18 @@ impl ShipmentFilter {
 }
 
 impl PackageSummary {
+    /// The order's own shipment status, the one it is listed and filtered by: exception
+    /// while any package is in exception, however far the others are (and so an order
+    /// stored before packages, in exception, is still found as one), otherwise the least
+    /// advanced package's.
+    pub fn order_status(&self) -> ShipmentStatus {
+        if self.exception {
+            ShipmentStatus::Exception
+        } else {
+            self.status
+        }
+    }
+
     /// Delivered only when every package is.
     pub fn all_delivered(&self) -> bool {
         self.packages > 0 && self.delivered == self.packages
@@ -307,7 +316,7 @@ impl Order {
     /// 06:00 CT the day after its earliest live label. A Completed order is never moved
     /// back; an order whose only label was voided has no completion time.
     pub fn settle(&mut self) {
-        self.shipment_status = self.package_summary().status;
+        self.shipment_status = self.package_summary().order_status();
         if self.status == OrderStatus::Processing {
             self.completes_at = self
                 .live_shipments()
@@ -511,23 +520,26 @@ mod tests {
         order.shipments[1].status = ShipmentStatus::Exception;
         order.shipments[1].first_scan_late = true;
         order.shipments[0].stalled = true;
-        assert_eq!(
-            order.attention(),
-            [Attention::Exception, Attention::Stalled, Attention::Late]
-        );
-        order.shipments[0].status = ShipmentStatus::Delivered;
+        assert_eq!(order.attention(), [Attention::Stalled, Attention::Late]);
+        order.shipments[0].status = ShipmentStatus::AtDepot;
         order.settle();
-        for name in ["exception", "stalled", "late"] {
+        assert_eq!(order.package_summary().status, ShipmentStatus::AtDepot);
+        assert_eq!(order.shipment_status, ShipmentStatus::Exception);
+        for name in ["stalled", "late"] {
             let filter = ShipmentFilter::parse(name).unwrap();
             assert!(matches!(filter, ShipmentFilter::Attention(_)), "{name}");
             assert!(filter.matches(&order), "{name}");
         }
+        assert_eq!(
+            ShipmentFilter::parse("exception"),
+            Some(ShipmentFilter::Status(ShipmentStatus::Exception))
+        );
         assert!(ShipmentFilter::parse(" exception ")
             .unwrap()
             .matches(&order));
         assert!(ShipmentFilter::parse("exception").is_some_and(|f| f.matches(&order)));
         assert!(!ShipmentFilter::parse("delivered").unwrap().matches(&order));
-        assert!(ShipmentFilter::parse("exception").unwrap().matches(&order));
+        assert!(!ShipmentFilter::parse("at_depot").unwrap().matches(&order));
         assert_eq!(ShipmentFilter::parse("shipped"), None);
         // A voided package raises nothing.
         order.shipments[1].voided_at = Some(at(26, 9));

@@ -354,11 +354,14 @@ pub fn order_details<'a>(
             }
         })
         .collect();
-    let summary = order.package_summary();
+    // Status and wording from the same rows: an order whose refresh after a scan is still
+    // to come reads as its timeline already says.
+    let settled = order.refreshed_from(timeline, context.now);
+    let summary = settled.as_ref().unwrap_or(order).package_summary();
     let live: Vec<&(&Shipment, Timeline)> = packages.iter().filter(|(s, _)| s.is_live()).collect();
     let shipment_status_label = match live.as_slice() {
         [(_, only)] => only.status_label(),
-        _ => summary.status.label(),
+        _ => summary.order_status().label(),
     };
     let views: Vec<ShipmentView> = packages
         .iter()
@@ -378,7 +381,7 @@ pub fn order_details<'a>(
         completed_at: order.completed_at,
         customer: &order.details.customer,
         ship_to: &order.details.ship_to,
-        shipment_status: summary.status.as_str(),
+        shipment_status: summary.order_status().as_str(),
         shipment_status_label,
         packages: summary,
         store_sync: StoreSync {

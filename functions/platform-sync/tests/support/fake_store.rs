@@ -45,6 +45,7 @@ impl Recorded {
 #[derive(Debug, Clone)]
 struct Fulfillment {
     id: String,
+    cancelled: bool,
     company: String,
     /// (number, link), as Shopify lists a fulfillment's tracking.
     numbers: Vec<(String, String)>,
@@ -140,13 +141,14 @@ impl FakeStore {
             .push(order);
     }
 
-    /// Tracking numbers per Shopify fulfillment, as the shop now shows them.
+    /// Tracking numbers per live Shopify fulfillment, as the shop now shows them.
     pub fn fulfillments(&self) -> Vec<(String, Vec<String>)> {
         self.state
             .lock()
             .unwrap()
             .fulfillments
             .iter()
+            .filter(|f| !f.cancelled)
             .map(|f| {
                 (
                     f.id.clone(),
@@ -266,8 +268,9 @@ fn shopify(state: &mut State, request: &Recorded) -> (u16, Value) {
     let variables = &request.body["variables"];
     match request.operation().as_str() {
         "FulfillmentState" => {
-            // A fulfillment takes every line item; cancelling it offers them again.
-            let fulfilled = !state.fulfillments.is_empty();
+            // A fulfillment takes every line item; cancelling it offers them again, and
+            // the cancelled one stays on the order.
+            let fulfilled = state.fulfillments.iter().any(|f| !f.cancelled);
             let fulfillments: Vec<Value> = state
                 .fulfillments
                 .iter()
@@ -277,7 +280,8 @@ fn shopify(state: &mut State, request: &Recorded) -> (u16, Value) {
                         .iter()
                         .map(|(n, u)| json!({"company": f.company, "number": n, "url": u}))
                         .collect();
-                    json!({"id": f.id, "trackingInfo": info})
+                    let status = if f.cancelled { "CANCELLED" } else { "SUCCESS" };
+                    json!({"id": f.id, "status": status, "trackingInfo": info})
                 })
                 .collect();
             (
@@ -299,7 +303,7 @@ fn shopify(state: &mut State, request: &Recorded) -> (u16, Value) {
                         "userErrors": [{"field": ["fulfillment"], "message": message}]}}}),
                 );
             }
-            if !state.fulfillments.is_empty() {
+            if state.fulfillments.iter().any(|f| !f.cancelled) {
                 return (
                     200,
                     json!({"data": {"fulfillmentCreate": {"fulfillment": null,
@@ -314,6 +318,7 @@ fn shopify(state: &mut State, request: &Recorded) -> (u16, Value) {
             let info = &variables["fulfillment"]["trackingInfo"];
             state.fulfillments.push(Fulfillment {
                 id: id.clone(),
+                cancelled: false,
                 company: info["company"].as_str().unwrap_or_default().to_owned(),
                 numbers: tracking_numbers(info),
             });
@@ -325,7 +330,11 @@ fn shopify(state: &mut State, request: &Recorded) -> (u16, Value) {
         "UpdateTracking" => {
             let id = variables["fulfillmentId"].as_str().unwrap_or_default();
             let info = &variables["trackingInfoInput"];
-            match state.fulfillments.iter_mut().find(|f| f.id == id) {
+            match state
+                .fulfillments
+                .iter_mut()
+                .find(|f| f.id == id && !f.cancelled)
+            {
                 Some(fulfillment) => {
                     // The update replaces the whole tracking of the fulfillment.
                     fulfillment.company = info["company"].as_str().unwrap_or_default().to_owned();
@@ -344,15 +353,18 @@ fn shopify(state: &mut State, request: &Recorded) -> (u16, Value) {
         }
         "CancelFulfillment" => {
             let id = variables["id"].as_str().unwrap_or_default().to_owned();
-            let before = state.fulfillments.len();
-            state.fulfillments.retain(|f| f.id != id);
-            if state.fulfillments.len() == before {
+            let live = state
+                .fulfillments
+                .iter_mut()
+                .find(|f| f.id == id && !f.cancelled);
+            let Some(fulfillment) = live else {
                 return (
                     200,
                     json!({"data": {"fulfillmentCancel": {"fulfillment": null,
                         "userErrors": [{"field": ["id"], "message": "Fulfillment does not exist."}]}}}),
                 );
-            }
+            };
+            fulfillment.cancelled = true;
             (
                 200,
                 json!({"data": {"fulfillmentCancel": {"fulfillment": {"id": id, "status": "CANCELLED"}, "userErrors": []}}}),

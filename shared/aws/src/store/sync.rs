@@ -39,10 +39,14 @@ const MAX_ERROR_LEN: usize = 500;
 
 pub(crate) fn sync_sk(key: &SyncKey) -> String {
     format!(
-        "SYNC#{}#{}#{}{}",
+        "SYNC#{}#{}#{}{}{}",
         key.platform.as_str(),
         key.carrier,
         key.tracking_number,
+        key.label
+            .as_deref()
+            .map(|label| format!("#{label}"))
+            .unwrap_or_default(),
         if key.withdraws { "#WITHDRAW" } else { "" }
     )
 }
@@ -269,8 +273,17 @@ mod tests {
             carrier: "ups".into(),
             tracking_number: "1Z999AA10123456784".into(),
             withdraws: false,
+            label: None,
         };
         assert_eq!(sync_sk(&key), "SYNC#shopify#ups#1Z999AA10123456784");
+        let packaged = SyncKey {
+            label: Some("SHP-1#2".into()),
+            ..key.clone()
+        };
+        assert_eq!(
+            sync_sk(&packaged),
+            "SYNC#shopify#ups#1Z999AA10123456784#SHP-1#2"
+        );
         let withdrawal = SyncKey {
             withdraws: true,
             ..key.clone()

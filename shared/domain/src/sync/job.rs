@@ -92,6 +92,10 @@ pub struct SyncJob {
 pub struct PackageRef {
     pub shipment_id: String,
     pub number: u32,
+    /// The package's label revision (0 until relabeled): a number given, taken back and
+    /// given again is a push each time.
+    #[serde(default)]
+    pub revision: u32,
 }
 
 impl SyncJob {
@@ -103,7 +107,29 @@ impl SyncJob {
             carrier: self.tracking.carrier.clone(),
             tracking_number: self.tracking.tracking_number.clone(),
             withdraws: self.kind == SyncKind::Void,
+            label: self
+                .package
+                .as_ref()
+                .map(|p| format!("{}#{}", p.shipment_id, p.revision)),
         }
+    }
+
+    /// The record of taking back the label this relabel replaced, which this push does.
+    pub fn replaced_key(&self) -> Option<SyncKey> {
+        let old = self.replaces.as_ref()?;
+        let package = self.package.as_ref()?;
+        Some(SyncKey {
+            order_id: self.order_id.clone(),
+            platform: self.platform,
+            carrier: old.carrier.clone(),
+            tracking_number: old.tracking_number.clone(),
+            withdraws: true,
+            label: Some(format!(
+                "{}#{}",
+                package.shipment_id,
+                package.revision.saturating_sub(1)
+            )),
+        })
     }
 
     /// Amazon's reference for the package: its place in the order.
@@ -191,6 +217,8 @@ pub fn job_for_event(order: &Order, event: &TimelineEvent) -> Result<SyncJob, Sk
         Some(PackageRef {
             shipment_id: s.shipment_id.clone(),
             number: u32::try_from(place + 1).ok()?,
+            // A void takes back the label it names, the package's current one.
+            revision: s.label_revision,
         })
     });
     Ok(SyncJob {

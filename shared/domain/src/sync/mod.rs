@@ -43,6 +43,10 @@ pub struct SyncKey {
     /// Taking the number back (a voided label), a push of its own beside the one that
     /// gave it.
     pub withdraws: bool,
+    /// Which label of which package (`{shipment_id}#{revision}`), so a number given,
+    /// taken back and given again is pushed again; `None` for jobs queued before
+    /// packages, keyed as they were.
+    pub label: Option<String>,
 }
 
 /// A sync record as stored.

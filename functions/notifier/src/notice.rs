@@ -394,6 +394,8 @@ mod tests {
             (EventType::TrackingExpired, Notice::TrackingExpired),
             (EventType::FirstScanLate, Notice::FirstScanLate),
             (EventType::ClaimFiled, Notice::ClaimFiled),
+            (EventType::ClaimUpdated, Notice::ClaimUpdated),
+            (EventType::LabelVoided, Notice::LabelVoided),
         ] {
             let e = event(kind, None, "m", 9);
             assert_eq!(notice_for(&e, &Timeline::new([e.clone()])), Some(expected));

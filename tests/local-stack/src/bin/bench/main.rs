@@ -25,6 +25,7 @@ const CREATE_ORDER: &str = include_str!("../../../../../events/orders-api/create
 const GET_ORDER: &str = include_str!("../../../../../events/orders-api/get-order.json");
 const FILE_CLAIM: &str = include_str!("../../../../../events/claims-intake/file-claim.json");
 const UPLOAD_LABEL: &str = include_str!("../../../../../events/label-upload/upload-label.json");
+const VOID_SHIPMENT: &str = include_str!("../../../../../events/label-upload/void-shipment.json");
 
 fn ct(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
     chicago_time_at(NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default(), h, 0)
@@ -144,6 +145,17 @@ async fn cost_per_event(results: &mut BTreeMap<String, Value>) {
     read_response(stack.label_upload().handle(event.request(), now).await);
     costs.insert("label_upload", cost(&stack.requests));
 
+    // A second package: the same one transaction, on an order that already has a label.
+    stack.requests.reset();
+    let second = json!({"carrier": "ups", "service": "ground",
+        "tracking_number": "1ZWX0692YP40636269", "label_source": "jetpack"});
+    let event = ApiEvent::from_json(UPLOAD_LABEL)
+        .path_param("order_id", &order_id)
+        .body_json(&second);
+    let (_, added) = read_response(stack.label_upload().handle(event.request(), now).await);
+    costs.insert("label_second_package", cost(&stack.requests));
+    let second_package = added["shipment_id"].as_str().unwrap_or_default().to_owned();
+
     let ingest = stack.scan_ingest(&feed);
     let tracking = "1Z999AA10123456784";
     for (name, body) in [
@@ -180,6 +192,14 @@ async fn cost_per_event(results: &mut BTreeMap<String, Value>) {
     let event = ApiEvent::from_json(GET_ORDER).path_param("order_id", &order_id);
     read_response(stack.orders_api().handle(event.request(), now).await);
     costs.insert("order_details", cost(&stack.requests));
+
+    // The second package was never scanned: its void is one transaction too.
+    stack.requests.reset();
+    let event = ApiEvent::from_json(VOID_SHIPMENT)
+        .path_param("order_id", &order_id)
+        .path_param("shipment_id", &second_package);
+    read_response(stack.label_upload().handle(event.request(), now).await);
+    costs.insert("label_void", cost(&stack.requests));
 
     stack.requests.reset();
     let run = RunInput::night(ct(2026, 11, 26, 6));

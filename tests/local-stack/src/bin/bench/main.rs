@@ -24,6 +24,7 @@ use tracking_domain::order::{Order, OrderDraft};
 const CREATE_ORDER: &str = include_str!("../../../../../events/orders-api/create-order.json");
 const GET_ORDER: &str = include_str!("../../../../../events/orders-api/get-order.json");
 const FILE_CLAIM: &str = include_str!("../../../../../events/claims-intake/file-claim.json");
+const MOVE_CLAIM: &str = include_str!("../../../../../events/claims-intake/move-claim.json");
 const UPLOAD_LABEL: &str = include_str!("../../../../../events/label-upload/upload-label.json");
 const VOID_SHIPMENT: &str = include_str!("../../../../../events/label-upload/void-shipment.json");
 
@@ -187,7 +188,7 @@ async fn cost_per_event(results: &mut BTreeMap<String, Value>) {
     let event = ApiEvent::from_json(FILE_CLAIM)
         .path_param("order_id", &order_id)
         .body_json(&json!({"type": "damaged", "description": "Box crushed on arrival."}));
-    let (status, _) = read_response(
+    let (status, filed) = read_response(
         stack
             .claims_intake()
             .handle(event.request(), ct(2026, 11, 28, 9))
@@ -195,6 +196,32 @@ async fn cost_per_event(results: &mut BTreeMap<String, Value>) {
     );
     if status == 201 {
         costs.insert("claim_filed", cost(&stack.requests));
+        let claim_id = filed["claim_id"].as_str().unwrap_or_default();
+        for (name, step) in [
+            (
+                "claim_submitted",
+                json!({"to": "submitted", "carrier_case_reference": "UPS-1"}),
+            ),
+            (
+                "claim_approved",
+                json!({"to": "approved", "amount": "25.00", "currency": "USD"}),
+            ),
+        ] {
+            stack.requests.reset();
+            let event = ApiEvent::from_json(MOVE_CLAIM)
+                .path_param("order_id", &order_id)
+                .path_param("claim_id", claim_id)
+                .body_json(&step);
+            let (status, _) = read_response(
+                stack
+                    .claims_intake()
+                    .handle(event.request(), ct(2026, 11, 29, 9))
+                    .await,
+            );
+            if status == 200 {
+                costs.insert(name, cost(&stack.requests));
+            }
+        }
     }
 
     stack.requests.reset();

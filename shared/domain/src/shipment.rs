@@ -611,6 +611,75 @@ mod tests {
     }
 
     #[test]
+    fn an_email_is_worded_from_the_package_its_row_is_about() {
+        let packaged = two_packages();
+        let second_scan = scan_of(&packaged, SECOND, ScanCode::Pickup, at(26, 9));
+        let first_scan = scan_of(&packaged, FIRST, ScanCode::Pickup, at(25, 9));
+        let timeline = Timeline::new([first_scan.clone(), second_scan.clone()]);
+        let (package, rows) = packaged.package_context(&second_scan, &timeline);
+        assert_eq!(package.map(|s| s.tracking_number.as_str()), Some(SECOND));
+        assert_eq!(rows.events(), std::slice::from_ref(&second_scan));
+        // An order-level row is told about with the first live package.
+        let mut completed = scan(ScanCode::Pickup, at(26, 6));
+        completed.kind = crate::timeline::EventType::OrderCompleted;
+        let (package, rows) = packaged.package_context(&completed, &timeline);
+        assert_eq!(package.map(|s| s.tracking_number.as_str()), Some(FIRST));
+        assert_eq!(rows.events(), std::slice::from_ref(&first_scan));
+        let mut first_voided = packaged.clone();
+        first_voided.shipments[0].voided_at = Some(at(25, 8));
+        let (package, _) = first_voided.package_context(&completed, &timeline);
+        assert_eq!(package.map(|s| s.tracking_number.as_str()), Some(SECOND));
+        // No package at all: the whole timeline.
+        let order_without_packages = order();
+        let (package, rows) = order_without_packages.package_context(&completed, &timeline);
+        assert!(package.is_none());
+        assert_eq!(rows, timeline);
+    }
+
+    #[test]
+    fn a_first_label_is_stored_without_a_revision_and_a_relabel_with_one() {
+        let mut order = two_packages();
+        let first = serde_json::to_value(&order.shipments[0]).unwrap();
+        assert!(first.get("label_revision").is_none(), "{first}");
+        order.shipments[0].label_revision = 2;
+        let relabeled = serde_json::to_value(&order.shipments[0]).unwrap();
+        assert_eq!(relabeled["label_revision"], 2);
+        let back: Shipment = serde_json::from_value(relabeled).unwrap();
+        assert_eq!(back.label_revision, 2);
+    }
+
+    #[test]
+    fn a_claim_is_on_the_package_it_names_and_one_filed_before_packages_on_the_first() {
+        let order = two_packages();
+        let claim = |shipment_id: Option<&str>| crate::claims::ClaimRecord {
+            claim_id: "clm_1".into(),
+            order_id: order.order_id.clone(),
+            merchant_id: "m".into(),
+            order_number: "1001".into(),
+            claim_type: crate::claims::ClaimType::Damaged,
+            state: crate::claims::ClaimState::Open,
+            description: "d".into(),
+            carrier_reference: None,
+            shipment_id: shipment_id.map(str::to_owned),
+            carrier: "ups".into(),
+            tracking_number: FIRST.into(),
+            international: false,
+            created_at: at(26, 9),
+            updated_at: at(26, 9),
+            request_fingerprint: "f".into(),
+            event_id: "e".into(),
+            history: Vec::new(),
+        };
+        let (first, second) = (&order.shipments[0], &order.shipments[1]);
+        let on_second = claim(Some(&second.shipment_id));
+        assert!(on_second.is_on(&order, second));
+        assert!(!on_second.is_on(&order, first));
+        let legacy = claim(None);
+        assert!(legacy.is_on(&order, first));
+        assert!(!legacy.is_on(&order, second));
+    }
+
+    #[test]
     fn an_order_stored_with_one_shipment_reads_as_a_one_package_order() {
         let label_at = at(24, 16);
         let stored = serde_json::json!({

@@ -468,3 +468,116 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod package_tests {
+    use super::*;
+    use crate::claims::LabelSource;
+    use crate::label::{attach, void, Label, LabelDecision, VoidDecision};
+    use chrono::TimeZone;
+
+    const FIRST: &str = "1Z999AA10123456784";
+    const SECOND: &str = "1ZWX0692YP40636269";
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 24, hour, 0, 0).unwrap()
+    }
+
+    fn ups(number: &str) -> Label {
+        Label {
+            carrier: crate::carriers::Carrier::Ups,
+            service: "ground".into(),
+            tracking_number: crate::carriers::TrackingNumber::parse(
+                crate::carriers::Carrier::Ups,
+                number,
+            )
+            .unwrap(),
+            label_source: LabelSource::Jetpack,
+        }
+    }
+
+    fn shopify_order() -> Order {
+        let draft: crate::order::OrderDraft = serde_json::from_value(serde_json::json!({
+            "order_number": "1001", "source": "shopify",
+            "external_order_id": "gid://shopify/Order/5531",
+            "customer": {"name": "A", "email": "a@example.com"},
+            "ship_to": {"line1": "1 Main", "city": "Austin", "country": "US"}
+        }))
+        .unwrap();
+        Order::new("m", draft.parse().unwrap(), at(9))
+    }
+
+    fn labeled(
+        order: &Order,
+        number: &str,
+        shipment_id: Option<&str>,
+        hour: u32,
+    ) -> (Order, TimelineEvent) {
+        match attach(order, &ups(number), shipment_id, at(hour)) {
+            LabelDecision::Attach(change) => (change.order, change.event),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_package_is_pushed_under_its_place_and_label() {
+        let (one, first_row) = labeled(&shopify_order(), FIRST, None, 10);
+        let (two, second_row) = labeled(&one, SECOND, None, 11);
+        let first = job_for_event(&two, &first_row).unwrap();
+        let second = job_for_event(&two, &second_row).unwrap();
+        assert_eq!((first.package_number(), second.package_number()), (1, 2));
+        let package = second.package.clone().unwrap();
+        assert_eq!(package.shipment_id, two.shipments[1].shipment_id);
+        assert_eq!(package.revision, 0);
+        let key = second.key();
+        assert!(!key.withdraws);
+        assert_eq!(
+            key.label.as_deref(),
+            Some(format!("{}#0", two.shipments[1].shipment_id).as_str())
+        );
+        assert_ne!(first.key(), key);
+        assert_eq!(second.replaced_key(), None);
+        // A job queued before packages names none: Amazon's first package.
+        let legacy = SyncJob {
+            package: None,
+            ..first.clone()
+        };
+        assert_eq!(legacy.package_number(), 1);
+        assert_eq!(legacy.key().label, None);
+    }
+
+    #[test]
+    fn a_relabel_pushes_the_new_number_and_takes_the_old_one_back() {
+        let (one, _) = labeled(&shopify_order(), FIRST, None, 10);
+        let id = one.shipments[0].shipment_id.clone();
+        let (relabeled, row) = labeled(&one, SECOND, Some(&id), 11);
+        let job = job_for_event(&relabeled, &row).unwrap();
+        assert_eq!(job.kind, SyncKind::Label);
+        assert_eq!(job.tracking.tracking_number, SECOND);
+        assert_eq!(job.replaces.as_ref().unwrap().tracking_number, FIRST);
+        assert_eq!(job.package.as_ref().unwrap().revision, 1);
+        let replaced = job.replaced_key().unwrap();
+        assert!(replaced.withdraws);
+        assert_eq!(replaced.tracking_number, FIRST);
+        assert_eq!(replaced.label, Some(format!("{id}#0")));
+        assert_eq!(job.key().label, Some(format!("{id}#1")));
+    }
+
+    #[test]
+    fn a_void_takes_its_number_back_and_a_voided_label_is_pushed_no_more() {
+        let (one, label_row) = labeled(&shopify_order(), FIRST, None, 10);
+        let id = one.shipments[0].shipment_id.clone();
+        let VoidDecision::Void(change) = void(&one, &id, at(11)) else {
+            panic!("void");
+        };
+        let job = job_for_event(&change.order, &change.event).unwrap();
+        assert_eq!(job.kind, SyncKind::Void);
+        assert_eq!(job.tracking.tracking_number, FIRST);
+        assert!(job.key().withdraws);
+        assert_eq!(job.key().label, Some(format!("{id}#0")));
+        assert!(matches!(
+            job_for_event(&change.order, &label_row),
+            Err(Skip::ShipmentVoided)
+        ));
+    }
+}

@@ -169,3 +169,73 @@ async fn a_claim_that_loses_races_is_decided_again_and_one_that_never_wins_is_bu
     );
     assert_eq!(claims_on(&store, &order_id).await, 0);
 }
+
+const MOVE_CLAIM: &str = include_str!("../../../events/claims-intake/move-claim.json");
+
+fn step(order_id: &str, claim_id: &str, body: Value) -> ApiEvent {
+    ApiEvent::from_json(MOVE_CLAIM)
+        .path_param("order_id", order_id)
+        .path_param("claim_id", claim_id)
+        .body_json(&body)
+}
+
+#[tokio::test]
+async fn operations_move_a_claim_forward_once_and_the_same_step_again_writes_nothing() {
+    let store = MemoryStore::new();
+    let order_id = delivered(&store, "3001").await;
+    let (status, filed) = send(&store, claim(&order_id, "damaged", "Box crushed."), day(5)).await;
+    assert_eq!(status, 201, "{filed}");
+    let claim_id = filed["claim_id"].as_str().unwrap().to_owned();
+    let submit = json!({"to": "submitted", "carrier_case_reference": "DHL-77"});
+
+    let items = store.item_count();
+    let merchant = step(&order_id, &claim_id, submit.clone())
+        .role("merchant")
+        .merchant(MERCHANT);
+    assert_eq!(send(&store, merchant, day(6)).await.0, 403);
+    let (status, body) = send(&store, step(&order_id, "clm_nope", submit.clone()), day(6)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("claim_not_found"))
+    );
+    let early = json!({"to": "denied", "reason": "no"});
+    let (status, body) = send(&store, step(&order_id, &claim_id, early), day(6)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("claim_transition_out_of_order"))
+    );
+    assert_eq!(store.item_count(), items, "refusals write nothing");
+
+    let (status, submitted) =
+        send(&store, step(&order_id, &claim_id, submit.clone()), day(6)).await;
+    assert_eq!(status, 200, "{submitted}");
+    assert_eq!(submitted["state"], "submitted");
+    assert_eq!(submitted["history"].as_array().unwrap().len(), 1);
+    let items = store.item_count();
+    let (status, again) = send(&store, step(&order_id, &claim_id, submit), day(7)).await;
+    assert_eq!((status, &again), (200, &submitted));
+    assert_eq!(
+        store.item_count(),
+        items,
+        "the same step again writes nothing"
+    );
+    let other_case = json!({"to": "submitted", "carrier_case_reference": "DHL-78"});
+    let (status, body) = send(&store, step(&order_id, &claim_id, other_case), day(7)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("claim_transition_conflict"))
+    );
+
+    // Decided, the package is free for a new claim of the type.
+    let deny = json!({"to": "denied", "reason": "The carrier's photos show no damage."});
+    let (status, denied) = send(&store, step(&order_id, &claim_id, deny), day(8)).await;
+    assert_eq!((status, denied["state"].as_str()), (200, Some("denied")));
+    let (status, refiled) = send(
+        &store,
+        claim(&order_id, "damaged", "Box crushed, new photos."),
+        day(9),
+    )
+    .await;
+    assert_eq!(status, 201, "{refiled}");
+    assert_eq!(claims_on(&store, &order_id).await, 2);
+}

@@ -338,6 +338,57 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    fn outbox(code: &str, description: &str, claim: bool) -> OutboxEvent {
+        let at = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 15, 0, 0).unwrap();
+        OutboxEvent {
+            order_id: "ord_1".into(),
+            event: TimelineEvent {
+                event_id: "e".into(),
+                kind: tracking_domain::timeline::EventType::ClaimUpdated,
+                status: None,
+                code: code.into(),
+                description: description.into(),
+                occurred_at: at,
+                utc_offset_minutes: -360,
+                recorded_at: at,
+                location: None,
+                carrier: Some("ups".into()),
+                tracking_number: Some("1Z999AA10123456784".into()),
+                exception_reason: None,
+                handoff: None,
+                shipment_id: Some("SHP-1".into()),
+                replaces: None,
+            },
+            claim: claim.then(|| tracking_aws::store::subscriptions::OutboxClaim {
+                claim_id: "clm_1".into(),
+                claim_type: ClaimType::Damaged,
+                description: "Box crushed.".into(),
+                carrier_reference: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_claim_step_and_a_voided_label_are_worded_for_their_email() {
+        let step = outbox(
+            "CLAIM_APPROVED",
+            "Claim clm_1 approved by ups: 42.50 USD",
+            true,
+        );
+        let (subject, headline, intro) = wording(&Notice::ClaimUpdated, "1001", &step);
+        assert_eq!(subject, "Order 1001: damaged claim approved");
+        assert_eq!(headline, "Damaged claim approved");
+        assert_eq!(intro, "Claim clm_1 approved by ups: 42.50 USD.");
+        let voided = outbox("LABEL_VOIDED", "Label voided", false);
+        let (subject, headline, intro) = wording(&Notice::LabelVoided, "1001", &voided);
+        assert_eq!(subject, "Order 1001: label 1Z999AA10123456784 voided");
+        assert_eq!(headline, "Label voided");
+        assert!(
+            intro.contains("1Z999AA10123456784") && intro.contains("1001"),
+            "{intro}"
+        );
+    }
+
     fn view(description: &str, order_number: &str) -> EmailView {
         EmailView {
             subject: format!("Order {order_number}: Out for Delivery"),

@@ -58,6 +58,26 @@ pub async fn create_order(
     body["order_id"].as_str().unwrap().to_owned()
 }
 
+/// An order of merchant-acme numbered `order_number`, created two hours before `at` and
+/// labeled at `at` with UPS `tracking_number`, through the API; its id.
+pub async fn labeled_order(
+    stack: &local_stack::TestStack,
+    order_number: &str,
+    tracking_number: &str,
+    at: DateTime<Utc>,
+) -> String {
+    let order_id = create_order(
+        stack,
+        "merchant-acme",
+        order_number,
+        at - chrono::Duration::hours(2),
+    )
+    .await;
+    let (status, body) = upload_label(stack, &order_id, "ups", tracking_number, at).await;
+    assert_eq!(status, 201, "{body}");
+    order_id
+}
+
 /// Uploads a label through the API (as operations) and returns the status and body.
 pub async fn upload_label(
     stack: &local_stack::TestStack,

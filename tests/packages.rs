@@ -21,16 +21,7 @@ fn label_time() -> DateTime<Utc> {
 }
 
 async fn labeled(stack: &TestStack, order_number: &str) -> String {
-    let order_id = create_order(
-        stack,
-        "merchant-acme",
-        order_number,
-        label_time() - Duration::hours(2),
-    )
-    .await;
-    let (status, body) = upload_label(stack, &order_id, "ups", FIRST, label_time()).await;
-    assert_eq!(status, 201, "{body}");
-    order_id
+    labeled_order(stack, order_number, FIRST, label_time()).await
 }
 
 /// The sample relabel (events/label-upload/relabel-shipment.json) for `shipment_id`.

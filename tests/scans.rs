@@ -75,16 +75,7 @@ async fn ingest_until_done<D: scan_ingest::DeadLetters>(
 }
 
 async fn labeled_order(stack: &TestStack, order_number: &str) -> String {
-    let order_id = create_order(
-        stack,
-        "merchant-acme",
-        order_number,
-        label_time() - Duration::hours(2),
-    )
-    .await;
-    let (status, body) = upload_label(stack, &order_id, "ups", UPS, label_time()).await;
-    assert_eq!(status, 201, "{body}");
-    order_id
+    crate::labeled_order(stack, order_number, UPS, label_time()).await
 }
 
 async fn details(stack: &TestStack, order_id: &str, now: DateTime<Utc>) -> Value {

@@ -525,10 +525,17 @@ impl<T: AccessTokenProvider, S: Orders + SyncRecords + PollCursors, Q: SyncQueue
                 label,
                 ..key.clone()
             };
-            let mut others = vec![counterpart(key.label.clone())];
-            if job.kind == SyncKind::Void && key.label.is_some() {
-                others.push(counterpart(None));
-            }
+            let others = match job.kind {
+                SyncKind::Handoff => Vec::new(),
+                SyncKind::Label => vec![counterpart(key.label.clone())],
+                SyncKind::Void => {
+                    let mut others = vec![counterpart(key.label.clone())];
+                    if key.label.is_some() {
+                        others.push(counterpart(None));
+                    }
+                    others
+                }
+            };
             let mut other_states = Vec::new();
             for other in &others {
                 other_states.push(self.store.sync_record(other).await?.map(|r| r.status));

@@ -161,6 +161,15 @@ impl MemoryStore {
     }
 }
 
+/// The open-claim guard's key for `claim`: one per order, claim type and package.
+fn open_claim_guard(claim: &ClaimRecord) -> (String, &'static str, Option<String>) {
+    (
+        claim.order_id.clone(),
+        claim.claim_type.as_str(),
+        claim.shipment_id.clone(),
+    )
+}
+
 impl State {
     /// Whether the order is at `expected` (after a race the test asked for).
     fn at_version(&mut self, order_id: &str, expected: u64) -> bool {
@@ -482,7 +491,9 @@ impl TrackingNumbers for MemoryStore {
         change: &LabelChange,
     ) -> Result<LabelOutcome, StoreError> {
         let updated = &change.order;
-        let shipment = change.shipment();
+        let shipment = change
+            .shipment()
+            .ok_or_else(|| anyhow!("a label change names a package its order does not have"))?;
         let mut state = self.touching(&updated.order_id)?;
         let key = tracking_pk(shipment.carrier.code(), &shipment.tracking_number);
         let number_taken = state.tracking.contains_key(&key);
@@ -707,11 +718,7 @@ impl Claims for MemoryStore {
             return Err(anyhow!("only an open claim can be filed").into());
         }
         let mut state = self.touching(&claim.order_id)?;
-        let guard = (
-            claim.order_id.clone(),
-            claim.claim_type.as_str(),
-            claim.shipment_id.clone(),
-        );
+        let guard = open_claim_guard(claim);
         let order_moved = !state.at_version(&claim.order_id, order_version);
         let filed = state
             .claims
@@ -750,11 +757,7 @@ impl Claims for MemoryStore {
             return Err(StoreError::Contention);
         }
         if !moved.state.is_open() {
-            let guard = (
-                moved.order_id.clone(),
-                moved.claim_type.as_str(),
-                moved.shipment_id.clone(),
-            );
+            let guard = open_claim_guard(moved);
             if state.open_claims.get(&guard) == Some(&moved.claim_id) {
                 state.open_claims.remove(&guard);
             }

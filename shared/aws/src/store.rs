@@ -28,6 +28,7 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::{anyhow, Context};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, KeysAndAttributes, Put,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem,
@@ -1002,7 +1003,7 @@ impl Timelines for OrderStore {
             Ok(_) => Ok(EventWrite::Written),
             Err(SdkError::ServiceError(e)) => {
                 let err = e.into_err();
-                let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancelled) = &err else {
+                let TransactWriteItemsError::TransactionCanceledException(cancelled) = &err else {
                     return Err(anyhow!(err).context("order and event transaction").into());
                 };
                 let code = |index: usize| {
@@ -1025,6 +1026,26 @@ impl Timelines for OrderStore {
             }
             Err(e) => Err(anyhow!(e).context("order and event transaction").into()),
         }
+    }
+}
+
+/// A cancelled transaction is a lost race (a concurrent copy of the request, an open
+/// claim of the type that appeared, a scan that moved the order) exactly when every item
+/// that failed failed its condition or collided: re-reading settles all of them.
+pub(crate) fn is_lost_race(error: &TransactWriteItemsError) -> bool {
+    match error {
+        TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+            let reasons = cancelled.cancellation_reasons();
+            let lost = |code: Option<&str>| {
+                matches!(code, Some("ConditionalCheckFailed" | "TransactionConflict"))
+            };
+            reasons.iter().any(|r| lost(r.code()))
+                && reasons
+                    .iter()
+                    .all(|r| lost(r.code()) || matches!(r.code(), None | Some("None")))
+        }
+        TransactWriteItemsError::TransactionInProgressException(_) => true,
+        _ => false,
     }
 }
 
@@ -1107,7 +1128,9 @@ impl TrackingNumbers for OrderStore {
         change: &LabelChange,
     ) -> Result<LabelOutcome, StoreError> {
         let updated = &change.order;
-        let shipment = change.shipment();
+        let shipment = change
+            .shipment()
+            .context("a label change names a package its order does not have")?;
         let tracking_key = tracking_pk(shipment.carrier.code(), &shipment.tracking_number);
         // A number with an earlier life is taken only as it was seen released, and its
         // old parcel's scans are kept off this one.
@@ -1193,7 +1216,7 @@ impl TrackingNumbers for OrderStore {
             Err(SdkError::ServiceError(e)) => {
                 let err = e.into_err();
                 let reasons: Vec<CancellationReason> = match &err {
-                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                    TransactWriteItemsError::TransactionCanceledException(c) => {
                         c.cancellation_reasons().to_vec()
                     }
                     _ => return Err(anyhow!(err).context("attach label transaction").into()),
@@ -1258,14 +1281,7 @@ impl TrackingNumbers for OrderStore {
         match result {
             Ok(_) => Ok(()),
             // Every condition is "still as read": any of them failing is a lost race.
-            Err(SdkError::ServiceError(e))
-                if matches!(
-                    e.err(),
-                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(_)
-                ) =>
-            {
-                Err(StoreError::Contention)
-            }
+            Err(SdkError::ServiceError(e)) if is_lost_race(e.err()) => Err(StoreError::Contention),
             Err(e) => Err(anyhow!(e).context("void label transaction").into()),
         }
     }

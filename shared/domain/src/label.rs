@@ -81,10 +81,9 @@ pub struct Released {
 }
 
 impl LabelChange {
-    pub fn shipment(&self) -> &Shipment {
-        self.order
-            .shipment(&self.shipment_id)
-            .expect("a label change is made with its package on the order")
+    /// The package the label is on; `None` only for a change not made by [`attach`].
+    pub fn shipment(&self) -> Option<&Shipment> {
+        self.order.shipment(&self.shipment_id)
     }
 }
 
@@ -321,11 +320,12 @@ fn label_event(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn order() -> Order {
+    /// A manual order created Tuesday 2026-11-24 09:00 CST, without a label.
+    pub(crate) fn order() -> Order {
         let draft: crate::order::OrderDraft = serde_json::from_value(serde_json::json!({
             "order_number": "1", "source": "manual",
             "customer": {"name": "A", "email": "a@example.com"},
@@ -336,7 +336,8 @@ mod tests {
         Order::new("m", draft.parse().unwrap(), created)
     }
 
-    fn ups(number: &str) -> Label {
+    /// A UPS ground label on a Jetpack label, `number` a valid UPS tracking number.
+    pub(crate) fn ups(number: &str) -> Label {
         Label {
             carrier: Carrier::Ups,
             service: "ground".into(),
@@ -368,7 +369,7 @@ mod tests {
             Some(Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap())
         );
         assert_eq!(updated.updated_at, uploaded);
-        let shipment = change.shipment();
+        let shipment = change.shipment().unwrap();
         assert_eq!(shipment.shipment_id, updated.shipments[0].shipment_id);
         assert_eq!(shipment.status, ShipmentStatus::AtDepot);
         assert_eq!(shipment.label_created_at, uploaded);
@@ -432,7 +433,7 @@ mod tests {
             panic!("a package nobody scanned can be relabeled");
         };
         assert_eq!(relabeled.order.shipments.len(), 1, "no ghost package");
-        let shipment = relabeled.shipment();
+        let shipment = relabeled.shipment().unwrap();
         assert_eq!(shipment.shipment_id, id);
         assert_eq!(shipment.tracking_number, "1ZWX0692YP40636269");
         assert_eq!(shipment.label_revision, 1);

@@ -354,9 +354,9 @@ impl Order {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::carriers::{Carrier, TrackingNumber};
-    use crate::claims::LabelSource;
-    use crate::label::{attach, Label, LabelDecision};
+    use crate::carriers::Carrier;
+    use crate::label::tests::{order, ups};
+    use crate::label::{attach, LabelDecision};
     use crate::timeline::tests::scan;
     use crate::timeline::ScanCode;
     use chrono::TimeZone;
@@ -366,25 +366,6 @@ mod tests {
 
     fn at(day: u32, hour: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0).unwrap()
-    }
-
-    fn order() -> Order {
-        let draft: crate::order::OrderDraft = serde_json::from_value(serde_json::json!({
-            "order_number": "1001", "source": "manual",
-            "customer": {"name": "A", "email": "a@example.com"},
-            "ship_to": {"line1": "1 Main", "city": "Austin", "country": "US"}
-        }))
-        .unwrap();
-        Order::new("m", draft.parse().unwrap(), at(24, 15))
-    }
-
-    fn ups(number: &str) -> Label {
-        Label {
-            carrier: Carrier::Ups,
-            service: "ground".into(),
-            tracking_number: TrackingNumber::parse(Carrier::Ups, number).unwrap(),
-            label_source: LabelSource::Jetpack,
-        }
     }
 
     fn with_label(order: &Order, number: &str, now: DateTime<Utc>) -> Order {

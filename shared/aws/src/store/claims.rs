@@ -22,7 +22,6 @@ use std::collections::HashMap;
 
 use anyhow::{anyhow, Context};
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -31,8 +30,8 @@ use tracking_domain::order::Order;
 use tracking_domain::timeline::{Timeline, TimelineEvent};
 
 use super::{
-    decode_page_key, from_item, order_pk, page_of, timestamp, to_item, EventItem, ListError,
-    OrderStore, PageKey, StoreError, INDEX_CLAIMS_BY_MERCHANT,
+    decode_page_key, from_item, is_lost_race, order_pk, page_of, timestamp, to_item, EventItem,
+    ListError, OrderStore, PageKey, StoreError, INDEX_CLAIMS_BY_MERCHANT,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -177,26 +176,6 @@ pub struct ClaimPage {
     pub next_cursor: Option<String>,
 }
 
-/// A cancelled claim transaction is a lost race (a concurrent copy of the request, an
-/// open claim of the type that appeared, a scan that moved the order) exactly when every
-/// item that failed failed its condition or collided: re-reading settles all of them.
-fn is_lost_race(error: &TransactWriteItemsError) -> bool {
-    match error {
-        TransactWriteItemsError::TransactionCanceledException(cancelled) => {
-            let reasons = cancelled.cancellation_reasons();
-            let lost = |code: Option<&str>| {
-                matches!(code, Some("ConditionalCheckFailed" | "TransactionConflict"))
-            };
-            reasons.iter().any(|r| lost(r.code()))
-                && reasons
-                    .iter()
-                    .all(|r| lost(r.code()) || matches!(r.code(), None | Some("None")))
-        }
-        TransactWriteItemsError::TransactionInProgressException(_) => true,
-        _ => false,
-    }
-}
-
 /// The claims index's page keys.
 pub(crate) const CLAIM_PAGE_KEY: PageKey = PageKey {
     partition_attrs: &["claims_pk"],
@@ -334,14 +313,6 @@ impl Claims for OrderStore {
         match result {
             Ok(_) => Ok(()),
             Err(SdkError::ServiceError(e)) if is_lost_race(e.err()) => Err(StoreError::Contention),
-            Err(SdkError::ServiceError(e))
-                if matches!(
-                    e.err(),
-                    TransactWriteItemsError::TransactionCanceledException(_)
-                ) =>
-            {
-                Err(StoreError::Contention)
-            }
             Err(e) => Err(anyhow!(e).context("move claim transaction").into()),
         }
     }

@@ -472,8 +472,8 @@ mod tests {
 #[cfg(test)]
 mod package_tests {
     use super::*;
-    use crate::claims::LabelSource;
-    use crate::label::{attach, void, Label, LabelDecision, VoidDecision};
+    use crate::label::tests::ups;
+    use crate::label::{attach, void, LabelDecision, VoidDecision};
     use chrono::TimeZone;
 
     const FIRST: &str = "1Z999AA10123456784";
@@ -481,19 +481,6 @@ mod package_tests {
 
     fn at(hour: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 24, hour, 0, 0).unwrap()
-    }
-
-    fn ups(number: &str) -> Label {
-        Label {
-            carrier: crate::carriers::Carrier::Ups,
-            service: "ground".into(),
-            tracking_number: crate::carriers::TrackingNumber::parse(
-                crate::carriers::Carrier::Ups,
-                number,
-            )
-            .unwrap(),
-            label_source: LabelSource::Jetpack,
-        }
     }
 
     fn shopify_order() -> Order {

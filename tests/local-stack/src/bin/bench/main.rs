@@ -72,10 +72,11 @@ async fn seed(stack: &TestStack, prefix: &str, count: u64, label_at: Option<Date
                     else {
                         panic!("a new bench order takes a label");
                     };
-                    let target = tracking_aws::store::TrackingRef::for_package(
-                        &change.order,
-                        change.shipment(),
-                    );
+                    let Some(package) = change.shipment() else {
+                        panic!("a new label is on its package");
+                    };
+                    let target =
+                        tracking_aws::store::TrackingRef::for_package(&change.order, package);
                     order = change.order;
                     if let Err(error) = store
                         .claim_tracking("ups", label.tracking_number.as_str(), &target)

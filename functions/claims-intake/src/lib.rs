@@ -34,7 +34,7 @@ use tracking_domain::order::{is_international, Order, Shipment};
 use tracking_domain::timeline::{business_offset_minutes, short_hash, EventType, TimelineEvent};
 use tracking_http::{
     field_errors, identity, json_body, json_response, path_param, query_param, require_operations,
-    ApiError, Identity, Role,
+    ApiError, ErrorBody, Identity, Role,
 };
 
 use request::{claim_id, ClaimRequest, IdempotencyKey, Submission, TransitionRequest};
@@ -73,17 +73,6 @@ impl From<StoreError> for Failure {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct RefusalBody<'a> {
-    code: &'static str,
-    message: &'a str,
-    claim_type: ClaimType,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    opens_at: Option<DateTime<Utc>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    open_claim_id: Option<&'a str>,
-}
-
 impl Failure {
     fn refused(refusal: Refusal, claim_type: ClaimType) -> Self {
         Self::Refused {
@@ -106,16 +95,14 @@ impl Failure {
                     claim_type = claim_type.as_str(),
                     "claim refused"
                 );
-                let body = RefusalBody {
-                    code: refusal.code.as_str(),
-                    message: &refusal.message,
-                    claim_type,
-                    opens_at: refusal.opens_at,
-                    open_claim_id: open_claim_id.as_deref(),
-                };
-                json_response(
+                tracking_http::error_response(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    &serde_json::json!({ "error": body }),
+                    ErrorBody {
+                        claim_type: Some(claim_type),
+                        opens_at: refusal.opens_at,
+                        open_claim_id: open_claim_id.as_deref(),
+                        ..ErrorBody::new(refusal.code.as_str(), &refusal.message)
+                    },
                 )
             }
         }
@@ -123,6 +110,20 @@ impl Failure {
 }
 
 pub use tracking_http::views::{claim_view, ClaimView};
+
+/// `GET /orders/{order_id}/claims`: the order's claims, newest first.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ClaimsOfOrder<'a> {
+    pub order_id: &'a str,
+    pub claims: Vec<ClaimView<'a>>,
+}
+
+/// A page of `GET /claims`; `next_cursor` is `null` on the last page.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ClaimList<'a> {
+    pub claims: Vec<ClaimView<'a>>,
+    pub next_cursor: Option<String>,
+}
 
 /// A merchant sees only its own orders; operations staff see every merchant's, as in
 /// the orders API, so they can file on a merchant's behalf.
@@ -470,7 +471,10 @@ impl<S: Claims> ClaimsIntake<S> {
         let claims: Vec<_> = found.claims.iter().map(claim_view).collect();
         Ok(json_response(
             StatusCode::OK,
-            &serde_json::json!({"order_id": found.order.order_id, "claims": claims}),
+            &ClaimsOfOrder {
+                order_id: &found.order.order_id,
+                claims,
+            },
         ))
     }
 
@@ -496,7 +500,8 @@ impl<S: Claims> ClaimsIntake<S> {
         let query = ClaimQuery {
             state,
             limit,
-            cursor: query_param(request, "cursor"),
+            // `?cursor=` (a form's empty field) is the first page.
+            cursor: query_param(request, "cursor").filter(|c| !c.is_empty()),
         };
         let ClaimPage {
             claims,
@@ -515,7 +520,10 @@ impl<S: Claims> ClaimsIntake<S> {
         let claims: Vec<_> = claims.iter().map(claim_view).collect();
         Ok(json_response(
             StatusCode::OK,
-            &serde_json::json!({"claims": claims, "next_cursor": next_cursor}),
+            &ClaimList {
+                claims,
+                next_cursor,
+            },
         ))
     }
 }

@@ -8,7 +8,7 @@
 use serde::Deserialize;
 use tracking_domain::claims::{parse_amount, parse_currency, ClaimEvidence, ClaimMove, ClaimType};
 use tracking_domain::order::FieldError;
-use tracking_domain::shipment::parse_shipment_id;
+use tracking_domain::shipment::{parse_shipment_id, OPTIONAL_SHIPMENT_ID_PATTERN};
 use tracking_domain::timeline::short_hash;
 
 pub const MAX_DESCRIPTION_CHARS: usize = 2000;
@@ -17,13 +17,19 @@ pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 
 /// The body as clients send it; every field optional so a missing one becomes a precise
 /// validation message rather than a serde error.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct ClaimRequest {
     #[serde(rename = "type")]
+    #[schemars(required, with = "ClaimType")]
     pub claim_type: Option<String>,
+    /// What happened to the parcel, in the merchant's words.
+    #[schemars(required, length(min = 1, max = MAX_DESCRIPTION_CHARS))]
     pub description: Option<String>,
+    /// The carrier's own reference, if the merchant has one.
+    #[schemars(length(max = MAX_CARRIER_REFERENCE_CHARS))]
     pub carrier_reference: Option<String>,
     /// The package claimed for; may be left out when the order has one.
+    #[schemars(regex(pattern = OPTIONAL_SHIPMENT_ID_PATTERN))]
     pub shipment_id: Option<String>,
 }
 
@@ -305,13 +311,24 @@ mod tests {
 }
 
 /// A move of a claim, as operations send it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct TransitionRequest {
+    /// `filed` moves to `submitted`; `submitted` to `approved` or `denied`.
+    #[schemars(required, schema_with = "claim_target_schema")]
     pub to: Option<String>,
+    /// Required to move to `submitted`: the carrier's case number (at most 100 characters).
     pub carrier_case_reference: Option<String>,
+    /// Required to move to `approved`: what the carrier pays, a positive decimal with at
+    /// most two places, as text ("42.50").
     pub amount: Option<String>,
+    /// Required to move to `approved`: ISO 4217 ("USD").
     pub currency: Option<String>,
+    /// Required to move to `denied`: why the carrier refused (at most 2000 characters).
     pub reason: Option<String>,
+}
+
+fn claim_target_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "string", "enum": ["submitted", "approved", "denied"]})
 }
 
 impl TransitionRequest {

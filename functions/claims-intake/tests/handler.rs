@@ -239,3 +239,24 @@ async fn operations_move_a_claim_forward_once_and_the_same_step_again_writes_not
     assert_eq!(status, 201, "{refiled}");
     assert_eq!(claims_on(&store, &order_id).await, 2);
 }
+
+/// Found by Schemathesis: `?cursor=` (an empty form field) was refused as a bad cursor.
+#[tokio::test]
+async fn an_empty_cursor_is_the_first_page_of_claims() {
+    let store = MemoryStore::new();
+    let order_id = delivered(&store, "1009").await;
+    let (status, body) = send(&store, claim(&order_id, "damaged", "Box crushed."), day(4)).await;
+    assert_eq!(status, 201, "{body}");
+    let list = ApiEvent::from_json(include_str!(
+        "../../../events/claims-intake/list-claims.json"
+    ))
+    .merchant(MERCHANT);
+    let (status, page) = send(&store, list.clone().query(&[("cursor", "")]), day(4)).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["claims"].as_array().map(Vec::len), Some(1), "{page}");
+    let (status, body) = send(&store, list.query(&[("cursor", "not-a-cursor")]), day(4)).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (400, json!("invalid_cursor"))
+    );
+}

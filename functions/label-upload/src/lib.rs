@@ -18,18 +18,27 @@ use tracking_domain::carriers::{tracking_url_for, Carrier, TrackingNumber};
 use tracking_domain::claims::LabelSource;
 use tracking_domain::label::{self, Label, LabelDecision, LabelRefusal, VoidDecision};
 use tracking_domain::order::{FieldError, Order, Shipment};
-use tracking_domain::shipment::parse_shipment_id;
+use tracking_domain::shipment::{parse_shipment_id, OPTIONAL_SHIPMENT_ID_PATTERN};
+use tracking_domain::status::{OrderStatus, ShipmentStatus};
 use tracking_http::{
     field_errors, identity, json_body, json_response, path_param, require_operations, ApiError,
 };
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct LabelRequest {
+    /// Any letter case; spaces, dashes and underscores are ignored ("DHL Express").
+    #[schemars(required, with = "Carrier")]
     pub carrier: Option<String>,
+    /// The carrier's service level ("Ground"), as printed on the label.
+    #[schemars(required, length(min = 1, max = 64))]
     pub service: Option<String>,
+    /// Checked against the carrier's format and check digit; spaces and dashes are ignored.
+    #[schemars(required, length(min = 1))]
     pub tracking_number: Option<String>,
+    #[schemars(required, with = "LabelSource")]
     pub label_source: Option<String>,
     /// The package to relabel; without it the label is a new package.
+    #[schemars(regex(pattern = OPTIONAL_SHIPMENT_ID_PATTERN))]
     pub shipment_id: Option<String>,
 }
 
@@ -113,43 +122,59 @@ impl LabelRequest {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct LabelResponse<'a> {
-    order_id: &'a str,
-    order_number: &'a str,
-    status: &'static str,
-    shipment_status: &'static str,
-    shipment_id: &'a str,
+/// The package a label was put on, and where the order stands with it.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct LabelResponse<'a> {
+    pub order_id: &'a str,
+    pub order_number: &'a str,
+    pub status: OrderStatus,
+    pub shipment_status: ShipmentStatus,
+    pub shipment_id: &'a str,
     /// Live packages of the order, this one included.
-    packages: usize,
-    completes_at: Option<DateTime<Utc>>,
-    carrier: &'static str,
-    service: &'a str,
-    tracking_number: &'a str,
-    tracking_url: Option<String>,
-    tracking_expires_at: DateTime<Utc>,
-    first_scan_due_at: DateTime<Utc>,
-    label_source: LabelSource,
+    pub packages: usize,
+    /// 06:00 America/Chicago the day after the order's first label.
+    pub completes_at: Option<DateTime<Utc>>,
+    pub carrier: Carrier,
+    pub service: &'a str,
+    pub tracking_number: &'a str,
+    pub tracking_url: Option<String>,
+    pub tracking_expires_at: DateTime<Utc>,
+    pub first_scan_due_at: DateTime<Utc>,
+    pub label_source: LabelSource,
 }
 
-fn label_response(order: &Order, shipment: &Shipment) -> serde_json::Value {
-    serde_json::to_value(LabelResponse {
+/// A voided package, and where the order stands without it.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct VoidResponse<'a> {
+    pub order_id: &'a str,
+    pub order_number: &'a str,
+    pub status: OrderStatus,
+    pub shipment_status: ShipmentStatus,
+    /// `null` once the order has no live label left before 06:00 CT.
+    pub completes_at: Option<DateTime<Utc>>,
+    pub shipment_id: &'a str,
+    pub voided_at: Option<DateTime<Utc>>,
+    /// Live packages left.
+    pub packages: usize,
+}
+
+fn label_response<'a>(order: &'a Order, shipment: &'a Shipment) -> LabelResponse<'a> {
+    LabelResponse {
         order_id: &order.order_id,
         order_number: &order.details.order_number,
-        status: order.status.as_str(),
-        shipment_status: order.shipment_status.as_str(),
+        status: order.status,
+        shipment_status: order.shipment_status,
         shipment_id: &shipment.shipment_id,
         packages: order.live_shipments().count(),
         completes_at: order.completes_at,
-        carrier: shipment.carrier.code(),
+        carrier: shipment.carrier,
         service: &shipment.service,
         tracking_number: &shipment.tracking_number,
         tracking_url: tracking_url_for(shipment.carrier.code(), &shipment.tracking_number),
         tracking_expires_at: shipment.tracking_expires_at,
         first_scan_due_at: calendar::first_scan_due(shipment.label_created_at),
         label_source: shipment.label_source,
-    })
-    .unwrap_or_default()
+    }
 }
 
 /// The handler, over any store that keeps orders and tracking numbers: DynamoDB when
@@ -337,16 +362,16 @@ fn void_response(order: &Order, shipment_id: &str) -> Response<Body> {
     let voided_at = order.shipment(shipment_id).and_then(|s| s.voided_at);
     json_response(
         StatusCode::OK,
-        &serde_json::json!({
-            "order_id": order.order_id,
-            "order_number": order.details.order_number,
-            "status": order.status.as_str(),
-            "shipment_status": order.shipment_status.as_str(),
-            "completes_at": order.completes_at,
-            "shipment_id": shipment_id,
-            "voided_at": voided_at,
-            "packages": order.live_shipments().count(),
-        }),
+        &VoidResponse {
+            order_id: &order.order_id,
+            order_number: &order.details.order_number,
+            status: order.status,
+            shipment_status: order.shipment_status,
+            completes_at: order.completes_at,
+            shipment_id,
+            voided_at,
+            packages: order.live_shipments().count(),
+        },
     )
 }
 

@@ -112,6 +112,9 @@ impl<S: OrdersApiStore> OrdersApi<S> {
             if route == "POST /unsubscribe" {
                 return self.follow_unsubscribe_link(&request).await;
             }
+            if route == "GET /openapi.json" {
+                return api_document();
+            }
             match self.route(&route, &request, now).await {
                 Ok(response) => response,
                 Err(error) => error.into_response(),
@@ -253,8 +256,10 @@ impl<S: OrdersApiStore> OrdersApi<S> {
                 let order_number = order.details.order_number.clone();
                 let identity_field = order.details.identity_field();
                 match store.create_order(order).await {
-                    Ok(CreateOutcome::Created(o)) => RowResult::ok(row, o, "created"),
-                    Ok(CreateOutcome::AlreadyExists(o)) => RowResult::ok(row, o, "already_exists"),
+                    Ok(CreateOutcome::Created(o)) => RowResult::ok(row, o, RowOutcome::Created),
+                    Ok(CreateOutcome::AlreadyExists(o)) => {
+                        RowResult::ok(row, o, RowOutcome::AlreadyExists)
+                    }
                     Ok(CreateOutcome::Conflict(o)) => RowResult::failed(
                         row,
                         o.details.identity_conflict(&o.order_id).0,
@@ -286,14 +291,14 @@ impl<S: OrdersApiStore> OrdersApi<S> {
             .await;
         results.extend(created);
         results.sort_by_key(|r| r.row);
-        let count = |result: &str| results.iter().filter(|r| r.result == result).count();
-        let body = serde_json::json!({
-            "created": count("created"),
-            "already_existed": count("already_exists"),
-            "failed": count("error"),
-            "rows": results,
-        });
-        Ok(json_response(StatusCode::OK, &body))
+        let count = |outcome: RowOutcome| results.iter().filter(|r| r.result == outcome).count();
+        let report = ImportReport {
+            created: count(RowOutcome::Created),
+            already_existed: count(RowOutcome::AlreadyExists),
+            failed: count(RowOutcome::Error),
+            rows: results,
+        };
+        Ok(json_response(StatusCode::OK, &report))
     }
 
     async fn list_orders(
@@ -301,24 +306,6 @@ impl<S: OrdersApiStore> OrdersApi<S> {
         caller: &Identity,
         request: &Request,
     ) -> Result<Response<Body>, ApiError> {
-        if let Some(term) = query_param(request, "q").filter(|q| !q.trim().is_empty()) {
-            if term.len() > 64 {
-                return Err(ApiError::bad_request(
-                    "invalid_query",
-                    "The search term is longer than 64 characters.",
-                ));
-            }
-            let orders = self
-                .store
-                .search_orders(&caller.merchant_id, &term)
-                .await
-                .map_err(ApiError::from)?;
-            let orders: Vec<_> = orders.iter().map(views::order_summary).collect();
-            return Ok(json_response(
-                StatusCode::OK,
-                &serde_json::json!({"orders": orders, "next_cursor": null}),
-            ));
-        }
         let status = query_param(request, "status")
             .map(|s| {
                 OrderStatus::parse(&s).ok_or_else(|| {
@@ -342,12 +329,41 @@ impl<S: OrdersApiStore> OrdersApi<S> {
                 })
             })
             .transpose()?;
+        // Every parameter is checked before either path runs: a search must not quietly
+        // ignore a filter it was given.
         let limit = tracking_http::page_limit(request)?;
+        if let Some(term) = query_param(request, "q").filter(|q| !q.trim().is_empty()) {
+            if term.chars().count() > 64 {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    "The search term is longer than 64 characters.",
+                ));
+            }
+            let orders = self
+                .store
+                .search_orders(&caller.merchant_id, &term)
+                .await
+                .map_err(ApiError::from)?;
+            let orders: Vec<_> = orders
+                .iter()
+                .filter(|o| status.is_none_or(|s| o.status == s))
+                .filter(|o| shipment_status.is_none_or(|f| f.matches(o)))
+                .map(views::order_summary)
+                .collect();
+            return Ok(json_response(
+                StatusCode::OK,
+                &views::OrderPage {
+                    orders,
+                    next_cursor: None,
+                },
+            ));
+        }
         let query = ListQuery {
             status,
             shipment_status,
             limit,
-            cursor: query_param(request, "cursor"),
+            // `?cursor=` (a form's empty field) is the first page.
+            cursor: query_param(request, "cursor").filter(|c| !c.is_empty()),
         };
         let page = self
             .store
@@ -363,7 +379,10 @@ impl<S: OrdersApiStore> OrdersApi<S> {
         let orders: Vec<_> = page.orders.iter().map(views::order_summary).collect();
         Ok(json_response(
             StatusCode::OK,
-            &serde_json::json!({"orders": orders, "next_cursor": page.next_cursor}),
+            &views::OrderPage {
+                orders,
+                next_cursor: page.next_cursor,
+            },
         ))
     }
 
@@ -396,6 +415,26 @@ impl<S: OrdersApiStore> OrdersApi<S> {
     }
 }
 
+/// The API's contract, as committed at the repository's root (generated from the types by
+/// `./dev openapi`, and checked against them by the tests). Public: integrators and
+/// client generators fetch it before they have a login.
+pub const API_DOCUMENT: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi.json"));
+
+fn api_document() -> Response<Body> {
+    let mut response = Response::new(Body::Text(API_DOCUMENT.to_owned()));
+    let headers = response.headers_mut();
+    headers.insert(
+        lambda_http::http::header::CONTENT_TYPE,
+        lambda_http::http::HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        lambda_http::http::header::CACHE_CONTROL,
+        lambda_http::http::HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
 /// A merchant sees only its own orders; operations staff see every merchant's.
 pub fn visible_to(caller: &Identity, order: &Order) -> bool {
     caller.role == tracking_http::Role::Operations || order.merchant_id == caller.merchant_id
@@ -419,23 +458,42 @@ fn import_error(error: import::ImportError) -> ApiError {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct RowResult {
-    row: usize,
-    result: &'static str,
+/// What `POST /orders/import` made of a file: counts, and every row's outcome in file order.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ImportReport {
+    pub created: usize,
+    pub already_existed: usize,
+    pub failed: usize,
+    pub rows: Vec<RowResult>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RowOutcome {
+    Created,
+    /// The same order was imported or created before: nothing changed.
+    AlreadyExists,
+    Error,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct RowResult {
+    /// The row's number in the file, the header being row 1.
+    pub row: usize,
+    pub result: RowOutcome,
     /// Why a row failed, as a stable code (the errors say it in words).
     #[serde(skip_serializing_if = "Option::is_none")]
-    code: Option<&'static str>,
+    pub code: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    order_number: Option<String>,
+    pub order_number: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    order_id: Option<String>,
+    pub order_id: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    errors: Vec<FieldError>,
+    pub errors: Vec<FieldError>,
 }
 
 impl RowResult {
-    fn ok(row: usize, order: Order, result: &'static str) -> Self {
+    fn ok(row: usize, order: Order, result: RowOutcome) -> Self {
         Self {
             row,
             result,
@@ -454,7 +512,7 @@ impl RowResult {
     ) -> Self {
         Self {
             row,
-            result: "error",
+            result: RowOutcome::Error,
             code: Some(code),
             order_number,
             order_id: None,

@@ -40,24 +40,55 @@ use tracking_aws::secrets::Versions;
 
 use crate::{visible_to, OrdersApi, OrdersApiStore};
 
-#[derive(Debug, Default, Deserialize)]
-struct SubscriptionRequest {
-    email: Option<String>,
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+pub struct SubscriptionRequest {
+    /// Who gets the emails: a team address, at most 254 characters.
+    #[schemars(required, email, length(max = 254))]
+    pub email: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct SubscriptionView<'a> {
-    email: &'a str,
-    scope: &'static str,
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct SubscriptionView<'a> {
+    pub email: &'a str,
+    pub scope: SubscriptionScope,
     #[serde(skip_serializing_if = "Option::is_none")]
-    order_id: Option<&'a str>,
-    created_at: DateTime<Utc>,
+    pub order_id: Option<&'a str>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `GET /orders/{order_id}/subscriptions`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct OrderSubscriptions<'a> {
+    pub order_id: &'a str,
+    pub subscriptions: Vec<SubscriptionView<'a>>,
+}
+
+/// `GET /subscriptions`: the addresses told about every order of the account.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct MerchantSubscriptions<'a> {
+    pub subscriptions: Vec<SubscriptionView<'a>>,
+}
+
+/// What an unsubscribe link does, as JSON (`Accept: text/html` gets a page instead).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct UnsubscribeAnswer<'a> {
+    /// `false` from `GET`, which only asks; `true` once `POST` has removed the address.
+    pub unsubscribed: bool,
+    pub email: &'a str,
+    /// The order whose email carried the link.
+    pub order_id: &'a str,
+    /// What `GET` asks of the caller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<&'static str>,
+    /// The subscriptions `POST` removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<SubscriptionScope>>,
 }
 
 fn view(subscription: &Subscription) -> SubscriptionView<'_> {
     SubscriptionView {
         email: subscription.email.as_str(),
-        scope: subscription.scope().as_str(),
+        scope: subscription.scope(),
         order_id: subscription.order_id.as_deref(),
         created_at: subscription.created_at,
     }
@@ -198,7 +229,10 @@ impl<S: OrdersApiStore> OrdersApi<S> {
         let views: Vec<_> = subscriptions.iter().map(view).collect();
         Ok(json_response(
             StatusCode::OK,
-            &serde_json::json!({"order_id": order.order_id, "subscriptions": views}),
+            &OrderSubscriptions {
+                order_id: &order.order_id,
+                subscriptions: views,
+            },
         ))
     }
 
@@ -260,7 +294,9 @@ impl<S: OrdersApiStore> OrdersApi<S> {
         let views: Vec<_> = subscriptions.iter().map(view).collect();
         Ok(json_response(
             StatusCode::OK,
-            &serde_json::json!({"subscriptions": views}),
+            &MerchantSubscriptions {
+                subscriptions: views,
+            },
         ))
     }
 
@@ -299,12 +335,13 @@ impl<S: OrdersApiStore> OrdersApi<S> {
             }
             Ok(Ok(unsubscribe)) => json_response(
                 StatusCode::OK,
-                &serde_json::json!({
-                    "unsubscribed": false,
-                    "email": unsubscribe.email.as_str(),
-                    "order_id": unsubscribe.order_id,
-                    "confirm": "POST to this same URL to unsubscribe.",
-                }),
+                &UnsubscribeAnswer {
+                    unsubscribed: false,
+                    email: unsubscribe.email.as_str(),
+                    order_id: &unsubscribe.order_id,
+                    confirm: Some("POST to this same URL to unsubscribe."),
+                    scopes: None,
+                },
             ),
             Ok(Err(error)) if wants_html(request) => {
                 page(token_status(&error), &UnsubscribedPage::refused(&error))
@@ -322,12 +359,13 @@ impl<S: OrdersApiStore> OrdersApi<S> {
             Ok(done) if wants_html => page(StatusCode::OK, &UnsubscribedPage::done(&done)),
             Ok(done) => json_response(
                 StatusCode::OK,
-                &serde_json::json!({
-                    "unsubscribed": true,
-                    "email": done.email.as_str(),
-                    "order_id": done.order_id,
-                    "scopes": done.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-                }),
+                &UnsubscribeAnswer {
+                    unsubscribed: true,
+                    email: done.email.as_str(),
+                    order_id: &done.order_id,
+                    confirm: None,
+                    scopes: Some(done.scopes.clone()),
+                },
             ),
             Err(LinkError::Token(error)) if wants_html => {
                 page(token_status(&error), &UnsubscribedPage::refused(&error))

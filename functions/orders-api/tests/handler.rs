@@ -222,3 +222,112 @@ async fn a_store_that_fails_answers_500_and_names_no_detail() {
     );
     assert!(!body.to_string().contains("injected"));
 }
+
+/// Found by Schemathesis: a search quietly dropped the filters beside it, and counted its
+/// 64-character limit in bytes while the document counts characters.
+#[tokio::test]
+async fn a_search_checks_and_applies_the_filters_given_with_it() {
+    let store = MemoryStore::new();
+    labeled_order(
+        &store,
+        "merchant-acme",
+        "A-7",
+        Carrier::Ups,
+        "1Z999AA10123456784",
+        tuesday(),
+    )
+    .await;
+    let search = |pairs: &[(&str, &str)]| ApiEvent::from_json(SEARCH_ORDERS).query(pairs);
+    let (status, body) = send(
+        &store,
+        search(&[("q", "A-7"), ("status", "Shipped")]),
+        tuesday(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (400, json!("invalid_status"))
+    );
+    let (status, body) = send(
+        &store,
+        search(&[("q", "A-7"), ("shipment_status", "teleported")]),
+        tuesday(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (400, json!("invalid_shipment_status"))
+    );
+    let (_, completed) = send(
+        &store,
+        search(&[("q", "A-7"), ("status", "Completed")]),
+        tuesday(),
+    )
+    .await;
+    assert!(order_numbers(&completed).is_empty(), "{completed}");
+    let (_, processing) = send(
+        &store,
+        search(&[("q", "A-7"), ("status", "processing")]),
+        tuesday(),
+    )
+    .await;
+    assert_eq!(order_numbers(&processing), ["A-7"]);
+    let filtered = |status: &'static str| search(&[("q", "A-7"), ("shipment_status", status)]);
+    let (_, delivered) = send(&store, filtered("delivered"), tuesday()).await;
+    assert!(order_numbers(&delivered).is_empty(), "{delivered}");
+    let (_, at_depot) = send(&store, filtered("at_depot"), tuesday()).await;
+    assert_eq!(order_numbers(&at_depot), ["A-7"]);
+    let (status, _) = send(&store, search(&[("q", &"é".repeat(64))]), tuesday()).await;
+    assert_eq!(status, 200);
+    let (status, body) = send(&store, search(&[("q", &"é".repeat(65))]), tuesday()).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (400, json!("invalid_query"))
+    );
+}
+
+/// Found by Schemathesis: `?cursor=` (an empty form field) was refused as a bad cursor.
+#[tokio::test]
+async fn an_empty_cursor_is_the_first_page() {
+    let store = MemoryStore::new();
+    create(&store, "merchant-acme", "1001", tuesday()).await;
+    let (status, page) = send(
+        &store,
+        ApiEvent::from_json(LIST_ORDERS).query(&[("cursor", "")]),
+        tuesday(),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(order_numbers(&page), ["1001"]);
+}
+
+/// Found by Schemathesis: a 64-character id of multi-byte characters was refused as too
+/// long; the document (and now the check) counts characters.
+#[tokio::test]
+async fn a_path_id_is_measured_in_characters() {
+    let store = MemoryStore::new();
+    let details = |id: &str| ApiEvent::from_json(GET_ORDER).path_param("order_id", id);
+    let (status, body) = send(&store, details(&"𝑻".repeat(64)), tuesday()).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (404, json!("order_not_found"))
+    );
+    let (status, body) = send(&store, details(&"𝑻".repeat(65)), tuesday()).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (400, json!("missing_path_parameter"))
+    );
+}
+
+/// The API document is served as committed, without a login.
+#[tokio::test]
+async fn the_api_document_is_public() {
+    let store = MemoryStore::new();
+    let event = ApiEvent::from_json(include_str!(
+        "../../../events/orders-api/get-api-document.json"
+    ));
+    let (status, document) = send(&store, event, tuesday()).await;
+    assert_eq!(status, 200);
+    assert_eq!(document["openapi"], "3.1.0");
+    assert!(document["paths"]["/orders/{order_id}/label"]["post"].is_object());
+}

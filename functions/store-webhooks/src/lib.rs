@@ -200,10 +200,7 @@ enum Refusal {
 impl Refusal {
     fn into_response(self) -> Response<Body> {
         let error = |status, code: &str, message: String| {
-            json_response(
-                status,
-                &serde_json::json!({"error": {"code": code, "message": message}}),
-            )
+            tracking_http::error_response(status, tracking_http::ErrorBody::new(code, &message))
         };
         match self {
             Self::InvalidSignature(message) => error(
@@ -227,6 +224,15 @@ impl Refusal {
             Self::Api(error) => error.into_response(),
         }
     }
+}
+
+/// The answer to a webhook delivery already processed: nothing was written.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct DuplicateDelivery<'a> {
+    pub order_id: &'a str,
+    pub order_number: &'a str,
+    /// Always `true`.
+    pub duplicate_delivery: bool,
 }
 
 impl StoreWebhooks {
@@ -345,11 +351,11 @@ impl<S: Orders + WebhookDeliveries> StoreWebhooks<S> {
                 tracing::info!(order_id = %done.order_id, "delivery already processed: nothing written");
                 return Ok(json_response(
                     StatusCode::OK,
-                    &serde_json::json!({
-                        "order_id": done.order_id,
-                        "order_number": done.order_number,
-                        "duplicate_delivery": true,
-                    }),
+                    &DuplicateDelivery {
+                        order_id: &done.order_id,
+                        order_number: &done.order_number,
+                        duplicate_delivery: true,
+                    },
                 ));
             }
         }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use tracking_domain::order::{AddressDraft, CustomerDraft, FieldError, OrderDraft};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct ShopifyOrder {
     /// The REST id (a number); the gid below is what the Admin GraphQL API takes.
     #[serde(default)]
@@ -29,7 +29,7 @@ pub struct ShopifyOrder {
     pub shipping_address: Option<ShopifyAddress>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct ShopifyCustomer {
     #[serde(default)]
     pub first_name: Option<String>,
@@ -39,7 +39,7 @@ pub struct ShopifyCustomer {
     pub email: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct ShopifyAddress {
     #[serde(default)]
     pub name: Option<String>,

@@ -43,7 +43,7 @@ pub const MAX_TRACKING_NUMBER_LEN: usize = 40;
 const MAX_ECHOED_CARRIER_LEN: usize = 40;
 
 /// A carrier we can hand parcels to and link customers to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Carrier {
     Ups,

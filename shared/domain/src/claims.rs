@@ -10,7 +10,7 @@ use crate::status::ShipmentStatus;
 use crate::timeline::Timeline;
 
 /// Who paid for the label decides whether we can claim with the carrier at all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LabelSource {
     Jetpack,
@@ -27,7 +27,7 @@ impl LabelSource {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClaimType {
     LostInTransit,
@@ -134,7 +134,7 @@ pub struct ClaimEvidence {
     pub carrier_reference: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RefusalCode {
     PrepaidLabel,
@@ -340,7 +340,7 @@ fn check_window(
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClockState {
     Open,
@@ -351,7 +351,7 @@ pub enum ClockState {
 
 /// The claim-window clock shown in the order details, so a merchant sees when a claim
 /// opens and closes before asking.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ClaimClock {
     pub state: ClockState,
     pub opens_at: Option<DateTime<Utc>>,
@@ -397,7 +397,7 @@ pub fn clock(
 /// Where a claim stands with the carrier: `filed` (by the merchant), `submitted` (operations
 /// opened a case with the carrier), then the carrier's `approved` or `denied`. Only
 /// operations move a claim, and only forward (see [`transition`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClaimState {
     /// Filed and waiting for operations to open the carrier case. Stored as `open`
@@ -460,7 +460,7 @@ impl ClaimState {
 }
 
 /// A step of a claim's life, as its history keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClaimStep {
     pub state: ClaimState,
     pub at: DateTime<Utc>,

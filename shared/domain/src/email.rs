@@ -15,7 +15,7 @@ pub enum EmailError {
 /// Strict because these addresses end up in email headers: anything that could break a
 /// header (whitespace, control characters, quotes, angle brackets, commas) is refused here,
 /// once, instead of being escaped in every place that sends mail.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct EmailAddress(String);
 

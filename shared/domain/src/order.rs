@@ -6,7 +6,7 @@ use crate::email::EmailAddress;
 use crate::timeline::short_hash;
 
 /// Where an order came from; decides whether its store hears about the tracking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderSource {
     Manual,
@@ -59,13 +59,13 @@ impl OrderSource {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Customer {
     pub name: String,
     pub email: EmailAddress,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Address {
     pub line1: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,33 +92,61 @@ pub struct NewOrder {
 
 /// The order body as a client sends it; every field optional so that a missing field
 /// becomes a precise validation message rather than a serde error.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct OrderDraft {
+    /// The merchant's order number: text, or a number as spreadsheets send it (read as
+    /// its decimal text).
+    /// With `source` it identifies the order, so sending it again is safe.
+    #[schemars(required, schema_with = "order_number_schema")]
     pub order_number: Option<serde_json::Value>,
+    #[schemars(required, with = "OrderSource")]
     pub source: Option<String>,
+    /// The store's own id of the order; required when `source` is `shopify` or `amazon`,
+    /// so tracking can be sent back.
+    #[schemars(length(max = 128))]
     pub external_order_id: Option<String>,
+    #[schemars(required)]
     pub customer: Option<CustomerDraft>,
+    #[schemars(required)]
     pub ship_to: Option<AddressDraft>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+fn order_number_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "oneOf": [
+            {"type": "string", "minLength": 1, "maxLength": MAX_ORDER_NUMBER_LEN},
+            {"type": "number"}
+        ]
+    })
+}
+
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct CustomerDraft {
+    #[schemars(required, length(min = 1, max = MAX_TEXT_LEN))]
     pub name: Option<String>,
+    #[schemars(required, email, length(max = 254))]
     pub email: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct AddressDraft {
+    #[schemars(required, length(min = 1, max = MAX_TEXT_LEN))]
     pub line1: Option<String>,
+    #[schemars(length(max = MAX_TEXT_LEN))]
     pub line2: Option<String>,
+    #[schemars(required, length(min = 1, max = MAX_TEXT_LEN))]
     pub city: Option<String>,
+    #[schemars(length(max = 64))]
     pub state: Option<String>,
+    #[schemars(length(max = 16))]
     pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2 ("US"); any letter case.
+    #[schemars(required, regex(pattern = r"^[A-Za-z]{2}$"))]
     pub country: Option<String>,
 }
 
 /// One problem with one field, phrased for the person who filled it in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

@@ -111,6 +111,11 @@ pub fn shipment_id(order_id: &str, number: usize) -> String {
 
 /// A Shipment ID as a client sends it: absent or blank is none; anything that could not
 /// be one of ours (see [`shipment_id`]) is refused before it reaches a key.
+/// How a Shipment ID looks (`SHP-` and 10 upper-case hex digits), for the API document.
+pub const SHIPMENT_ID_PATTERN: &str = "^SHP-[0-9A-F]{10}$";
+/// A body's `shipment_id`, where a blank one means the same as leaving it out.
+pub const OPTIONAL_SHIPMENT_ID_PATTERN: &str = "^(SHP-[0-9A-F]{10})?$";
+
 pub fn parse_shipment_id(raw: Option<&str>) -> Result<Option<String>, &'static str> {
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
@@ -122,7 +127,7 @@ pub fn parse_shipment_id(raw: Option<&str>) -> Result<Option<String>, &'static s
 }
 
 /// What an order's packages add up to, for the list, the filters and the emails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PackageSummary {
     /// Live packages (voided labels do not count).
     pub packages: usize,

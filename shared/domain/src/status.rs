@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 /// Where a parcel is, as merchants see it.
 ///
 /// The first five form a ladder (`Received` .. `Delivered`); the others sit beside it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ShipmentStatus {
     Received,
@@ -113,7 +113,7 @@ impl std::fmt::Display for ShipmentStatus {
 }
 
 /// The order's own status: `Processing` until the 06:00 CT run after its tracking upload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum OrderStatus {
     Processing,
     Completed,

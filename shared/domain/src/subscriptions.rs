@@ -7,7 +7,19 @@ use crate::email::{EmailAddress, TeamEmail};
 use crate::order::Order;
 
 /// Which updates a subscription receives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SubscriptionScope {
     /// One order's updates.

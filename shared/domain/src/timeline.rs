@@ -12,7 +12,7 @@ use crate::status::ShipmentStatus;
 
 /// What kind of thing happened. Carrier scans carry a status; the other kinds are
 /// our own milestones and flags, shown on the same timeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventType {
     OrderReceived,
@@ -103,7 +103,7 @@ impl ScanCode {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Location {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
@@ -136,7 +136,7 @@ impl Location {
 }
 
 /// A final-mile carrier taking the parcel over, with its own tracking number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Handoff {
     pub carrier: String,
     pub tracking_number: String,

@@ -25,7 +25,7 @@ use crate::subscriptions::SubscriptionScope;
 const PURPOSE: &[u8] = b"tracking-unsubscribe-v1\n";
 
 /// Far above any real token (a few hundred bytes); refuses junk before decoding it.
-const MAX_TOKEN_LEN: usize = 2048;
+pub const MAX_TOKEN_LEN: usize = 2048;
 
 /// A secret shorter than this is a configuration mistake, not a key.
 pub const MIN_SECRET_LEN: usize = 32;

@@ -118,14 +118,283 @@ impl ApiError {
             }
             other => other.to_string(),
         };
-        let mut error = serde_json::json!({"code": code, "message": message});
-        if let Self::Validation { details, .. } | Self::Unprocessable { details, .. } = &self {
-            if !details.is_null() {
-                error["details"] = details.clone();
+        let details = match &self {
+            Self::Validation { details, .. } | Self::Unprocessable { details, .. } => {
+                Some(details).filter(|d| !d.is_null())
             }
-        }
-        json_response(status, &serde_json::json!({ "error": error }))
+            _ => None,
+        };
+        error_response(
+            status,
+            ErrorBody {
+                details,
+                ..ErrorBody::new(code, &message)
+            },
+        )
     }
+}
+
+/// The body of every refusal, from every function: `{"error": {"code", "message", ...}}`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ErrorResponse<'a> {
+    pub error: ErrorBody<'a>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ErrorBody<'a> {
+    /// Stable and machine-readable: branch on this, never on the message.
+    #[schemars(schema_with = "error_code_schema")]
+    pub code: &'a str,
+    /// One sentence that says what is wrong, for the person using the API.
+    pub message: &'a str,
+    /// More about the refusal where the code has more to say: `[{field, message}]` for
+    /// `validation_failed`, the limits for a file past them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<&'a serde_json::Value>,
+    /// On a refused claim: the type that was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claim_type: Option<tracking_domain::claims::ClaimType>,
+    /// On a claim refused as too early: when its window opens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opens_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// On a claim that repeats an open one: that claim.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_claim_id: Option<&'a str>,
+}
+
+impl<'a> ErrorBody<'a> {
+    pub fn new(code: &'a str, message: &'a str) -> Self {
+        Self {
+            code,
+            message,
+            details: None,
+            claim_type: None,
+            opens_at: None,
+            open_claim_id: None,
+        }
+    }
+}
+
+/// Every refusal goes out here, so none can carry a code the API document does not list.
+pub fn error_response(status: StatusCode, body: ErrorBody<'_>) -> Response<Body> {
+    debug_assert!(
+        is_documented_error_code(body.code),
+        "error code {:?} is not in ERROR_CODES (and so not in openapi.json)",
+        body.code
+    );
+    json_response(status, &ErrorResponse { error: body })
+}
+
+pub fn is_documented_error_code(code: &str) -> bool {
+    ERROR_CODES.iter().any(|(known, _)| *known == code)
+}
+
+/// Every `code` an error body can carry, with what it means: the API document's list.
+pub const ERROR_CODES: &[(&str, &str)] = &[
+    ("unauthenticated", "No valid identity token: sign in again."),
+    (
+        "forbidden",
+        "The caller's role may not do this (or an unsubscribe link's signature is wrong).",
+    ),
+    (
+        "order_not_found",
+        "No order with this id that the caller may see.",
+    ),
+    (
+        "shipment_not_found",
+        "The order has no package with this Shipment ID.",
+    ),
+    ("claim_not_found", "The order has no claim with this id."),
+    (
+        "subscription_not_found",
+        "That address is not subscribed here.",
+    ),
+    ("route_not_found", "No such route."),
+    ("missing_body", "The request needs a JSON body."),
+    (
+        "malformed_json",
+        "The body is not valid JSON of the expected shape.",
+    ),
+    (
+        "missing_path_parameter",
+        "A path parameter is empty or longer than 64 characters.",
+    ),
+    (
+        "invalid_limit",
+        "limit is not a whole number from 1 to 100.",
+    ),
+    (
+        "invalid_cursor",
+        "The cursor does not belong to this list; start again without it.",
+    ),
+    (
+        "invalid_query",
+        "The search term is longer than 64 characters.",
+    ),
+    ("invalid_status", "status is not Processing or Completed."),
+    (
+        "invalid_shipment_status",
+        "shipment_status is not one of the listed statuses or flags.",
+    ),
+    ("invalid_state", "state is not one of the claim states."),
+    (
+        "invalid_idempotency_key",
+        "The Idempotency-Key header is not 1 to 255 printable ASCII characters.",
+    ),
+    (
+        "invalid_email",
+        "The email address is not one we can send to.",
+    ),
+    ("missing_email", "The request needs an email address."),
+    (
+        "customer_email",
+        "That is the order's customer: subscriptions are for the merchant's team.",
+    ),
+    (
+        "invalid_unsubscribe_link",
+        "The unsubscribe link is incomplete.",
+    ),
+    (
+        "unreadable_file",
+        "The import file is empty, not CSV or XLSX, or lacks a required column.",
+    ),
+    (
+        "payload_too_large",
+        "The body is larger than this route accepts.",
+    ),
+    (
+        "validation_failed",
+        "Fields need attention; details lists each with a sentence.",
+    ),
+    (
+        "too_many_rows",
+        "The import file has more rows than one import takes.",
+    ),
+    (
+        "too_many_columns",
+        "The import file has more columns than one import takes.",
+    ),
+    (
+        "workbook_too_large",
+        "The spreadsheet unpacks to more than one import takes.",
+    ),
+    (
+        "store_not_connected",
+        "Store orders need the merchant's store connected to this deployment.",
+    ),
+    (
+        "subscription_limit_reached",
+        "The order or account has as many subscribers as it may.",
+    ),
+    (
+        "order_number_taken",
+        "The order number is in use by an order with other details.",
+    ),
+    (
+        "store_order_taken",
+        "The store order is in use by an order with other details.",
+    ),
+    (
+        "tracking_number_in_use",
+        "Another order's package has this tracking number.",
+    ),
+    (
+        "label_on_another_shipment",
+        "This label is already on another package of the order.",
+    ),
+    (
+        "shipment_already_scanned",
+        "The carrier has scanned the package: its label can no longer change.",
+    ),
+    ("shipment_voided", "The package's label was voided."),
+    (
+        "idempotency_key_reused",
+        "The Idempotency-Key was used for a different claim.",
+    ),
+    (
+        "claim_transition_out_of_order",
+        "The claim cannot move to that state from where it is.",
+    ),
+    (
+        "claim_transition_conflict",
+        "The claim already went another way at that step.",
+    ),
+    (
+        "prepaid_label",
+        "Claims for merchant-supplied labels go to the carrier directly.",
+    ),
+    (
+        "not_shipped",
+        "The carrier has not scanned the package yet.",
+    ),
+    ("returned_to_sender", "The package went back to the sender."),
+    (
+        "window_not_open",
+        "The claim window has not opened yet (opens_at says when).",
+    ),
+    ("window_closed", "The claim window has closed."),
+    (
+        "delivered_no_misdelivery",
+        "A delivered package is claimed as misdelivered only after a report.",
+    ),
+    ("not_delivered", "Damage claims need the package delivered."),
+    (
+        "misdelivery_not_confirmed",
+        "A misdelivery claim needs the delivery confirmed first.",
+    ),
+    (
+        "duplicate_claim",
+        "An open claim of this type exists for the package (open_claim_id).",
+    ),
+    (
+        "busy",
+        "The order is being changed by another request: send the same request again.",
+    ),
+    (
+        "invalid_signature",
+        "The webhook's signature is missing or does not match.",
+    ),
+    ("missing_shop", "The webhook names no shop."),
+    (
+        "unknown_shop",
+        "The webhook's shop is not connected to a merchant.",
+    ),
+    (
+        "unsupported_topic",
+        "The webhook's topic is not one this route takes.",
+    ),
+    (
+        "invalid_webhook_id",
+        "The webhook id header is missing or malformed.",
+    ),
+    (
+        "stale_webhook",
+        "The webhook is older than the replay window.",
+    ),
+    (
+        "unsubscribe_unavailable",
+        "Unsubscribe links cannot be checked right now; try again shortly.",
+    ),
+    (
+        "shopify_not_configured",
+        "This deployment has no Shopify webhook secret.",
+    ),
+    (
+        "shopify_secret_unavailable",
+        "The Shopify webhook secret cannot be read right now; Shopify retries.",
+    ),
+    (
+        "internal_error",
+        "Something failed on our side; it is logged.",
+    ),
+];
+
+fn error_code_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let codes: Vec<serde_json::Value> = ERROR_CODES
+        .iter()
+        .map(|(code, meaning)| serde_json::json!({"const": code, "description": meaning}))
+        .collect();
+    schemars::json_schema!({ "type": "string", "oneOf": codes })
 }
 
 /// The one answer to a store failure, in every function: a race lost on every attempt
@@ -292,11 +561,11 @@ pub fn path_param(request: &Request, name: &str) -> Result<String, ApiError> {
         .path_parameters_ref()
         .and_then(|params| params.first(name))
         .map(str::to_owned)
-        .filter(|v| !v.is_empty() && v.len() <= 64)
+        .filter(|v| !v.is_empty() && v.chars().count() <= 64)
         .ok_or_else(|| {
             ApiError::bad_request(
                 "missing_path_parameter",
-                format!("The path needs a {name}."),
+                format!("The path's {name} is empty or longer than 64 characters."),
             )
         })
 }

@@ -9,9 +9,9 @@ use tracking_domain::carriers::{tracking_url_for, Carrier};
 use tracking_domain::claims::{
     self, ClaimClock, ClaimPolicy, ClaimRecord, ClaimState, ClaimStep, ClaimType, ShipmentFacts,
 };
-use tracking_domain::order::{Address, Order, Shipment};
+use tracking_domain::order::{Address, Order, OrderSource, Shipment};
 use tracking_domain::shipment::PackageSummary;
-use tracking_domain::status::ShipmentStatus;
+use tracking_domain::status::{OrderStatus, ShipmentStatus};
 use tracking_domain::timeline::{
     business_offset_minutes, EventType, Location, Timeline, TimelineEvent,
 };
@@ -24,19 +24,19 @@ pub struct ViewContext<'a> {
     pub claim_policy: &'a ClaimPolicy,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct OrderSummary<'a> {
     pub order_id: &'a str,
     pub order_number: &'a str,
-    pub source: &'static str,
-    pub status: &'static str,
-    /// The least advanced package's status.
-    pub shipment_status: &'static str,
+    pub source: OrderSource,
+    pub status: OrderStatus,
+    /// The least advanced package's status; `exception` while any package is in exception.
+    pub shipment_status: ShipmentStatus,
     pub created_at: DateTime<Utc>,
     pub completes_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     /// The first package's label, for clients written before orders had several.
-    pub carrier: Option<&'static str>,
+    pub carrier: Option<Carrier>,
     pub tracking_number: Option<&'a str>,
     pub tracking_url: Option<String>,
     /// Every live package, in the order they were added.
@@ -44,12 +44,20 @@ pub struct OrderSummary<'a> {
     pub packages: PackageSummary,
 }
 
+/// A page of `GET /orders`: pass `next_cursor` back as `cursor` for the next one; `null`
+/// on the last page (and for a search, which answers in one page).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct OrderPage<'a> {
+    pub orders: Vec<OrderSummary<'a>>,
+    pub next_cursor: Option<String>,
+}
+
 /// A package as the orders list shows it: its Shipment ID and tracking.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct PackageBrief<'a> {
     pub shipment_id: &'a str,
     pub status: ShipmentStatus,
-    pub carrier: &'static str,
+    pub carrier: Carrier,
     pub tracking_number: &'a str,
     pub tracking_url: Option<String>,
 }
@@ -58,7 +66,7 @@ fn package_brief(shipment: &Shipment) -> PackageBrief<'_> {
     PackageBrief {
         shipment_id: &shipment.shipment_id,
         status: shipment.status,
-        carrier: shipment.carrier.code(),
+        carrier: shipment.carrier,
         tracking_number: &shipment.tracking_number,
         tracking_url: tracking_url_for(shipment.carrier.code(), &shipment.tracking_number),
     }
@@ -69,13 +77,13 @@ pub fn order_summary(order: &Order) -> OrderSummary<'_> {
     OrderSummary {
         order_id: &order.order_id,
         order_number: &order.details.order_number,
-        source: order.details.source.as_str(),
-        status: order.status.as_str(),
-        shipment_status: order.shipment_status.as_str(),
+        source: order.details.source,
+        status: order.status,
+        shipment_status: order.shipment_status,
         created_at: order.created_at,
         completes_at: order.completes_at,
         completed_at: order.completed_at,
-        carrier: first.map(|s| s.carrier.code()),
+        carrier: first.map(|s| s.carrier),
         tracking_number: first.map(|s| s.tracking_number.as_str()),
         tracking_url: first.and_then(|s| tracking_url_for(s.carrier.code(), &s.tracking_number)),
         shipments: order.live_shipments().map(package_brief).collect(),
@@ -83,13 +91,13 @@ pub fn order_summary(order: &Order) -> OrderSummary<'_> {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct StoreSync {
     pub automatic: bool,
     pub message: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct HandoffView {
     pub carrier: String,
     pub tracking_number: String,
@@ -100,21 +108,21 @@ pub struct HandoffView {
     pub note: Option<&'static str>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ClaimWindows {
     pub lost_in_transit: ClaimClock,
     pub damaged: ClaimClock,
     pub misdelivery: ClaimClock,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ShipmentView {
     pub shipment_id: String,
     /// Operations voided this label before the carrier scanned it.
     pub voided_at: Option<DateTime<Utc>>,
-    pub status: &'static str,
+    pub status: ShipmentStatus,
     pub status_label: &'static str,
-    pub carrier: &'static str,
+    pub carrier: Carrier,
     pub carrier_name: &'static str,
     pub service: String,
     pub tracking_number: String,
@@ -132,7 +140,7 @@ pub struct ShipmentView {
     pub claim_windows: ClaimWindows,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct TimelineRow<'a> {
     #[serde(rename = "type")]
     pub kind: EventType,
@@ -159,13 +167,13 @@ pub struct TimelineRow<'a> {
     pub late: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct OrderDetails<'a> {
     pub order_id: &'a str,
     pub order_number: &'a str,
-    pub source: &'static str,
+    pub source: OrderSource,
     pub external_order_id: Option<&'a str>,
-    pub status: &'static str,
+    pub status: OrderStatus,
     pub created_at: DateTime<Utc>,
     pub completes_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
@@ -173,7 +181,7 @@ pub struct OrderDetails<'a> {
     pub ship_to: &'a Address,
     /// The least advanced package's status; worded as the package's own while the
     /// order has one package ("Pick Up Scan from Dock").
-    pub shipment_status: &'static str,
+    pub shipment_status: ShipmentStatus,
     pub shipment_status_label: &'static str,
     pub packages: PackageSummary,
     pub store_sync: StoreSync,
@@ -272,9 +280,9 @@ fn shipment_view(
     ShipmentView {
         shipment_id: shipment.shipment_id.clone(),
         voided_at: shipment.voided_at,
-        status: timeline.status().as_str(),
+        status: timeline.status(),
         status_label: timeline.status_label(),
-        carrier: shipment.carrier.code(),
+        carrier: shipment.carrier,
         carrier_name: shipment.carrier.display_name(),
         service: shipment.service.clone(),
         tracking_number: shipment.tracking_number.clone(),
@@ -373,15 +381,15 @@ pub fn order_details<'a>(
     OrderDetails {
         order_id: &order.order_id,
         order_number: &order.details.order_number,
-        source: order.details.source.as_str(),
+        source: order.details.source,
         external_order_id: order.details.external_order_id.as_deref(),
-        status: order.status.as_str(),
+        status: order.status,
         created_at: order.created_at,
         completes_at: order.completes_at,
         completed_at: order.completed_at,
         customer: &order.details.customer,
         ship_to: &order.details.ship_to,
-        shipment_status: summary.order_status().as_str(),
+        shipment_status: summary.order_status(),
         shipment_status_label,
         packages: summary,
         store_sync: StoreSync {
@@ -396,7 +404,7 @@ pub fn order_details<'a>(
 }
 
 /// A claim as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ClaimView<'a> {
     pub claim_id: &'a str,
     pub order_id: &'a str,

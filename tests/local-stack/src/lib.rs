@@ -760,6 +760,7 @@ impl TestStack {
     }
 }
 pub mod faults;
+pub mod openapi;
 pub mod streams;
 
 /// An unsubscribe key secret no test stack holds: reading it fails, as with a secret

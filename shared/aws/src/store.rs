@@ -654,7 +654,7 @@ fn page_of<Item: serde::de::DeserializeOwned, Kept>(
     Ok((kept, next_cursor))
 }
 
-pub(crate) fn encode_cursor(
+pub fn encode_cursor(
     partition: &str,
     key: HashMap<String, AttributeValue>,
 ) -> anyhow::Result<String> {
@@ -760,6 +760,15 @@ pub(crate) fn decode_page_key(
         .into_iter()
         .map(|(name, value)| (name, AttributeValue::S(value)))
         .collect())
+}
+
+/// The checks a list request makes of a client's cursor before anything reaches DynamoDB:
+/// the fuzz targets drive them with arbitrary bytes.
+pub fn decode_order_cursor(
+    cursor: &str,
+    partition: &str,
+) -> Result<HashMap<String, AttributeValue>, ListError> {
+    decode_page_key(cursor, partition, &ORDER_PAGE_KEY)
 }
 
 impl Orders for OrderStore {

@@ -760,6 +760,7 @@ impl TestStack {
     }
 }
 pub mod faults;
+pub mod fuzz;
 pub mod openapi;
 pub mod streams;
 

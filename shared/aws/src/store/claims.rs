@@ -184,7 +184,7 @@ pub(crate) const CLAIM_PAGE_KEY: PageKey = PageKey {
 };
 
 /// A claims page position, accepted only from this merchant's claims list.
-pub(crate) fn decode_claims_cursor(
+pub fn decode_claims_cursor(
     cursor: &str,
     partition: &str,
 ) -> Result<HashMap<String, AttributeValue>, ListError> {

@@ -612,3 +612,19 @@ async fn shopify_order_details_say_tracking_syncs_and_manual_say_share_it() {
         .unwrap()
         .contains("Shopify"));
 }
+
+/// The function as deployed serves the committed document, and it is the one the types
+/// say (`./dev openapi` regenerates it).
+#[tokio::test]
+async fn the_deployed_function_serves_the_api_document_the_types_say() {
+    let stack = TestStack::new().await;
+    let event = ApiEvent::from_json(include_str!("../events/orders-api/get-api-document.json"));
+    let (status, document) = read_response(
+        stack
+            .orders_api()
+            .handle(event.request(), tuesday_morning())
+            .await,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(document, local_stack::openapi::document());
+}

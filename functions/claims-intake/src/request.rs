@@ -18,6 +18,9 @@ pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 /// The body as clients send it; every field optional so a missing one becomes a precise
 /// validation message rather than a serde error.
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[schemars(
+    description = "A claim for one package of the order. Eligibility is decided from the stored package and its timeline; fields asserting a status or a date are not read."
+)]
 pub struct ClaimRequest {
     #[serde(rename = "type")]
     #[schemars(required, with = "ClaimType")]

@@ -17,6 +17,9 @@ pub enum EmailError {
 /// once, instead of being escaped in every place that sends mail.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "String", into = "String")]
+#[schemars(
+    description = "An email address, checked strictly: whitespace, quotes, angle brackets, commas and control characters are refused."
+)]
 pub struct EmailAddress(String);
 
 impl EmailAddress {

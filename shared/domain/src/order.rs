@@ -93,6 +93,9 @@ pub struct NewOrder {
 /// The order body as a client sends it; every field optional so that a missing field
 /// becomes a precise validation message rather than a serde error.
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[schemars(
+    description = "A new order. Missing or invalid fields are answered together: 422 `validation_failed`, one `details` entry per field."
+)]
 pub struct OrderDraft {
     /// The merchant's order number: text, or a number as spreadsheets send it (read as
     /// its decimal text).

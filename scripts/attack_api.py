@@ -5,8 +5,9 @@ own, then runs Schemathesis (tests/api/schemathesis.toml: fixed seed, 20 example
 operation, every phase and check) with the committed openapi.json, once signed in as a
 merchant and once as operations. Any failure fails the run.
 
-Run inside the local stack by `./dev test`:
-    python scripts/local_aws.py run [params] -- python scripts/attack_api.py RUNNER
+Run inside the local stack by `./dev test`, with the port the stack's Shopify stand-in
+parameter names (the runner serves the stand-in):
+    python scripts/local_aws.py run [params] -- python scripts/attack_api.py RUNNER PORT
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ import urllib.request
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PORT = int(os.environ.get("ATTACK_PORT", "3107"))
-BASE = f"http://127.0.0.1:{PORT}"
 CALLERS = {
     "merchant": "Bearer dev.schemathesis-merchant.merchant",
     "operations": "Bearer dev.schemathesis-ops.operations",
@@ -42,25 +41,28 @@ def wait_for(url: str, runner: subprocess.Popen, seconds: float = 60) -> None:
 
 
 def main() -> int:
-    if len(sys.argv) != 2:
-        sys.exit("usage: attack_api.py PATH_TO_LOCAL_RUNNER")
+    if len(sys.argv) != 3:
+        sys.exit("usage: attack_api.py PATH_TO_LOCAL_RUNNER PORT")
+    port = int(sys.argv[2])
+    base = f"http://127.0.0.1:{port}"
     schemathesis = Path(sys.executable).parent / "st"
     reports = REPO_ROOT / ".local" / "schemathesis"
     reports.mkdir(parents=True, exist_ok=True)
-    runner = subprocess.Popen([sys.argv[1], "--no-demo", "--port", str(PORT)],
+    runner = subprocess.Popen([sys.argv[1], "--no-demo", "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=open(reports / "runner.log", "w"))
     failed = []
     try:
-        wait_for(f"{BASE}/openapi.json", runner)
+        wait_for(f"{base}/openapi.json", runner)
+        env = {**os.environ, "SCHEMATHESIS_HOOKS": str(REPO_ROOT / "tests/api/hooks.py")}
         for caller, token in CALLERS.items():
             print(f"attack_api: Schemathesis as {caller}", flush=True)
             status = subprocess.call([
                 str(schemathesis), "--config-file", str(REPO_ROOT / "tests/api/schemathesis.toml"),
-                "run", str(REPO_ROOT / "openapi.json"), "--url", BASE,
+                "run", str(REPO_ROOT / "openapi.json"), "--url", base,
                 "-H", f"Authorization: {token}",
                 "--workers", "1",
                 "--report", "junit", "--report-junit-path", str(reports / f"{caller}.xml"),
-            ])
+            ], env=env)
             if status != 0:
                 failed.append(caller)
     finally:

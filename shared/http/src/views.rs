@@ -24,11 +24,16 @@ pub struct ViewContext<'a> {
     pub claim_policy: &'a ClaimPolicy,
 }
 
+/// An order as created and as listed (`Order` in the API document; `OrderDetails` is the
+/// whole of one order).
 #[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Order")]
 pub struct OrderSummary<'a> {
     pub order_id: &'a str,
     pub order_number: &'a str,
     pub source: OrderSource,
+    /// The store's own id of a store order (`shopify`, `amazon`).
+    pub external_order_id: Option<&'a str>,
     pub status: OrderStatus,
     /// The least advanced package's status; `exception` while any package is in exception.
     pub shipment_status: ShipmentStatus,
@@ -78,6 +83,7 @@ pub fn order_summary(order: &Order) -> OrderSummary<'_> {
         order_id: &order.order_id,
         order_number: &order.details.order_number,
         source: order.details.source,
+        external_order_id: order.details.external_order_id.as_deref(),
         status: order.status,
         shipment_status: order.shipment_status,
         created_at: order.created_at,

@@ -182,9 +182,14 @@ impl Operation {
                 }
                 _ => ours,
             };
+            let mut content = json_content(schema);
+            // A person following an email's link (`Accept: text/html`) is refused with a page.
+            if self.path == "/unsubscribe" {
+                content["text/html"] = json!({"schema": {"type": "string"}});
+            }
             responses.insert(
                 status.to_string(),
-                json!({"description": refusal(status), "content": json_content(schema)}),
+                json!({"description": refusal(status), "content": content}),
             );
         }
         let mut operation = json!({
@@ -661,6 +666,101 @@ mod tests {
             committed == document_text(),
             "openapi.json is not what the types say: run ./dev openapi and commit the result"
         );
+    }
+
+    /// Every error code the source can emit is in the document's list. The debug build's
+    /// assertion only sees the paths a test takes; this sees the ones no test takes. Codes
+    /// come from the domain's refusal enums and from the literals the functions pass.
+    #[test]
+    fn every_error_code_in_the_source_is_documented() {
+        let mut codes: Vec<String> = Vec::new();
+        let refusal_codes = schemars::schema_for!(tracking_domain::claims::RefusalCode);
+        for code in refusal_codes.as_value()["enum"]
+            .as_array()
+            .expect("an enum")
+        {
+            codes.push(code.as_str().unwrap().to_owned());
+        }
+        use tracking_domain::claims::MoveRefusal;
+        for refusal in [
+            MoveRefusal::OutOfOrder {
+                from: ClaimState::Open,
+                to: ClaimState::Approved,
+            },
+            MoveRefusal::ConflictsWithHistory {
+                to: ClaimState::Approved,
+            },
+        ] {
+            codes.push(refusal.code().to_owned());
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut sources = Vec::new();
+        for dir in ["functions", "shared/http/src", "shared/domain/src"] {
+            rust_files(&root.join(dir), &mut sources);
+        }
+        for path in sources {
+            let text = std::fs::read_to_string(&path).unwrap();
+            // The unit tests at the end of a file name codes of their own making.
+            let text = text
+                .split("#[cfg(test)]\nmod tests")
+                .next()
+                .unwrap_or_default();
+            for marker in ["bad_request(", "conflict(", "code: ", "code =>", "=> ("] {
+                for (at, _) in text.match_indices(marker) {
+                    let rest = text[at + marker.len()..].trim_start();
+                    let rest = rest
+                        .strip_prefix("StatusCode::")
+                        .and_then(|r| r.split_once(',').map(|(_, r)| r.trim_start()))
+                        .unwrap_or(rest);
+                    if let Some(literal) = rest
+                        .strip_prefix('"')
+                        .and_then(|r| r.split_once('"'))
+                        .map(|(literal, _)| literal)
+                        .filter(|l| {
+                            l.contains('_') && l.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                        })
+                    {
+                        codes.push(literal.to_owned());
+                    }
+                }
+            }
+        }
+        for code in [
+            "store_order_taken",
+            "order_number_taken",
+            "customer_email",
+            "claim_transition_conflict",
+        ] {
+            assert!(
+                codes.iter().any(|c| c == code),
+                "the scan no longer finds {code}"
+            );
+        }
+        // Codes a row of an import report carries, not an error body.
+        let row_codes = ["repeated_in_file", "not_saved"];
+        let undocumented: Vec<&String> = codes
+            .iter()
+            .filter(|c| {
+                !tracking_http::is_documented_error_code(c) && !row_codes.contains(&c.as_str())
+            })
+            .collect();
+        assert!(
+            undocumented.is_empty(),
+            "not in ERROR_CODES: {undocumented:?}"
+        );
+    }
+
+    fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if !path.ends_with("tests") {
+                    rust_files(&path, out);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
     }
 
     #[test]

@@ -485,6 +485,37 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The API document says what `parse` takes: an order number as text or as a number,
+    /// and each required field present.
+    #[test]
+    fn the_schema_of_a_draft_matches_what_parse_accepts() {
+        let schema = schemars::schema_for!(OrderDraft);
+        let schema = schema.as_value();
+        let kinds: Vec<&str> = schema["properties"]["order_number"]["oneOf"]
+            .as_array()
+            .expect("order_number is text or a number")
+            .iter()
+            .map(|s| s["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["string", "number"]);
+        assert_eq!(
+            schema["properties"]["order_number"]["oneOf"][0]["maxLength"],
+            MAX_ORDER_NUMBER_LEN
+        );
+        let required: Vec<&str> = schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(required, ["order_number", "source", "customer", "ship_to"]);
+        for number in [json!("A-1"), json!(1001), json!(10.5)] {
+            let mut body = valid();
+            body["order_number"] = number;
+            assert!(draft(body).parse().is_ok());
+        }
+    }
+
     fn draft(value: serde_json::Value) -> OrderDraft {
         serde_json::from_value(value).unwrap()
     }

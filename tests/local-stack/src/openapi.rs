@@ -166,11 +166,15 @@ impl Operation {
         }
         let mut refusals: Vec<u16> = self.refusals.to_vec();
         match self.access {
-            Access::Signed => refusals.extend([401, 403]),
-            Access::Operations => refusals.extend([401, 403]),
+            Access::Signed | Access::Operations => refusals.extend([401, 403]),
             Access::ShopifySigned => refusals.push(401),
             Access::Public => {}
         }
+        // A route that answers a person with a page (`Accept: text/html`) refuses with one too.
+        let answers_pages = self
+            .answers
+            .iter()
+            .any(|(_, answer)| answer["content"].get("text/html").is_some());
         refusals.sort_unstable();
         refusals.dedup();
         for status in refusals {
@@ -183,8 +187,7 @@ impl Operation {
                 _ => ours,
             };
             let mut content = json_content(schema);
-            // A person following an email's link (`Accept: text/html`) is refused with a page.
-            if self.path == "/unsubscribe" {
+            if answers_pages {
                 content["text/html"] = json!({"schema": {"type": "string"}});
             }
             responses.insert(
